@@ -1,0 +1,192 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, tests and demonstrates the L2tp module.
+.DESCRIPTION
+    Tasks:
+      Build  publish L2tp.dll, Tmds.LibC and l2tp-forwarder into out/L2tp (an importable module)
+      Test   Build, then xunit and every Pester file; prints 'N passed, N failed'
+      Demo   Build, then the man page's pseudowire between network namespaces site-A and site-B
+    Test and Demo need root (network namespaces, TAP devices); they install the Debian packages they use.
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh -NoProfile -File build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo')]
+    [string] $Task = 'Build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+    # Pester files to run (default: all of tests/Pester).
+    [string[]] $PesterPath
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out/L2tp'
+$Rid = if ([System.Runtime.InteropServices.RuntimeInformation]::OSArchitecture -eq 'Arm64') { 'linux-arm64' } else { 'linux-x64' }
+
+function Invoke-Native {
+    param([Parameter(Mandatory)] [string] $File, [string[]] $Arguments = @())
+    & $File @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$File $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+function Invoke-Build {
+    Write-Host "==> Build ($Configuration, $Rid) into $Out"
+    if (Test-Path $Out) { Remove-Item -Recurse -Force $Out }
+    $bin = Join-Path $Out 'bin'
+    foreach ($project in 'src/L2tp/L2tp.csproj', 'src/L2tp.Forwarder/L2tp.Forwarder.csproj') {
+        Invoke-Native dotnet @('publish', (Join-Path $Root $project), '-c', $Configuration, '-r', $Rid,
+            '--self-contained', 'false', '-o', $bin, '--nologo', '-v', 'quiet', '-p:UseAppHost=true')
+    }
+    Copy-Item (Join-Path $Root 'L2tp.psd1'), (Join-Path $Root 'L2tp.Format.ps1xml') $Out
+    if (Test-Path (Join-Path $Root 'en-US')) { Copy-Item -Recurse (Join-Path $Root 'en-US') $Out }
+    foreach ($f in 'L2tp.dll', 'Tmds.LibC.dll', 'l2tp-forwarder.dll', 'l2tp-forwarder.runtimeconfig.json') {
+        if (-not (Test-Path (Join-Path $bin $f))) { throw "build output is missing bin/$f" }
+    }
+}
+
+function Assert-Root {
+    if ((id -u) -ne '0') { throw "The $Task task needs root (network namespaces and TAP devices): run it with sudo." }
+}
+
+# Debian packages the tests and the demo use; installed when missing so a fresh machine needs nothing by hand.
+function Install-LabPackages {
+    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2' }
+    $missing = @($want.Keys | Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction Ignore) } | ForEach-Object { $want[$_] } | Select-Object -Unique)
+    if ($missing.Count -eq 0) { return }
+    Write-Host "==> apt-get install $($missing -join ' ')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    Invoke-Native apt-get @('update', '-qq')
+    Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends') + $missing
+}
+
+function Get-PesterModule {
+    $version = '5.7.1'
+    $nuget = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
+    $psd1 = Join-Path $nuget "pester/$version/tools/Pester.psd1"
+    if (-not (Test-Path $psd1)) {
+        Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/tools/Pester.proj'), '--nologo', '-v', 'quiet')
+    }
+    return $psd1
+}
+
+function Invoke-Test {
+    Assert-Root
+    Install-LabPackages
+    Invoke-Build
+    $results = Join-Path $Root 'out/test'
+    New-Item -ItemType Directory -Force $results | Out-Null
+
+    Write-Host '==> xunit'
+    $trx = Join-Path $results 'xunit.trx'
+    & dotnet test (Join-Path $Root 'tests/L2tp.Tests/L2tp.Tests.csproj') -c $Configuration --nologo `
+        --logger "trx;LogFileName=$trx" --logger 'console;verbosity=minimal'
+    $xunitPassed = 0; $xunitFailed = 0
+    if (Test-Path $trx) {
+        $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+        $xunitPassed = [int]$counters.passed
+        $xunitFailed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+    }
+    elseif ($LASTEXITCODE -ne 0) { $xunitFailed = 1 }   # the build of the tests failed: count it, never hide it
+
+    Write-Host '==> Pester'
+    # A child pwsh keeps the module's loaded L2tp.dll out of this process, so a rebuild never meets a locked file.
+    $pester = Get-PesterModule
+    $paths = if ($PesterPath) { $PesterPath } else { @(Join-Path $Root 'tests/Pester') }
+    $summary = Join-Path $results 'pester.json'
+    $script = @'
+param($pester, $summary, [string[]] $paths)
+Import-Module $pester -MinimumVersion 5.7.1
+$c = New-PesterConfiguration
+$c.Run.Path = $paths
+$c.Run.PassThru = $true
+$c.Output.Verbosity = 'Detailed'
+$c.TestResult.Enabled = $false
+$r = Invoke-Pester -Configuration $c
+@{ Passed = $r.PassedCount; Failed = $r.FailedCount + $r.FailedBlocksCount + $r.FailedContainersCount } | ConvertTo-Json | Set-Content $summary
+'@
+    $pwsh = [System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName
+    $hostArgs = if ((Split-Path -Leaf $pwsh) -eq 'dotnet') { @((Get-Command pwsh -ErrorAction Ignore).Source) } else { @() }
+    if (Test-Path $summary) { Remove-Item $summary }
+    $scriptFile = Join-Path $results 'run-pester.ps1'
+    Set-Content $scriptFile $script
+    if ((Split-Path -Leaf $pwsh) -eq 'dotnet') {
+        & dotnet pwsh -NoProfile -File $scriptFile -pester $pester -summary $summary -paths $paths
+    }
+    else {
+        & $pwsh -NoProfile -File $scriptFile -pester $pester -summary $summary -paths $paths
+    }
+    $pesterPassed = 0; $pesterFailed = 1
+    if (Test-Path $summary) {
+        $p = Get-Content -Raw $summary | ConvertFrom-Json
+        $pesterPassed = [int]$p.Passed; $pesterFailed = [int]$p.Failed
+    }
+
+    $passed = $xunitPassed + $pesterPassed
+    $failed = $xunitFailed + $pesterFailed
+    Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
+    Write-Host "$passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Assert-Root
+    Install-LabPackages
+    Invoke-Build
+    Import-Module (Join-Path $Out 'L2tp.psd1') -Force
+    $a = 'site-A'; $b = 'site-B'
+    foreach ($ns in $a, $b) {
+        if (Test-Path "/run/netns/$ns") { throw "Network namespace $ns already exists; remove it (ip netns del $ns) to run the demo." }
+    }
+    try {
+        Write-Host "==> Two sites: network namespaces $a and $b, joined by a veth pair (192.0.2.1 <-> 192.0.2.2)"
+        Invoke-Native ip @('netns', 'add', $a); Invoke-Native ip @('netns', 'add', $b)
+        Invoke-Native ip @('link', 'add', 'veth-a', 'netns', $a, 'type', 'veth', 'peer', 'name', 'veth-b', 'netns', $b)
+        Invoke-Native ip @('-n', $a, 'addr', 'add', '192.0.2.1/24', 'dev', 'veth-a')
+        Invoke-Native ip @('-n', $b, 'addr', 'add', '192.0.2.2/24', 'dev', 'veth-b')
+        foreach ($x in @($a, 'veth-a'), @($b, 'veth-b')) {
+            Invoke-Native ip @('-n', $x[0], 'link', 'set', 'lo', 'up'); Invoke-Native ip @('-n', $x[0], 'link', 'set', $x[1], 'up')
+        }
+
+        Write-Host '==> ip l2tp add tunnel / add session, as cmdlets (ip-l2tp(8), "Setup L2TP tunnels and sessions")'
+        New-L2tpTunnel -NetworkNamespace $a -TunnelId 3000 -PeerTunnelId 4000 -Encapsulation Udp -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 |
+            New-L2tpSession -SessionId 1000 -PeerSessionId 2000 | Out-Null
+        New-L2tpTunnel -NetworkNamespace $b -tunnel_id 4000 -peer_tunnel_id 3000 -encap udp -local 192.0.2.2 -remote 192.0.2.1 -udp_sport 6000 -udp_dport 5000 |
+            New-L2tpSession -session_id 2000 -peer_session_id 1000 | Out-Null
+
+        Write-Host '==> "Configure as IP interfaces": 198.51.100.1 peer 198.51.100.2 on l2tpeth0'
+        Invoke-Native ip @('-n', $a, 'link', 'set', 'l2tpeth0', 'up')
+        Invoke-Native ip @('-n', $b, 'link', 'set', 'l2tpeth0', 'up')
+        Invoke-Native ip @('-n', $a, 'addr', 'add', '198.51.100.1', 'peer', '198.51.100.2', 'dev', 'l2tpeth0')
+        Invoke-Native ip @('-n', $b, 'addr', 'add', '198.51.100.2', 'peer', '198.51.100.1', 'dev', 'l2tpeth0')
+
+        Write-Host "==> ping 198.51.100.2 from $a, through the pseudowire"
+        Invoke-Native ip @('netns', 'exec', $a, 'ping', '-c', '3', '-i', '0.2', '-W', '2', '198.51.100.2')
+
+        Write-Host "==> Get-L2tpTunnel / Get-L2tpSession in $a"
+        Get-L2tpTunnel -NetworkNamespace $a | Format-Table | Out-String | Write-Host
+        Get-L2tpSession -NetworkNamespace $a -TunnelId 3000 | Format-Table | Out-String | Write-Host
+
+        Write-Host '==> Get-L2tpTunnel | Remove-L2tpTunnel -Force, on both sites'
+        Get-L2tpTunnel -NetworkNamespace $a | Remove-L2tpTunnel -Force
+        Get-L2tpTunnel -NetworkNamespace $b | Remove-L2tpTunnel -Force
+        Write-Host 'Demo passed.'
+    }
+    finally {
+        foreach ($ns in $a, $b) {
+            if (Test-Path "/run/netns/$ns") {
+                & ip netns pids $ns 2>$null | ForEach-Object { & kill -9 $_ 2>$null }
+                & ip netns del $ns 2>$null
+            }
+        }
+    }
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Test }
+    'Demo' { Invoke-Demo }
+}

@@ -1,0 +1,71 @@
+using L2tp.Protocol;
+
+namespace L2tp.Forwarder.Dataplane;
+
+/// <summary>What the packet loops need of one session: fds, header bytes, cookie, sequencing and counters.</summary>
+internal sealed class SessionRuntime
+{
+    public required uint TunnelId { get; init; }
+    public required uint SessionId { get; init; }
+    public required int TapFd { get; init; }
+    public required int SocketFd { get; init; }
+    public required Encapsulation Encapsulation { get; init; }
+    public required byte[] PeerCookie { get; init; }
+    public required L2SpecType L2SpecType { get; init; }
+    /// <summary>The header every sent packet starts with; the sequence word is patched per packet.</summary>
+    public required byte[] HeaderTemplate { get; init; }
+    /// <summary>Offset of the default sublayer word in the header, or -1 with no sublayer.</summary>
+    public required int SublayerOffset { get; init; }
+    public required Sequencer Sequencer { get; init; }
+    public required Counters Counters { get; init; }
+    public required Counters TunnelCounters { get; init; }
+
+    public static SessionRuntime Create(TunnelSpec tunnel, SessionSpec s, int tapFd, int socketFd, Counters counters, Counters tunnelCounters)
+    {
+        var header = new byte[L2tpHeader.Length(tunnel.Encapsulation, s.Cookie.Length, s.L2SpecType)];
+        L2tpHeader.Write(header, tunnel.Encapsulation, s.PeerSessionId, s.Cookie, s.L2SpecType, false, 0);
+        return new SessionRuntime
+        {
+            TunnelId = s.TunnelId,
+            SessionId = s.SessionId,
+            TapFd = tapFd,
+            SocketFd = socketFd,
+            Encapsulation = tunnel.Encapsulation,
+            PeerCookie = s.PeerCookie,
+            L2SpecType = s.L2SpecType,
+            HeaderTemplate = header,
+            SublayerOffset = s.L2SpecType == L2SpecType.Default ? header.Length - 4 : -1,
+            Sequencer = new Sequencer(s.SendSequence, s.RecvSequence),
+            Counters = counters,
+            TunnelCounters = tunnelCounters,
+        };
+    }
+}
+
+/// <summary>What the receive loop needs of one tunnel socket: its sessions by id and the tunnel's counters.</summary>
+internal sealed class TunnelRuntime
+{
+    public required uint TunnelId { get; init; }
+    public required int SocketFd { get; init; }
+    public required Encapsulation Encapsulation { get; init; }
+    public required Counters Counters { get; init; }
+    public required Dictionary<uint, SessionRuntime> Sessions { get; init; }
+}
+
+/// <summary>
+/// An immutable picture of all tunnels and sessions, swapped whole by the control thread so the packet loops read it
+/// without locks.
+/// </summary>
+internal sealed class DataplaneMap
+{
+    public static readonly DataplaneMap Empty = new(new Dictionary<int, TunnelRuntime>(), new Dictionary<int, SessionRuntime>());
+
+    public DataplaneMap(Dictionary<int, TunnelRuntime> bySocket, Dictionary<int, SessionRuntime> byTap)
+    {
+        BySocket = bySocket;
+        ByTap = byTap;
+    }
+
+    public Dictionary<int, TunnelRuntime> BySocket { get; }
+    public Dictionary<int, SessionRuntime> ByTap { get; }
+}

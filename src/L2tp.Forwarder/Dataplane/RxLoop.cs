@@ -1,0 +1,112 @@
+using L2tp.Native;
+using L2tp.Protocol;
+using static Tmds.Linux.LibC;
+
+namespace L2tp.Forwarder.Dataplane;
+
+/// <summary>Network to TAP: batches of packets from each tunnel socket, checked and demultiplexed to session TAPs.</summary>
+internal sealed unsafe class RxLoop : PacketLoop
+{
+    private readonly Batch _batch = new();
+    /// <summary>Batches drained from one socket before the others get a turn.</summary>
+    private const int MaxBatchesPerWakeup = 8;
+
+    public RxLoop(Func<DataplaneMap> map) : base("l2tp-rx", map) { }
+
+    protected override void Handle(DataplaneMap map, int fd)
+    {
+        if (!map.BySocket.TryGetValue(fd, out var tunnel))
+            return;
+        for (int round = 0; round < MaxBatchesPerWakeup; round++)
+        {
+            for (int i = 0; i < Batch.Size; i++)
+            {
+                _batch.Iov[i].iov_base = _batch.Slot(i);
+                _batch.Iov[i].iov_len = (Tmds.Linux.size_t)(ulong)Batch.SlotSize;
+                _batch.Msgs[i].Len = 0;
+                _batch.Msgs[i].Flags = 0;
+            }
+            int n = Sys.RecvMMsg(fd, _batch.Msgs, Batch.Size, MSG_DONTWAIT, null);
+            if (n < 0)
+            {
+                int e = Sys.LastPInvokeErrno;
+                // ECONNREFUSED: an ICMP error from a peer not yet listening, reported once on the connected socket.
+                if (e == EAGAIN || e == EINTR)
+                    return;
+                if (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH)
+                    continue;
+                Log.Error($"recvmmsg on tunnel {tunnel.TunnelId}: {new ErrnoException(e, "recvmmsg").Message}");
+                return;
+            }
+            for (int i = 0; i < n; i++)
+            {
+                var packet = new ReadOnlySpan<byte>(_batch.Slot(i), (int)_batch.Msgs[i].Len);
+                if ((_batch.Msgs[i].Flags & MSG_TRUNC) != 0)
+                {
+                    tunnel.Counters.RxInvalid++;
+                    continue;
+                }
+                Deliver(tunnel, packet);
+            }
+            if (n < Batch.Size)
+                return;
+        }
+    }
+
+    /// <summary>Validates one packet and writes its frame to the session's TAP, counting as l2tp_core does.</summary>
+    internal static void Deliver(TunnelRuntime tunnel, ReadOnlySpan<byte> packet)
+    {
+        var reason = L2tpHeader.ReadSessionId(packet, tunnel.Encapsulation, out uint sessionId, out int offset);
+        if (reason != DropReason.None || !tunnel.Sessions.TryGetValue(sessionId, out var s))
+        {
+            // Control messages, bad versions, runts and unknown sessions: never delivered, counted on the tunnel.
+            tunnel.Counters.RxInvalid++;
+            return;
+        }
+        reason = L2tpHeader.ReadAfterSessionId(packet, offset, s.PeerCookie, s.L2SpecType, out int payload, out bool hasSeq, out uint seq);
+        if (reason == DropReason.CookieMismatch)
+        {
+            s.Counters.RxCookieDiscards++;
+            s.Counters.RxErrors++;
+            return;
+        }
+        if (reason != DropReason.None)
+        {
+            tunnel.Counters.RxInvalid++;
+            return;
+        }
+        switch (s.Sequencer.OnReceive(hasSeq, seq))
+        {
+            case SequenceVerdict.DiscardSequence:
+                s.Counters.RxSeqDiscards++;
+                s.Counters.RxErrors++;
+                return;
+            case SequenceVerdict.DiscardWindow:
+                s.Counters.RxErrors++;
+                return;
+        }
+        var frame = packet[payload..];
+        if (frame.Length < 14)
+        {
+            // Shorter than an Ethernet header: l2tp_eth drops these.
+            s.Counters.RxErrors++;
+            return;
+        }
+        if (Sys.Write(s.TapFd, frame) < 0)
+        {
+            s.Counters.RxErrors++;
+            return;
+        }
+        // As the kernel: rx_bytes counts from the start of the L2TP header.
+        s.Counters.RxPackets++;
+        s.Counters.RxBytes += packet.Length;
+        tunnel.Counters.RxPackets++;
+        tunnel.Counters.RxBytes += packet.Length;
+    }
+
+    public new void Dispose()
+    {
+        base.Dispose();
+        _batch.Dispose();
+    }
+}

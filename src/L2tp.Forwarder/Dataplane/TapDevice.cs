@@ -1,0 +1,146 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using L2tp.Native;
+using static Tmds.Linux.LibC;
+
+namespace L2tp.Forwarder.Dataplane;
+
+/// <summary>
+/// A persistent TAP device standing in for l2tp_eth's session interface. Persistence keeps the interface, its
+/// addresses and bridge port when the forwarder restarts; a new forwarder attaches to it again by name.
+/// </summary>
+internal sealed unsafe class TapDevice : IDisposable
+{
+    private const uint TUNSETIFF = 0x400454ca, TUNSETPERSIST = 0x400454cb;
+    private const short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000;
+    private const int IfReqSize = 40, IfNameSize = 16;
+
+    public int Fd { get; private set; }
+    public string Name { get; }
+
+    private TapDevice(int fd, string name)
+    {
+        Fd = fd;
+        Name = name;
+    }
+
+    /// <summary>
+    /// Makes a new TAP. A name with %d gets the lowest free number, as the kernel names l2tpeth%d. An existing
+    /// interface of that name is refused with EEXIST rather than silently attached to.
+    /// </summary>
+    public static TapDevice Create(string namePattern)
+    {
+        if (!namePattern.Contains('%') && InterfaceExists(namePattern))
+            throw new ErrnoException(EEXIST, $"interface {namePattern} already exists");
+        var tap = Open(namePattern);
+        try
+        {
+            Ioctl(tap.Fd, TUNSETPERSIST, 1, "TUNSETPERSIST");
+            return tap;
+        }
+        catch
+        {
+            tap.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Attaches to a persistent TAP left by an earlier forwarder.</summary>
+    public static TapDevice Attach(string name)
+    {
+        if (!InterfaceExists(name))
+            throw new ErrnoException(ENODEV, $"interface {name} is gone");
+        return Open(name);
+    }
+
+    private static TapDevice Open(string name)
+    {
+        int fd;
+        fixed (byte* path = "/dev/net/tun\0"u8)
+            fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            throw new ErrnoException(errno, "open(/dev/net/tun)");
+        byte* ifr = stackalloc byte[IfReqSize];
+        new Span<byte>(ifr, IfReqSize).Clear();
+        Encoding.ASCII.GetBytes(name, new Span<byte>(ifr, IfNameSize - 1));
+        *(short*)(ifr + IfNameSize) = IFF_TAP | IFF_NO_PI;
+        if (ioctl(fd, unchecked((int)TUNSETIFF), ifr) < 0)
+        {
+            int e = errno;
+            close(fd);
+            throw new ErrnoException(e, $"TUNSETIFF({name})");
+        }
+        string actual = Marshal.PtrToStringAnsi((IntPtr)ifr) ?? name;
+        return new TapDevice(fd, actual);
+    }
+
+    private static void Ioctl(int fd, uint request, int value, string what)
+    {
+        if (ioctl(fd, unchecked((int)request), value) < 0)
+            throw new ErrnoException(errno, what);
+    }
+
+    /// <summary>Whether an interface of this name exists in this network namespace.</summary>
+    public static bool InterfaceExists(string name) => InterfaceControl.IndexOf(name) > 0;
+
+    /// <summary>Drops persistence and closes: the kernel then removes the interface, as deleting an l2tp_eth session does.</summary>
+    public void Destroy()
+    {
+        if (Fd >= 0)
+            ioctl(Fd, unchecked((int)TUNSETPERSIST), 0);
+        Dispose();
+    }
+
+    /// <summary>Closes the fd and leaves the persistent interface in place.</summary>
+    public void Dispose()
+    {
+        if (Fd >= 0)
+            close(Fd);
+        Fd = -1;
+    }
+}
+
+/// <summary>The SIOC* interface ioctls the forwarder needs: index lookup and MTU.</summary>
+internal static unsafe class InterfaceControl
+{
+    private const int IfReqSize = 40, IfNameSize = 16;
+
+    private static int WithIfReq(string name, int request, int value, out int result)
+    {
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+            throw new ErrnoException(errno, "socket(AF_INET)");
+        try
+        {
+            byte* ifr = stackalloc byte[IfReqSize];
+            new Span<byte>(ifr, IfReqSize).Clear();
+            Encoding.ASCII.GetBytes(name.Length < IfNameSize ? name : name[..(IfNameSize - 1)], new Span<byte>(ifr, IfNameSize - 1));
+            *(int*)(ifr + IfNameSize) = value;
+            int rc = ioctl(s, request, ifr);
+            result = *(int*)(ifr + IfNameSize);
+            return rc < 0 ? errno : 0;
+        }
+        finally
+        {
+            close(s);
+        }
+    }
+
+    /// <summary>The interface index, or 0 when there is no such interface.</summary>
+    public static int IndexOf(string name) => WithIfReq(name, SIOCGIFINDEX, 0, out int index) == 0 ? index : 0;
+
+    public static void SetMtu(string name, int mtu)
+    {
+        int e = WithIfReq(name, SIOCSIFMTU, mtu, out _);
+        if (e != 0)
+            throw new ErrnoException(e, $"SIOCSIFMTU({name}, {mtu})");
+    }
+
+    public static int GetMtu(string name)
+    {
+        int e = WithIfReq(name, SIOCGIFMTU, 0, out int mtu);
+        if (e != 0)
+            throw new ErrnoException(e, $"SIOCGIFMTU({name})");
+        return mtu;
+    }
+}

@@ -1,0 +1,71 @@
+using L2tp.Backends;
+using L2tp.Native;
+using static Tmds.Linux.LibC;
+
+namespace L2tp.Forwarder;
+
+/// <summary>l2tp-forwarder: the managed data plane of one network namespace (TAP devices, tunnel sockets, control socket).</summary>
+internal static unsafe class Program
+{
+    private static int Main(string[] args)
+    {
+        bool daemon = args.Contains("--daemon");
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.WriteLine("usage: l2tp-forwarder [--daemon]\n  Serves L2TPv3 pseudowires for the current network namespace on @l2tp-forwarder.\n  Started on demand by the L2tp PowerShell module; exits when its last tunnel is removed.");
+            return 0;
+        }
+        string key = NetNamespace.CurrentKey();
+        string dir = ForwarderPaths.StateDir(key);
+        Directory.CreateDirectory(dir);
+        if (daemon)
+            Detach(ForwarderPaths.LogFile(key));
+
+        int listen = Sys.Socket(AF_UNIX, SOCK_SEQPACKET, 0);
+        if (Sys.Bind(listen, Sys.AbstractUnixAddress(ForwarderPaths.SocketName)) < 0)
+        {
+            int e = Sys.Errno;
+            Sys.Close(listen);
+            if (e == EADDRINUSE)
+            {
+                Log.Info("another l2tp-forwarder already serves this network namespace");
+                return 0;
+            }
+            Log.Error($"cannot bind @{ForwarderPaths.SocketName}: {new ErrnoException(e, "bind").Message}");
+            return 1;
+        }
+        Sys.Check(Tmds.Linux.LibC.listen(listen, 64), "listen");
+        Log.Info($"l2tp-forwarder {typeof(Program).Assembly.GetName().Version} serving network namespace {key} (inode {NetNamespace.CurrentInode()})");
+
+        var store = new StateStore(ForwarderPaths.StateFile(key));
+        using var forwarder = new Forwarder(store);
+        forwarder.Restore();
+        using var server = new ControlServer(listen, forwarder);
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Stop(); });
+        server.Run(idle: TimeSpan.FromSeconds(30));
+        Sys.Close(listen);
+        bool empty = forwarder.TunnelCount == 0;
+        if (empty)
+        {
+            store.Delete();
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+        Log.Info(empty ? "stopped" : "stopped; tunnels stay recorded for the next forwarder");
+        return 0;
+    }
+
+    /// <summary>Leaves the caller's session and terminal: stdin from /dev/null, stdout and stderr to the log.</summary>
+    private static void Detach(string logFile)
+    {
+        setsid();
+        int nul, log;
+        fixed (byte* p = "/dev/null\0"u8)
+            nul = open(p, O_RDONLY | O_CLOEXEC);
+        var path = System.Text.Encoding.UTF8.GetBytes(logFile + "\0");
+        fixed (byte* p = path)
+            log = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0x180 /* 0600 */);
+        if (nul >= 0) { dup2(nul, 0); close(nul); }
+        if (log >= 0) { dup2(log, 1); dup2(log, 2); close(log); }
+    }
+}

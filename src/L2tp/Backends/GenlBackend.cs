@@ -1,0 +1,129 @@
+using L2tp.Netlink;
+using L2tp.Protocol;
+using static Tmds.Linux.LibC;
+
+namespace L2tp.Backends;
+
+/// <summary>
+/// The six operations as `l2tp` generic-netlink requests. Kernel and managed backends differ only in the transport
+/// (an AF_NETLINK socket or the forwarder's unix socket), so everything else lives here.
+/// </summary>
+internal abstract class GenlBackend : IL2tpBackend
+{
+    private readonly NetlinkClient _client;
+    private readonly ushort _family;
+    private readonly string _netns;
+
+    protected GenlBackend(NetlinkClient client, ushort family, string netns)
+    {
+        _client = client;
+        _family = family;
+        _netns = netns;
+    }
+
+    public abstract BackendKind Kind { get; }
+
+    private List<NetlinkMessage> Call(byte cmd, ushort flags, Action<NetlinkWriter> attrs, Func<NetlinkException, L2tpException> onError)
+    {
+        try
+        {
+            return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+        }
+        catch (NetlinkException e)
+        {
+            throw onError(e);
+        }
+    }
+
+    public L2tpTunnel CreateTunnel(TunnelSpec spec)
+    {
+        Call(L2tpGenl.CMD_TUNNEL_CREATE, 0, w => L2tpGenl.WriteTunnelCreate(w, spec), e => e.Errno switch
+        {
+            _ when e.Errno == EEXIST => Err(e, "L2tp.TunnelExists", L2tpErrorKind.ResourceExists, spec.TunnelId,
+                $"Tunnel {spec.TunnelId} already exists. Remove it first or choose another -TunnelId."),
+            _ when e.Errno == EADDRNOTAVAIL => Err(e, "L2tp.AddressNotLocal", L2tpErrorKind.InvalidArgument, spec.Local,
+                $"-Local {spec.Local} is not an address of this host{InNs}. Assign it to an interface first, or use 'any'."),
+            _ when e.Errno == EADDRINUSE => Err(e, "L2tp.PortInUse", L2tpErrorKind.ResourceExists, spec.SourcePort,
+                $"UDP port {spec.SourcePort} on {spec.Local} is already in use{InNs}. Choose another -SourcePort."),
+            _ => Generic(e, spec.TunnelId),
+        });
+        return GetTunnels(spec.TunnelId).Single();
+    }
+
+    public void DeleteTunnel(uint tunnelId) =>
+        Call(L2tpGenl.CMD_TUNNEL_DELETE, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId), e => IsNotFound(e)
+            ? TunnelNotFound(e, tunnelId)
+            : Generic(e, tunnelId));
+
+    public IReadOnlyList<L2tpTunnel> GetTunnels(uint? tunnelId = null)
+    {
+        var replies = Call(L2tpGenl.CMD_TUNNEL_GET, Nl.F_DUMP, _ => { }, e => Generic(e, tunnelId));
+        var list = replies.Select(r => L2tpGenl.ReadTunnel(r.GenlAttributes, Kind, _netns))
+            .Where(t => tunnelId is null || t.TunnelId == tunnelId)
+            .OrderBy(t => t.TunnelId).ToList();
+        return list;
+    }
+
+    public L2tpSession CreateSession(SessionSpec spec)
+    {
+        Call(L2tpGenl.CMD_SESSION_CREATE, 0, w => L2tpGenl.WriteSessionCreate(w, spec), e => e.Errno switch
+        {
+            _ when e.Errno == EEXIST && e.ExtendedAck?.Contains("interface", StringComparison.OrdinalIgnoreCase) == true =>
+                Err(e, "L2tp.InterfaceExists", L2tpErrorKind.ResourceExists, spec.InterfaceName,
+                    $"An interface named '{spec.InterfaceName}' already exists{InNs}. Choose another -Name."),
+            _ when e.Errno == EEXIST => Err(e, "L2tp.SessionExists", L2tpErrorKind.ResourceExists, spec.SessionId,
+                $"Session {spec.SessionId} already exists in tunnel {spec.TunnelId}{InNs}. Choose another -SessionId."),
+            _ when IsNotFound(e) => TunnelNotFound(e, spec.TunnelId),
+            _ => Generic(e, spec.SessionId),
+        });
+        return GetSessions(spec.TunnelId, spec.SessionId).Single();
+    }
+
+    public void DeleteSession(uint tunnelId, uint sessionId) =>
+        Call(L2tpGenl.CMD_SESSION_DELETE, 0, w =>
+        {
+            w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId);
+            w.U32(L2tpGenl.ATTR_SESSION_ID, sessionId);
+        }, e => IsNotFound(e)
+            ? Err(e, "L2tp.SessionNotFound", L2tpErrorKind.ObjectNotFound, sessionId,
+                $"There is no session {sessionId} in tunnel {tunnelId}{InNs}.")
+            : Generic(e, sessionId));
+
+    public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null)
+    {
+        var replies = Call(L2tpGenl.CMD_SESSION_GET, Nl.F_DUMP, _ => { }, e => Generic(e, sessionId));
+        return replies.Select(r => L2tpGenl.ReadSession(r.GenlAttributes, Kind, _netns))
+            .Where(s => (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
+            .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList();
+    }
+
+    /// <summary>The kernel answers ENODEV for an unknown tunnel or session; ENOENT is accepted too.</summary>
+    private static bool IsNotFound(NetlinkException e) => e.Errno == ENODEV || e.Errno == ENOENT;
+
+    private string InNs => string.IsNullOrEmpty(_netns) ? "" : $" in network namespace '{_netns}'";
+
+    private L2tpException TunnelNotFound(NetlinkException e, uint tunnelId) =>
+        Err(e, "L2tp.TunnelNotFound", L2tpErrorKind.ObjectNotFound, tunnelId, $"There is no tunnel {tunnelId}{InNs}.");
+
+    private static L2tpException Err(NetlinkException e, string id, L2tpErrorKind kind, object? target, string text) =>
+        new(id, kind, target, text, e) { Errno = e.Errno };
+
+    /// <summary>Errno values with no operation-specific meaning, in words a user can act on.</summary>
+    private L2tpException Generic(NetlinkException e, object? target)
+    {
+        string detail = e.Message;
+        if (e.Errno == EPERM || e.Errno == EACCES)
+            return Err(e, "L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, target,
+                $"Permission denied{InNs}: L2TP configuration needs root or CAP_NET_ADMIN. {detail}");
+        if (e.Errno == EPROTONOSUPPORT || e.Errno == EOPNOTSUPP)
+            return Err(e, "L2tp.NotSupported", L2tpErrorKind.NotImplemented, target,
+                $"The {Kind} backend does not support this: {detail}");
+        if (e.Errno == EINVAL)
+            return Err(e, "L2tp.InvalidArgument", L2tpErrorKind.InvalidArgument, target, $"Refused as invalid: {detail}");
+        if (e.Errno == ENODEV)
+            return Err(e, "L2tp.DeviceUnavailable", L2tpErrorKind.ResourceUnavailable, target, $"Device unavailable: {detail}");
+        return Err(e, "L2tp.BackendError", L2tpErrorKind.ConnectionError, target, $"The {Kind} backend failed: {detail}");
+    }
+
+    public virtual void Dispose() => _client.Dispose();
+}

@@ -1,0 +1,15 @@
+using L2tp.Protocol;
+
+namespace L2tp.Backends;
+
+/// <summary>What every backend does: the six ip-l2tp operations, on tunnels and sessions of one network namespace.</summary>
+internal interface IL2tpBackend : IDisposable
+{
+    BackendKind Kind { get; }
+    L2tpTunnel CreateTunnel(TunnelSpec spec);
+    void DeleteTunnel(uint tunnelId);
+    IReadOnlyList<L2tpTunnel> GetTunnels(uint? tunnelId = null);
+    L2tpSession CreateSession(SessionSpec spec);
+    void DeleteSession(uint tunnelId, uint sessionId);
+    IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null);
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using L2tp.Native;
+using L2tp.Netlink;
+using static Tmds.Linux.LibC;
+
+namespace L2tp.Backends;
+
+/// <summary>The backend for kernels without L2TP: the same genl requests, sent to this namespace's l2tp-forwarder.</summary>
+internal sealed class ManagedBackend : GenlBackend
+{
+    private ManagedBackend(NetlinkClient client, ushort family, string netns) : base(client, family, netns) { }
+
+    public override BackendKind Kind => BackendKind.Managed;
+
+    /// <summary>
+    /// Connects to the forwarder of the current thread's namespace. It is started when <paramref name="start"/> says so,
+    /// or when a state file shows it had tunnels (it died and must re-attach them); otherwise null: nothing to manage.
+    /// </summary>
+    public static ManagedBackend? Connect(string netns, bool start)
+    {
+        var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out int err);
+        if (sock is null)
+        {
+            if (err != ECONNREFUSED && err != ENOENT)
+                throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
+                    $"Cannot reach l2tp-forwarder: {new ErrnoException(err, "connect").Message}");
+            string key = NetNamespace.CurrentKey();
+            if (!start && !File.Exists(ForwarderPaths.StateFile(key)))
+                return null;
+            sock = StartForwarder(key, netns);
+        }
+        var client = new NetlinkClient(sock);
+        try
+        {
+            ushort family = client.ResolveFamily(L2tpGenl.FamilyName)
+                ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
+                    "l2tp-forwarder did not answer the l2tp family lookup.");
+            return new ManagedBackend(client, family, netns);
+        }
+        catch (NetlinkException e) when (e.Errno == EPERM)
+        {
+            client.Dispose();
+            throw Denied(netns);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    internal static L2tpException Denied(string netns) =>
+        new("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(netns) ? null : netns,
+            "Managing L2TP tunnels needs root or CAP_NET_ADMIN (as `ip l2tp` does). Run pwsh as root, e.g. `sudo pwsh`.");
+
+    private static bool HasNetAdmin()
+    {
+        if (Sys.EffectiveUid == 0)
+            return true;
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("CapEff:", StringComparison.Ordinal))
+                return (Convert.ToUInt64(line[7..].Trim(), 16) & (1UL << 12)) != 0;
+        return false;
+    }
+
+    /// <summary>Starts l2tp-forwarder in the current thread's namespace (a child inherits it) and waits until it listens.</summary>
+    private static UnixSeqPacketSocket StartForwarder(string key, string netns)
+    {
+        if (!HasNetAdmin())
+            throw Denied(netns);
+        string dir = Path.GetDirectoryName(typeof(ManagedBackend).Assembly.Location)!;
+        string dll = Path.Combine(dir, "l2tp-forwarder.dll");
+        if (!File.Exists(dll))
+            throw new L2tpException("L2tp.ForwarderMissing", L2tpErrorKind.ResourceUnavailable, dll,
+                $"l2tp-forwarder.dll is not beside L2tp.dll in {dir}: the module is incomplete; rebuild it with ./build.ps1.");
+
+        var psi = new ProcessStartInfo { UseShellExecute = false };
+        string? host = DotnetHost();
+        if (host is not null)
+        {
+            psi.FileName = host;
+            psi.ArgumentList.Add("exec");
+            psi.ArgumentList.Add(dll);
+        }
+        else
+        {
+            psi.FileName = Path.Combine(dir, "l2tp-forwarder");
+        }
+        psi.ArgumentList.Add("--daemon");
+        using var process = Process.Start(psi)
+            ?? throw new L2tpException("L2tp.ForwarderStartFailed", L2tpErrorKind.ResourceUnavailable, psi.FileName, "l2tp-forwarder did not start.");
+
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out _);
+            if (sock is not null)
+                return sock;
+            if (process.HasExited && process.ExitCode != 0)
+                break;
+            Thread.Sleep(20);
+        }
+        string log = "";
+        try { log = string.Join(Environment.NewLine, File.ReadLines(ForwarderPaths.LogFile(key)).TakeLast(5)); } catch (IOException) { }
+        throw new L2tpException("L2tp.ForwarderStartFailed", L2tpErrorKind.ResourceUnavailable, psi.FileName,
+            $"l2tp-forwarder did not start listening{(process.HasExited ? $" (exit code {process.ExitCode})" : "")}. {log}");
+    }
+
+    /// <summary>The dotnet host of the runtime this process runs on, so the forwarder runs on the same .NET.</summary>
+    private static string? DotnetHost()
+    {
+        if (Environment.ProcessPath is { } p && Path.GetFileName(p) == "dotnet")
+            return p;
+        // shared/Microsoft.NETCore.App/<version>/ is three levels below the dotnet root.
+        var runtime = new DirectoryInfo(RuntimeEnvironment.GetRuntimeDirectory());
+        string? root = runtime.Parent?.Parent?.Parent?.FullName;
+        if (root is not null && File.Exists(Path.Combine(root, "dotnet")))
+            return Path.Combine(root, "dotnet");
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'))
+            if (dir.Length > 0 && File.Exists(Path.Combine(dir, "dotnet")))
+                return Path.Combine(dir, "dotnet");
+        return null;
+    }
+}

@@ -1,0 +1,30 @@
+using System.Management.Automation;
+
+namespace L2tp.Commands;
+
+/// <summary>Get-L2tpSession: `ip l2tp show session` as objects.</summary>
+[Cmdlet(VerbsCommon.Get, "L2tpSession")]
+[OutputType(typeof(L2tpSession))]
+public sealed class GetL2tpSessionCommand : L2tpCmdlet
+{
+    /// <summary>Only sessions of this tunnel; binds from a piped L2tpTunnel.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("tunnel_id")]
+    public uint? TunnelId { get; set; }
+
+    /// <summary>Only this session id.</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Alias("session_id")]
+    public uint? SessionId { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessL2tpRecord()
+    {
+        var backend = GetBackend(create: false);
+        var sessions = backend?.GetSessions(TunnelId, SessionId) ?? Array.Empty<L2tpSession>();
+        if (SessionId is { } sid && sessions.Count == 0)
+            throw new L2tpException("L2tp.SessionNotFound", L2tpErrorKind.ObjectNotFound, sid,
+                TunnelId is { } tid ? $"There is no session {sid} in tunnel {tid}." : $"There is no session {sid}.");
+        WriteObject(sessions, enumerateCollection: true);
+    }
+}

@@ -1,0 +1,24 @@
+using System.Management.Automation;
+
+namespace L2tp.Commands;
+
+/// <summary>Get-L2tpTunnel: `ip l2tp show tunnel` as objects.</summary>
+[Cmdlet(VerbsCommon.Get, "L2tpTunnel")]
+[OutputType(typeof(L2tpTunnel))]
+public sealed class GetL2tpTunnelCommand : L2tpCmdlet
+{
+    /// <summary>Only this tunnel; all when omitted.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("tunnel_id")]
+    public uint? TunnelId { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessL2tpRecord()
+    {
+        var backend = GetBackend(create: false);
+        var tunnels = backend?.GetTunnels(TunnelId) ?? Array.Empty<L2tpTunnel>();
+        if (TunnelId is { } id && tunnels.Count == 0)
+            throw new L2tpException("L2tp.TunnelNotFound", L2tpErrorKind.ObjectNotFound, id, $"There is no tunnel {id}.");
+        WriteObject(tunnels, enumerateCollection: true);
+    }
+}

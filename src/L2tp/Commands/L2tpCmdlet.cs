@@ -1,0 +1,100 @@
+using System.Management.Automation;
+using L2tp.Backends;
+using L2tp.Native;
+
+namespace L2tp.Commands;
+
+/// <summary>Base of every L2tp cmdlet: the namespace and backend parameters, backend lifetime, and errors as ErrorRecords.</summary>
+public abstract class L2tpCmdlet : PSCmdlet
+{
+    private readonly Dictionary<(string, BackendKind), IL2tpBackend> _backends = new();
+
+    /// <summary>Run in this network namespace (a name under /run/netns), as `ip -n NAME`; the caller's own when empty.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("netns")]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string NetworkNamespace { get; set; } = "";
+
+    /// <summary>Kernel or Managed; by default L2TP_BACKEND, else Kernel where the kernel has L2TP, else Managed.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public BackendKind Backend { get; set; } = BackendKind.Auto;
+
+    /// <summary>
+    /// The backend for the current record's namespace, opened once per cmdlet invocation. With <paramref name="create"/>
+    /// false, returns null where nothing was ever configured (no forwarder to start).
+    /// </summary>
+    internal IL2tpBackend? GetBackend(bool create)
+    {
+        var key = (NetworkNamespace ?? "", Backend);
+        if (_backends.TryGetValue(key, out var b))
+            return b;
+        var opened = BackendSelector.Open(Backend, NetworkNamespace ?? "", create);
+        if (opened is not null)
+            _backends[key] = opened;
+        return opened;
+    }
+
+    /// <summary>Runs the cmdlet's work for one record, turning failures into ErrorRecords that name what to fix.</summary>
+    protected sealed override void ProcessRecord()
+    {
+        try
+        {
+            ProcessL2tpRecord();
+        }
+        catch (L2tpException e)
+        {
+            WriteError(ToErrorRecord(e));
+        }
+        catch (ErrnoException e)
+        {
+            WriteError(ToErrorRecord(new L2tpException("L2tp.SystemError", L2tpErrorKind.ConnectionError, null, e.Message, e)));
+        }
+    }
+
+    /// <summary>The per-record work of the cmdlet.</summary>
+    protected abstract void ProcessL2tpRecord();
+
+    internal static ErrorRecord ToErrorRecord(L2tpException e)
+    {
+        var category = e.Kind switch
+        {
+            L2tpErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+            L2tpErrorKind.ResourceExists => ErrorCategory.ResourceExists,
+            L2tpErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
+            L2tpErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+            L2tpErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+            L2tpErrorKind.NotImplemented => ErrorCategory.NotImplemented,
+            L2tpErrorKind.InvalidOperation => ErrorCategory.InvalidOperation,
+            _ => ErrorCategory.ConnectionError,
+        };
+        return new ErrorRecord(e, e.ErrorId, category, e.Target);
+    }
+
+    /// <summary>Closes the backends this invocation opened.</summary>
+    protected override void EndProcessing() => CloseBackends();
+
+    /// <summary>Ctrl+C: close the backends so a blocked request returns.</summary>
+    protected override void StopProcessing() => CloseBackends();
+
+    private void CloseBackends()
+    {
+        foreach (var b in _backends.Values)
+            b.Dispose();
+        _backends.Clear();
+    }
+}
+
+/// <summary>Completes -NetworkNamespace from the names under /run/netns.</summary>
+public sealed class NetworkNamespaceCompleter : IArgumentCompleter
+{
+    /// <summary>Lists namespace names that start with what was typed.</summary>
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        System.Management.Automation.Language.CommandAst commandAst, System.Collections.IDictionary fakeBoundParameters)
+    {
+        if (!Directory.Exists("/run/netns"))
+            yield break;
+        foreach (var f in Directory.EnumerateFiles("/run/netns").Select(Path.GetFileName).Order())
+            if (f!.StartsWith(wordToComplete, StringComparison.Ordinal))
+                yield return new CompletionResult(f, f, CompletionResultType.ParameterValue, f);
+    }
+}

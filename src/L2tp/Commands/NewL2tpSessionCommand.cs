@@ -1,0 +1,71 @@
+using System.Management.Automation;
+using L2tp.Protocol;
+
+namespace L2tp.Commands;
+
+/// <summary>New-L2tpSession: `ip l2tp add session`, making the session's Ethernet interface.</summary>
+[Cmdlet(VerbsCommon.New, "L2tpSession", SupportsShouldProcess = true)]
+[OutputType(typeof(L2tpSession))]
+public sealed class NewL2tpSessionCommand : L2tpCmdlet
+{
+    /// <summary>The tunnel to add the session to; binds from a piped L2tpTunnel.</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("tunnel_id")]
+    public uint TunnelId { get; set; }
+
+    /// <summary>Local session id, 1..4294967295.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [Alias("session_id")]
+    public uint SessionId { get; set; }
+
+    /// <summary>The peer's session id.</summary>
+    [Parameter(Mandatory = true)]
+    [Alias("peer_session_id")]
+    public uint PeerSessionId { get; set; }
+
+    /// <summary>Interface name; l2tpethN (lowest free N) when omitted.</summary>
+    [Parameter]
+    [Alias("InterfaceName")]
+    public string? Name { get; set; }
+
+    /// <summary>Cookie to send: 8 or 16 hex digits.</summary>
+    [Parameter]
+    public string? Cookie { get; set; }
+
+    /// <summary>Cookie required on receive: 8 or 16 hex digits.</summary>
+    [Parameter]
+    [Alias("peer_cookie")]
+    public string? PeerCookie { get; set; }
+
+    /// <summary>Default (Linux's default) or None (Cisco's).</summary>
+    [Parameter]
+    [Alias("l2spec_type")]
+    public L2SpecType L2SpecType { get; set; } = L2SpecType.Default;
+
+    /// <summary>None (default), Send, Recv or Both.</summary>
+    [Parameter]
+    [Alias("seq")]
+    public SequencingMode Sequencing { get; set; } = SequencingMode.None;
+
+    /// <inheritdoc/>
+    protected override void ProcessL2tpRecord()
+    {
+        var spec = new SessionSpec
+        {
+            TunnelId = TunnelId,
+            SessionId = SessionId,
+            PeerSessionId = PeerSessionId,
+            InterfaceName = string.IsNullOrEmpty(Name) ? null : Name,
+            Cookie = Protocol.Cookie.Parse(Cookie, nameof(Cookie)),
+            PeerCookie = Protocol.Cookie.Parse(PeerCookie, nameof(PeerCookie)),
+            L2SpecType = L2SpecType,
+            Sequencing = Sequencing,
+        };
+        spec.Validate();
+        if (!ShouldProcess($"session {SessionId} in tunnel {TunnelId}", "Create L2TP session"))
+            return;
+        var backend = GetBackend(create: false)
+            ?? throw new L2tpException("L2tp.TunnelNotFound", L2tpErrorKind.ObjectNotFound, TunnelId, $"There is no tunnel {TunnelId}.");
+        WriteObject(backend.CreateSession(spec));
+    }
+}

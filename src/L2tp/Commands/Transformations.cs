@@ -1,0 +1,40 @@
+using System.Management.Automation;
+using System.Net;
+
+namespace L2tp.Commands;
+
+/// <summary>Lets a [bool] parameter take ip-l2tp's on/off as well as $true/$false.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class OnOffTransformationAttribute : ArgumentTransformationAttribute
+{
+    /// <summary>Maps on/off/true/false/1/0 (any case) to a bool; leaves anything else to PowerShell's own conversion.</summary>
+    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+    {
+        object value = inputData is PSObject pso ? pso.BaseObject : inputData;
+        if (value is string s)
+        {
+            switch (s.Trim().ToLowerInvariant())
+            {
+                case "on": case "true": case "1": case "yes": return true;
+                case "off": case "false": case "0": case "no": return false;
+                default:
+                    throw new ArgumentTransformationMetadataException($"'{s}' is not on or off.");
+            }
+        }
+        return value;
+    }
+}
+
+/// <summary>Parses the address parameters, where ip-l2tp also accepts the word 'any'.</summary>
+internal static class AddressParser
+{
+    public static IPAddress Parse(string text, string parameterName, bool allowAny)
+    {
+        if (allowAny && string.Equals(text, "any", StringComparison.OrdinalIgnoreCase))
+            return IPAddress.Any;
+        if (IPAddress.TryParse(text, out var a) && (text.Contains(':') || text.Count(c => c == '.') == 3))
+            return a;
+        throw new L2tpException("L2tp.InvalidAddress", L2tpErrorKind.InvalidArgument, text,
+            $"-{parameterName} '{text}' is not an IPv4 or IPv6 address{(allowAny ? " (or 'any')" : "")}.");
+    }
+}

@@ -1,0 +1,33 @@
+namespace L2tp;
+
+/// <summary>An L2TPv3 Ethernet session (pseudowire) and its network interface, as `ip l2tp show session` describes it.</summary>
+public sealed class L2tpSession
+{
+    /// <summary>The tunnel the session belongs to (tunnel_id).</summary>
+    public uint TunnelId { get; set; }
+    /// <summary>The peer's tunnel id, copied from the tunnel.</summary>
+    public uint PeerTunnelId { get; set; }
+    /// <summary>Local session id (session_id).</summary>
+    public uint SessionId { get; set; }
+    /// <summary>The peer's session id (peer_session_id), written in every packet sent.</summary>
+    public uint PeerSessionId { get; set; }
+    /// <summary>The session's Ethernet interface (l2tpethN unless named).</summary>
+    public string InterfaceName { get; set; } = "";
+    /// <summary>Cookie sent in each packet, as hex digits; empty for none.</summary>
+    public string Cookie { get; set; } = "";
+    /// <summary>Cookie required in each received packet, as hex digits; empty for none.</summary>
+    public string PeerCookie { get; set; } = "";
+    /// <summary>The L2-specific sublayer (l2spec_type).</summary>
+    public L2SpecType L2SpecType { get; set; } = L2SpecType.Default;
+    /// <summary>Sequence numbering (seq).</summary>
+    public SequencingMode Sequencing { get; set; }
+    /// <summary>Session counters.</summary>
+    public L2tpStatistics Statistics { get; set; } = new();
+    /// <summary>The backend that carries this session.</summary>
+    public BackendKind Backend { get; set; }
+    /// <summary>The network namespace (name under /run/netns) the session lives in; empty for the caller's own.</summary>
+    public string NetworkNamespace { get; set; } = "";
+
+    /// <inheritdoc/>
+    public override string ToString() => $"Session {SessionId} in tunnel {TunnelId} ({InterfaceName})";
+}

@@ -1,0 +1,232 @@
+using System.Net;
+using System.Net.Sockets;
+using L2tp.Protocol;
+
+namespace L2tp.Netlink;
+
+/// <summary>
+/// The `l2tp` generic-netlink family of include/uapi/linux/l2tp.h: its numbers, and the translation between its
+/// messages and this module's specs and objects. The kernel backend and the managed forwarder both speak it.
+/// </summary>
+internal static class L2tpGenl
+{
+    public const string FamilyName = "l2tp";
+    public const byte Version = 1;
+
+    public const byte CMD_NOOP = 0, CMD_TUNNEL_CREATE = 1, CMD_TUNNEL_DELETE = 2, CMD_TUNNEL_MODIFY = 3, CMD_TUNNEL_GET = 4,
+        CMD_SESSION_CREATE = 5, CMD_SESSION_DELETE = 6, CMD_SESSION_MODIFY = 7, CMD_SESSION_GET = 8;
+
+    public const ushort ATTR_PW_TYPE = 1, ATTR_ENCAP_TYPE = 2, ATTR_OFFSET = 3, ATTR_DATA_SEQ = 4, ATTR_L2SPEC_TYPE = 5,
+        ATTR_L2SPEC_LEN = 6, ATTR_PROTO_VERSION = 7, ATTR_IFNAME = 8, ATTR_CONN_ID = 9, ATTR_PEER_CONN_ID = 10,
+        ATTR_SESSION_ID = 11, ATTR_PEER_SESSION_ID = 12, ATTR_UDP_CSUM = 13, ATTR_VLAN_ID = 14, ATTR_COOKIE = 15,
+        ATTR_PEER_COOKIE = 16, ATTR_DEBUG = 17, ATTR_RECV_SEQ = 18, ATTR_SEND_SEQ = 19, ATTR_LNS_MODE = 20,
+        ATTR_USING_IPSEC = 21, ATTR_RECV_TIMEOUT = 22, ATTR_FD = 23, ATTR_IP_SADDR = 24, ATTR_IP_DADDR = 25,
+        ATTR_UDP_SPORT = 26, ATTR_UDP_DPORT = 27, ATTR_MTU = 28, ATTR_MRU = 29, ATTR_STATS = 30, ATTR_IP6_SADDR = 31,
+        ATTR_IP6_DADDR = 32, ATTR_UDP_ZERO_CSUM6_TX = 33, ATTR_UDP_ZERO_CSUM6_RX = 34, ATTR_PAD = 35;
+
+    public const ushort STATS_TX_PACKETS = 1, STATS_TX_BYTES = 2, STATS_TX_ERRORS = 3, STATS_RX_PACKETS = 4,
+        STATS_RX_BYTES = 5, STATS_RX_SEQ_DISCARDS = 6, STATS_RX_OOS_PACKETS = 7, STATS_RX_ERRORS = 8, STATS_PAD = 9,
+        STATS_RX_COOKIE_DISCARDS = 10, STATS_RX_INVALID = 11;
+
+    public const ushort PWTYPE_ETH = 0x0005;
+
+    /// <summary>TUNNEL_CREATE attributes as `ip l2tp add tunnel` sends them (an unmanaged tunnel: no socket fd).</summary>
+    public static void WriteTunnelCreate(NetlinkWriter w, TunnelSpec t)
+    {
+        w.U32(ATTR_CONN_ID, t.TunnelId);
+        w.U32(ATTR_PEER_CONN_ID, t.PeerTunnelId);
+        w.U8(ATTR_PROTO_VERSION, 3);
+        w.U16(ATTR_ENCAP_TYPE, (ushort)t.Encapsulation);
+        WriteAddresses(w, t.BindAddress, t.Remote!);
+        if (t.Encapsulation == Encapsulation.Udp)
+        {
+            w.U16(ATTR_UDP_SPORT, t.SourcePort);
+            w.U16(ATTR_UDP_DPORT, t.DestinationPort);
+            if (t.IsIPv6)
+            {
+                if (!t.Udp6ChecksumTx) w.Flag(ATTR_UDP_ZERO_CSUM6_TX);
+                if (!t.Udp6ChecksumRx) w.Flag(ATTR_UDP_ZERO_CSUM6_RX);
+            }
+            else if (t.UdpChecksum)
+            {
+                // The kernel tests this attribute for presence only: sending it with 0 would turn checksums on.
+                w.U8(ATTR_UDP_CSUM, 1);
+            }
+        }
+    }
+
+    private static void WriteAddresses(NetlinkWriter w, IPAddress local, IPAddress remote)
+    {
+        if (remote.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            w.Address(ATTR_IP6_SADDR, local);
+            w.Address(ATTR_IP6_DADDR, remote);
+        }
+        else
+        {
+            w.Address(ATTR_IP_SADDR, local);
+            w.Address(ATTR_IP_DADDR, remote);
+        }
+    }
+
+    /// <summary>Reads a TUNNEL_CREATE request back into a spec (the forwarder's side).</summary>
+    public static TunnelSpec ReadTunnelCreate(NetlinkAttributes a)
+    {
+        var remote = a.Address(ATTR_IP6_DADDR) ?? a.Address(ATTR_IP_DADDR);
+        return new TunnelSpec
+        {
+            TunnelId = a.U32OrNull(ATTR_CONN_ID) ?? 0,
+            PeerTunnelId = a.U32OrNull(ATTR_PEER_CONN_ID) ?? 0,
+            Encapsulation = (Encapsulation)(a.U16OrNull(ATTR_ENCAP_TYPE) ?? 0),
+            Local = a.Address(ATTR_IP6_SADDR) ?? a.Address(ATTR_IP_SADDR),
+            Remote = remote,
+            SourcePort = a.U16OrNull(ATTR_UDP_SPORT) ?? 0,
+            DestinationPort = a.U16OrNull(ATTR_UDP_DPORT) ?? 0,
+            UdpChecksum = a.Has(ATTR_UDP_CSUM),
+            Udp6ChecksumTx = !a.Has(ATTR_UDP_ZERO_CSUM6_TX),
+            Udp6ChecksumRx = !a.Has(ATTR_UDP_ZERO_CSUM6_RX),
+        };
+    }
+
+    /// <summary>A tunnel as TUNNEL_GET replies describe it.</summary>
+    public static void WriteTunnel(NetlinkWriter w, TunnelSpec t, L2tpStatistics s)
+    {
+        w.U32(ATTR_CONN_ID, t.TunnelId);
+        w.U32(ATTR_PEER_CONN_ID, t.PeerTunnelId);
+        w.U8(ATTR_PROTO_VERSION, 3);
+        w.U16(ATTR_ENCAP_TYPE, (ushort)t.Encapsulation);
+        WriteStats(w, s);
+        if (t.Encapsulation == Encapsulation.Udp)
+        {
+            w.U16(ATTR_UDP_SPORT, t.SourcePort);
+            w.U16(ATTR_UDP_DPORT, t.DestinationPort);
+            if (t.IsIPv6)
+            {
+                if (!t.Udp6ChecksumTx) w.Flag(ATTR_UDP_ZERO_CSUM6_TX);
+                if (!t.Udp6ChecksumRx) w.Flag(ATTR_UDP_ZERO_CSUM6_RX);
+            }
+            else
+            {
+                w.U8(ATTR_UDP_CSUM, t.UdpChecksum ? (byte)1 : (byte)0);
+            }
+        }
+        WriteAddresses(w, t.BindAddress, t.Remote!);
+    }
+
+    public static L2tpTunnel ReadTunnel(NetlinkAttributes a, BackendKind backend, string netns) => new()
+    {
+        TunnelId = a.U32(ATTR_CONN_ID),
+        PeerTunnelId = a.U32OrNull(ATTR_PEER_CONN_ID) ?? 0,
+        Encapsulation = (Encapsulation)(a.U16OrNull(ATTR_ENCAP_TYPE) ?? 0),
+        Local = a.Address(ATTR_IP6_SADDR) ?? a.Address(ATTR_IP_SADDR),
+        Remote = a.Address(ATTR_IP6_DADDR) ?? a.Address(ATTR_IP_DADDR),
+        SourcePort = a.U16OrNull(ATTR_UDP_SPORT) ?? 0,
+        DestinationPort = a.U16OrNull(ATTR_UDP_DPORT) ?? 0,
+        UdpChecksum = (a.U8OrNull(ATTR_UDP_CSUM) ?? 0) != 0,
+        Udp6ChecksumTx = !a.Has(ATTR_UDP_ZERO_CSUM6_TX),
+        Udp6ChecksumRx = !a.Has(ATTR_UDP_ZERO_CSUM6_RX),
+        Statistics = ReadStats(a.Nested(ATTR_STATS)),
+        Backend = backend,
+        NetworkNamespace = netns,
+    };
+
+    /// <summary>SESSION_CREATE attributes as `ip l2tp add session` sends them.</summary>
+    public static void WriteSessionCreate(NetlinkWriter w, SessionSpec s)
+    {
+        w.U32(ATTR_CONN_ID, s.TunnelId);
+        w.U32(ATTR_SESSION_ID, s.SessionId);
+        w.U32(ATTR_PEER_SESSION_ID, s.PeerSessionId);
+        w.U16(ATTR_PW_TYPE, PWTYPE_ETH);
+        w.U8(ATTR_L2SPEC_TYPE, (byte)s.L2SpecType);
+        w.U8(ATTR_L2SPEC_LEN, s.L2SpecType == L2SpecType.Default ? (byte)4 : (byte)0);
+        if (s.RecvSequence) w.U8(ATTR_RECV_SEQ, 1);
+        if (s.SendSequence) w.U8(ATTR_SEND_SEQ, 1);
+        if (s.Cookie.Length > 0) w.Attr(ATTR_COOKIE, s.Cookie);
+        if (s.PeerCookie.Length > 0) w.Attr(ATTR_PEER_COOKIE, s.PeerCookie);
+        if (!string.IsNullOrEmpty(s.InterfaceName)) w.StringZ(ATTR_IFNAME, s.InterfaceName);
+    }
+
+    public static SessionSpec ReadSessionCreate(NetlinkAttributes a)
+    {
+        bool recv = (a.U8OrNull(ATTR_RECV_SEQ) ?? 0) != 0, send = (a.U8OrNull(ATTR_SEND_SEQ) ?? 0) != 0;
+        return new SessionSpec
+        {
+            TunnelId = a.U32OrNull(ATTR_CONN_ID) ?? 0,
+            SessionId = a.U32OrNull(ATTR_SESSION_ID) ?? 0,
+            PeerSessionId = a.U32OrNull(ATTR_PEER_SESSION_ID) ?? 0,
+            L2SpecType = (L2SpecType)(a.U8OrNull(ATTR_L2SPEC_TYPE) ?? 1),
+            Sequencing = (send ? SequencingMode.Send : 0) | (recv ? SequencingMode.Recv : 0),
+            Cookie = a.Bytes(ATTR_COOKIE)?.ToArray() ?? Array.Empty<byte>(),
+            PeerCookie = a.Bytes(ATTR_PEER_COOKIE)?.ToArray() ?? Array.Empty<byte>(),
+            InterfaceName = a.String(ATTR_IFNAME),
+        };
+    }
+
+    /// <summary>A session as SESSION_GET replies describe it.</summary>
+    public static void WriteSession(NetlinkWriter w, SessionSpec s, uint peerTunnelId, string ifname, L2tpStatistics st)
+    {
+        w.U32(ATTR_CONN_ID, s.TunnelId);
+        w.U32(ATTR_SESSION_ID, s.SessionId);
+        w.U32(ATTR_PEER_CONN_ID, peerTunnelId);
+        w.U32(ATTR_PEER_SESSION_ID, s.PeerSessionId);
+        w.U16(ATTR_PW_TYPE, PWTYPE_ETH);
+        w.StringZ(ATTR_IFNAME, ifname);
+        if (s.Cookie.Length > 0) w.Attr(ATTR_COOKIE, s.Cookie);
+        if (s.PeerCookie.Length > 0) w.Attr(ATTR_PEER_COOKIE, s.PeerCookie);
+        w.U8(ATTR_RECV_SEQ, s.RecvSequence ? (byte)1 : (byte)0);
+        w.U8(ATTR_SEND_SEQ, s.SendSequence ? (byte)1 : (byte)0);
+        w.U8(ATTR_LNS_MODE, 0);
+        w.U8(ATTR_L2SPEC_TYPE, (byte)s.L2SpecType);
+        WriteStats(w, st);
+    }
+
+    public static L2tpSession ReadSession(NetlinkAttributes a, BackendKind backend, string netns)
+    {
+        bool recv = (a.U8OrNull(ATTR_RECV_SEQ) ?? 0) != 0, send = (a.U8OrNull(ATTR_SEND_SEQ) ?? 0) != 0;
+        return new L2tpSession
+        {
+            TunnelId = a.U32(ATTR_CONN_ID),
+            SessionId = a.U32(ATTR_SESSION_ID),
+            PeerTunnelId = a.U32OrNull(ATTR_PEER_CONN_ID) ?? 0,
+            PeerSessionId = a.U32OrNull(ATTR_PEER_SESSION_ID) ?? 0,
+            InterfaceName = a.String(ATTR_IFNAME) ?? "",
+            Cookie = Protocol.Cookie.Format(a.Bytes(ATTR_COOKIE).GetValueOrDefault().Span),
+            PeerCookie = Protocol.Cookie.Format(a.Bytes(ATTR_PEER_COOKIE).GetValueOrDefault().Span),
+            L2SpecType = (L2SpecType)(a.U8OrNull(ATTR_L2SPEC_TYPE) ?? 1),
+            Sequencing = (send ? SequencingMode.Send : 0) | (recv ? SequencingMode.Recv : 0),
+            Statistics = ReadStats(a.Nested(ATTR_STATS)),
+            Backend = backend,
+            NetworkNamespace = netns,
+        };
+    }
+
+    public static void WriteStats(NetlinkWriter w, L2tpStatistics s)
+    {
+        w.BeginNested(ATTR_STATS);
+        w.U64(STATS_TX_PACKETS, s.TxPackets);
+        w.U64(STATS_TX_BYTES, s.TxBytes);
+        w.U64(STATS_TX_ERRORS, s.TxErrors);
+        w.U64(STATS_RX_PACKETS, s.RxPackets);
+        w.U64(STATS_RX_BYTES, s.RxBytes);
+        w.U64(STATS_RX_SEQ_DISCARDS, s.RxSeqDiscards);
+        w.U64(STATS_RX_OOS_PACKETS, s.RxOosPackets);
+        w.U64(STATS_RX_ERRORS, s.RxErrors);
+        w.U64(STATS_RX_COOKIE_DISCARDS, s.RxCookieDiscards);
+        w.U64(STATS_RX_INVALID, s.RxInvalid);
+        w.EndNested();
+    }
+
+    public static L2tpStatistics ReadStats(NetlinkAttributes a) => new()
+    {
+        TxPackets = a.U64OrZero(STATS_TX_PACKETS),
+        TxBytes = a.U64OrZero(STATS_TX_BYTES),
+        TxErrors = a.U64OrZero(STATS_TX_ERRORS),
+        RxPackets = a.U64OrZero(STATS_RX_PACKETS),
+        RxBytes = a.U64OrZero(STATS_RX_BYTES),
+        RxSeqDiscards = a.U64OrZero(STATS_RX_SEQ_DISCARDS),
+        RxOosPackets = a.U64OrZero(STATS_RX_OOS_PACKETS),
+        RxErrors = a.U64OrZero(STATS_RX_ERRORS),
+        RxCookieDiscards = a.U64OrZero(STATS_RX_COOKIE_DISCARDS),
+        RxInvalid = a.U64OrZero(STATS_RX_INVALID),
+    };
+}

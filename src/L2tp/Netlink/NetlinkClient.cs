@@ -1,0 +1,123 @@
+using System.Buffers.Binary;
+
+namespace L2tp.Netlink;
+
+/// <summary>A refusal from the kernel or forwarder: errno plus the extended-ack text when one was sent.</summary>
+internal sealed class NetlinkException : Exception
+{
+    public int Errno { get; }
+    public string? ExtendedAck { get; }
+
+    public NetlinkException(int errno, string? extendedAck)
+        : base((extendedAck is { Length: > 0 } ? extendedAck + " " : "") +
+               $"({System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}, errno {errno})")
+    {
+        Errno = errno;
+        ExtendedAck = extendedAck;
+    }
+}
+
+/// <summary>One request/reply path over a transport: sequence numbers, multi-part dumps, acks and error replies.</summary>
+internal sealed class NetlinkClient : IDisposable
+{
+    private readonly INetlinkTransport _transport;
+    private readonly byte[] _rx = new byte[256 * 1024];
+    private readonly NetlinkWriter _tx = new();
+    private uint _seq = (uint)Environment.TickCount;
+    private readonly Dictionary<string, ushort> _families = new();
+
+    public NetlinkClient(INetlinkTransport transport) => _transport = transport;
+
+    /// <summary>
+    /// Sends one request (built by <paramref name="body"/> after the header) and returns the data replies:
+    /// for a dump every part up to NLMSG_DONE, otherwise up to the ack. An error reply throws <see cref="NetlinkException"/>.
+    /// </summary>
+    public List<NetlinkMessage> Request(ushort type, ushort flags, Action<NetlinkWriter> body)
+    {
+        uint seq = ++_seq;
+        bool dump = (flags & Nl.F_DUMP) == Nl.F_DUMP;
+        _tx.Clear();
+        _tx.Begin(type, (ushort)(flags | Nl.F_REQUEST | Nl.F_ACK), seq);
+        body(_tx);
+        _tx.End();
+        _transport.Send(_tx.Span);
+
+        var replies = new List<NetlinkMessage>();
+        while (true)
+        {
+            int n = _transport.Receive(_rx);
+            // Copy out: the receive buffer is reused for the next part.
+            var chunk = _rx.AsSpan(0, n).ToArray();
+            foreach (var m in NetlinkMessage.Split(chunk))
+            {
+                if (m.Seq != seq)
+                    continue;   // a stale reply to an earlier, abandoned request
+                switch (m.Type)
+                {
+                    case Nl.DONE:
+                        return replies;
+                    case Nl.ERROR:
+                        var (errno, ack) = ParseError(m);
+                        if (errno != 0)
+                            throw new NetlinkException(errno, ack);
+                        if (!dump)
+                            return replies;
+                        break;
+                    case Nl.NOOP:
+                        break;
+                    default:
+                        // Every request asks for an ack, so even a single reply is followed by one: wait for it.
+                        replies.Add(m);
+                        break;
+                }
+            }
+        }
+    }
+
+    /// <summary>A generic-netlink request to a family by id.</summary>
+    public List<NetlinkMessage> Genl(ushort familyId, byte cmd, byte version, ushort flags, Action<NetlinkWriter> attrs) =>
+        Request(familyId, flags, w => { w.Genl(cmd, version); attrs(w); });
+
+    /// <summary>Resolves a generic-netlink family id by name (cached); null when the peer has no such family.</summary>
+    public ushort? ResolveFamily(string name)
+    {
+        if (_families.TryGetValue(name, out var id))
+            return id;
+        try
+        {
+            var replies = Genl(Nl.GENL_ID_CTRL, Nl.CTRL_CMD_GETFAMILY, 1, 0, w => w.StringZ(Nl.CTRL_ATTR_FAMILY_NAME, name));
+            foreach (var r in replies)
+            {
+                var a = r.GenlAttributes;
+                if (a.Has(Nl.CTRL_ATTR_FAMILY_ID))
+                    return _families[name] = a.U16(Nl.CTRL_ATTR_FAMILY_ID);
+            }
+            return null;
+        }
+        catch (NetlinkException e) when (e.Errno == Tmds.Linux.LibC.ENOENT)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Reads errno (negated in the reply) and the NLMSGERR_ATTR_MSG text from an NLMSG_ERROR message.</summary>
+    public static (int Errno, string? Message) ParseError(NetlinkMessage m)
+    {
+        var p = m.Payload.Span;
+        if (p.Length < 4)
+            throw new InvalidDataException("truncated netlink error reply");
+        int errno = -BinaryPrimitives.ReadInt32LittleEndian(p);
+        string? text = null;
+        if ((m.Flags & Nl.F_ACK_TLVS) != 0 && p.Length >= 4 + Nl.HeaderLength)
+        {
+            // The echoed request header, then (unless capped) its payload, then the TLVs.
+            uint echoedLen = BinaryPrimitives.ReadUInt32LittleEndian(p[4..]);
+            int tlvStart = 4 + ((m.Flags & Nl.F_CAPPED) != 0 ? Nl.HeaderLength : Nl.Align((int)echoedLen));
+            if (tlvStart <= p.Length)
+                text = NetlinkAttributes.Parse(m.Payload[tlvStart..]).String(Nl.NLMSGERR_ATTR_MSG);
+        }
+        return (errno, text);
+    }
+
+    public void Dispose() => _transport.Dispose();
+}

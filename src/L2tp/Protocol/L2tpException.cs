@@ -1,0 +1,44 @@
+namespace L2tp;
+
+/// <summary>What kind of failure an <see cref="L2tpException"/> is; cmdlets map it to a PowerShell ErrorCategory.</summary>
+public enum L2tpErrorKind
+{
+    /// <summary>A value the user gave is not acceptable.</summary>
+    InvalidArgument,
+    /// <summary>A tunnel, session, interface or port with that identity already exists.</summary>
+    ResourceExists,
+    /// <summary>The named tunnel or session does not exist.</summary>
+    ObjectNotFound,
+    /// <summary>The caller lacks root or CAP_NET_ADMIN.</summary>
+    PermissionDenied,
+    /// <summary>A needed resource (address, device, forwarder) is not there.</summary>
+    ResourceUnavailable,
+    /// <summary>The backend does not do this yet.</summary>
+    NotImplemented,
+    /// <summary>The operation is not allowed in the object's current state.</summary>
+    InvalidOperation,
+    /// <summary>Talking to the kernel or the forwarder failed.</summary>
+    ConnectionError,
+}
+
+/// <summary>A failure with a stable error id (L2tp.*), a kind and the offending value, turned into an ErrorRecord by the cmdlets.</summary>
+public sealed class L2tpException : Exception
+{
+    /// <summary>Stable identifier, e.g. L2tp.TunnelExists.</summary>
+    public string ErrorId { get; }
+    /// <summary>What kind of failure this is.</summary>
+    public L2tpErrorKind Kind { get; }
+    /// <summary>The offending value (an id, address, cookie text ...).</summary>
+    public object? Target { get; }
+    /// <summary>The errno behind the failure, when it came from the kernel or the forwarder.</summary>
+    public int Errno { get; init; }
+
+    /// <summary>Creates the exception; <paramref name="errorId"/> gets the L2tp. prefix if it lacks one.</summary>
+    public L2tpException(string errorId, L2tpErrorKind kind, object? target, string message, Exception? inner = null)
+        : base(message, inner)
+    {
+        ErrorId = errorId.StartsWith("L2tp.", StringComparison.Ordinal) ? errorId : "L2tp." + errorId;
+        Kind = kind;
+        Target = target;
+    }
+}

@@ -1,0 +1,52 @@
+using System.Text;
+
+namespace L2tp.Protocol;
+
+/// <summary>What `ip l2tp add session` asks for, checked against the kernel's rules before any backend sees it.</summary>
+internal sealed record SessionSpec
+{
+    /// <summary>The kernel's default interface name pattern; %d is replaced by the lowest free number.</summary>
+    public const string DefaultNamePattern = "l2tpeth%d";
+
+    public uint TunnelId { get; init; }
+    public uint SessionId { get; init; }
+    public uint PeerSessionId { get; init; }
+    public string? InterfaceName { get; init; }
+    public byte[] Cookie { get; init; } = Array.Empty<byte>();
+    public byte[] PeerCookie { get; init; } = Array.Empty<byte>();
+    public L2SpecType L2SpecType { get; init; } = L2SpecType.Default;
+    public SequencingMode Sequencing { get; init; } = SequencingMode.None;
+
+    public bool SendSequence => Sequencing is SequencingMode.Send or SequencingMode.Both;
+    public bool RecvSequence => Sequencing is SequencingMode.Recv or SequencingMode.Both;
+
+    /// <summary>Throws an <see cref="L2tpException"/> naming the first rule broken.</summary>
+    public void Validate()
+    {
+        Ids.Check(TunnelId, "TunnelId", "L2tp.InvalidTunnelId");
+        Ids.Check(SessionId, "SessionId", "L2tp.InvalidSessionId");
+        Ids.Check(PeerSessionId, "PeerSessionId", "L2tp.InvalidSessionId");
+        if (Cookie.Length is not (0 or 4 or 8))
+            throw new L2tpException("L2tp.InvalidCookie", L2tpErrorKind.InvalidArgument, Protocol.Cookie.Format(Cookie),
+                "-Cookie must be 4 or 8 bytes (8 or 16 hex digits).");
+        if (PeerCookie.Length is not (0 or 4 or 8))
+            throw new L2tpException("L2tp.InvalidCookie", L2tpErrorKind.InvalidArgument, Protocol.Cookie.Format(PeerCookie),
+                "-PeerCookie must be 4 or 8 bytes (8 or 16 hex digits).");
+        if (Sequencing != SequencingMode.None && L2SpecType == L2SpecType.None)
+            throw new L2tpException("L2tp.SequencingNeedsSublayer", L2tpErrorKind.InvalidArgument, Sequencing,
+                $"-Sequencing {Sequencing} needs -L2SpecType Default: with no L2-specific sublayer there is nowhere to carry a sequence number.");
+        if (InterfaceName is not null)
+            CheckInterfaceName(InterfaceName);
+    }
+
+    /// <summary>Linux's dev_valid_name rules: 1..15 bytes, not . or .., no '/', ':' or white space.</summary>
+    public static void CheckInterfaceName(string name)
+    {
+        int bytes = Encoding.UTF8.GetByteCount(name);
+        bool bad = bytes == 0 || bytes > 15 || name is "." or ".."
+            || name.Any(c => c == '/' || c == ':' || char.IsWhiteSpace(c) || char.IsControl(c));
+        if (bad)
+            throw new L2tpException("L2tp.InvalidInterfaceName", L2tpErrorKind.InvalidArgument, name,
+                $"'{name}' is not a valid interface name: 1 to 15 characters, no '/', ':' or spaces.");
+    }
+}
