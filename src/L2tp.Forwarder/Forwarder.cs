@@ -62,7 +62,6 @@ internal sealed class Forwarder : IDisposable
             {
                 _ when e.Errno == EADDRNOTAVAIL => $"Local address {spec.Local} is not assigned to any interface.",
                 _ when e.Errno == EADDRINUSE => $"UDP port {spec.SourcePort} on {spec.Local} is already in use.",
-                _ when e.Errno == EPROTONOSUPPORT => "The managed forwarder does not carry encap ip yet (it carries encap udp over IPv4 and IPv6).",
                 _ when e.Errno == ENETUNREACH => $"No route to {spec.Remote}.",
                 _ => e.Message,
             });
@@ -197,6 +196,7 @@ internal sealed class Forwarder : IDisposable
                 TunnelId = t.Spec.TunnelId,
                 SocketFd = t.Socket.Fd,
                 Encapsulation = t.Spec.Encapsulation,
+                SkipIpHeader = t.Socket.ReceivesIpHeader,
                 Counters = t.Counters,
                 Sessions = sessions,
             };

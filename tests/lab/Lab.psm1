@@ -37,7 +37,7 @@
         ConvertFrom-LabL2tpv3Payload -Payload <hex> [-CookieLength 0|4|8] [-L2SpecType None|Default]
                                                                                          -> pscustomobject SessionId/Cookie/Sublayer/EtherType/IcmpType...
         Stop-LabCapture         -Capture <handle> [-DecodeUdpPort <int[]>] [-Field <string[]>] [-DisplayFilter <string>]
-                                [-Option <string[]>] [-KeepFile]                          -> one pscustomobject per packet
+                                [-Option <string[]>] [-KeepFile] [-SettleMilliseconds <int>]                          -> one pscustomobject per packet
 #>
 
 Set-StrictMode -Version 3.0
@@ -544,9 +544,12 @@ function Stop-LabCapture {
         [string[]]$Field = @('frame.number', 'ip.src', 'ip.dst', 'udp.srcport', 'udp.dstport', 'l2tp.sid', 'l2tp.cookie'),
         [string]$DisplayFilter,
         [string[]]$Option = @(),
-        [switch]$KeepFile
+        [switch]$KeepFile,
+        # libpcap hands dumpcap packets in blocks with a read timeout: wait this long so the last packets are written.
+        [int]$SettleMilliseconds = 600
     )
     process {
+        if ($SettleMilliseconds -gt 0) { Start-Sleep -Milliseconds $SettleMilliseconds }
         Stop-LabCapturePrivate $Capture
         try {
             if (-not (Test-Path $Capture.Path)) {

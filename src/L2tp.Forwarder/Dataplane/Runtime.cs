@@ -48,6 +48,8 @@ internal sealed class TunnelRuntime
     public required uint TunnelId { get; init; }
     public required int SocketFd { get; init; }
     public required Encapsulation Encapsulation { get; init; }
+    /// <summary>Packets start with an IPv4 header to skip (IPv4 raw sockets for IP encapsulation).</summary>
+    public required bool SkipIpHeader { get; init; }
     public required Counters Counters { get; init; }
     public required Dictionary<uint, SessionRuntime> Sessions { get; init; }
 }

@@ -46,6 +46,16 @@ internal sealed unsafe class RxLoop : PacketLoop
                     tunnel.Counters.RxInvalid++;
                     continue;
                 }
+                if (tunnel.SkipIpHeader)
+                {
+                    int ihl = packet.Length > 0 ? (packet[0] & 0x0F) * 4 : 0;
+                    if (ihl < 20 || ihl > packet.Length)
+                    {
+                        tunnel.Counters.RxInvalid++;
+                        continue;
+                    }
+                    packet = packet[ihl..];
+                }
                 Deliver(tunnel, packet);
             }
             if (n < Batch.Size)

@@ -23,10 +23,41 @@ internal sealed class TunnelSocket : IDisposable
         IsIPv6 = ipv6;
     }
 
-    public static TunnelSocket Open(TunnelSpec spec)
+    /// <summary>
+    /// IPv4 raw sockets hand up the IP header with each packet (IPv6 ones do not), so the receive path skips it.
+    /// </summary>
+    public bool ReceivesIpHeader => Encapsulation == Encapsulation.Ip && !IsIPv6;
+
+    public static TunnelSocket Open(TunnelSpec spec) =>
+        spec.Encapsulation == Encapsulation.Ip ? OpenIp(spec) : OpenUdp(spec);
+
+    /// <summary>
+    /// IP protocol 115: a raw socket bound to the local address and connected to the peer, so the kernel filters
+    /// by both addresses and adds the IP header on send.
+    /// </summary>
+    private static TunnelSocket OpenIp(TunnelSpec spec)
     {
-        if (spec.Encapsulation != Encapsulation.Udp)
-            throw new ErrnoException(EPROTONOSUPPORT, "encap ip");
+        bool v6 = spec.IsIPv6;
+        int fd = Sys.Socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW, Sys.IPPROTO_L2TP);
+        try
+        {
+            TrySetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+            TrySetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+            if (Sys.Bind(fd, Sys.SockAddr(spec.BindAddress, 0)) < 0)
+                throw new ErrnoException(Sys.Errno, $"bind({spec.BindAddress})");
+            if (Sys.Connect(fd, Sys.SockAddr(spec.Remote!, 0)) < 0)
+                throw new ErrnoException(Sys.Errno, $"connect({spec.Remote})");
+            return new TunnelSocket(fd, spec.Encapsulation, v6);
+        }
+        catch
+        {
+            Sys.Close(fd);
+            throw;
+        }
+    }
+
+    private static TunnelSocket OpenUdp(TunnelSpec spec)
+    {
         bool v6 = spec.IsIPv6;
         int fd = Sys.Socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, IPPROTO_UDP);
         try

@@ -19,6 +19,22 @@ internal sealed class ManagedBackend : GenlBackend
     /// </summary>
     public static ManagedBackend? Connect(string netns, bool start)
     {
+        // A forwarder that just removed its last tunnel closes its socket as we connect: then start a fresh one.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return ConnectOnce(netns, start);
+            }
+            catch (ErrnoException e) when (attempt < 3 && (e.Errno == ECONNRESET || e.Errno == EPIPE))
+            {
+                Thread.Sleep(50);
+            }
+        }
+    }
+
+    private static ManagedBackend? ConnectOnce(string netns, bool start)
+    {
         var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out int err);
         if (sock is null)
         {
@@ -37,11 +53,6 @@ internal sealed class ManagedBackend : GenlBackend
                 ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
                     "l2tp-forwarder did not answer the l2tp family lookup.");
             return new ManagedBackend(client, family, netns);
-        }
-        catch (NetlinkException e) when (e.Errno == EPERM)
-        {
-            client.Dispose();
-            throw Denied(netns);
         }
         catch
         {

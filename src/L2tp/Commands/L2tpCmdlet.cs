@@ -5,7 +5,7 @@ using L2tp.Native;
 namespace L2tp.Commands;
 
 /// <summary>Base of every L2tp cmdlet: the namespace and backend parameters, backend lifetime, and errors as ErrorRecords.</summary>
-public abstract class L2tpCmdlet : PSCmdlet
+public abstract class L2tpCmdlet : PSCmdlet, IDisposable
 {
     private readonly Dictionary<(string, BackendKind), IL2tpBackend> _backends = new();
 
@@ -75,6 +75,12 @@ public abstract class L2tpCmdlet : PSCmdlet
 
     /// <summary>Ctrl+C: close the backends so a blocked request returns.</summary>
     protected override void StopProcessing() => CloseBackends();
+
+    /// <summary>
+    /// PowerShell disposes a cmdlet when its pipeline ends, also when an error stopped it before EndProcessing: the
+    /// forwarder connection must not outlive the pipeline (the forwarder waits for its clients before exiting).
+    /// </summary>
+    public void Dispose() => CloseBackends();
 
     private void CloseBackends()
     {

@@ -110,11 +110,15 @@ internal sealed class NetlinkClient : IDisposable
         string? text = null;
         if ((m.Flags & Nl.F_ACK_TLVS) != 0 && p.Length >= 4 + Nl.HeaderLength)
         {
-            // The echoed request header, then (unless capped) its payload, then the TLVs.
+            // The echoed request header, then (unless capped) its payload, then the TLVs. A corrupt echoed length
+            // costs only the message text, never the errno.
             uint echoedLen = BinaryPrimitives.ReadUInt32LittleEndian(p[4..]);
-            int tlvStart = 4 + ((m.Flags & Nl.F_CAPPED) != 0 ? Nl.HeaderLength : Nl.Align((int)echoedLen));
-            if (tlvStart <= p.Length)
-                text = NetlinkAttributes.Parse(m.Payload[tlvStart..]).String(Nl.NLMSGERR_ATTR_MSG);
+            long tlvStart = 4 + ((m.Flags & Nl.F_CAPPED) != 0 ? Nl.HeaderLength : (((long)echoedLen + 3) & ~3L));
+            if (echoedLen >= Nl.HeaderLength && tlvStart <= p.Length)
+            {
+                try { text = NetlinkAttributes.Parse(m.Payload[(int)tlvStart..]).String(Nl.NLMSGERR_ATTR_MSG); }
+                catch (InvalidDataException) { text = null; }
+            }
         }
         return (errno, text);
     }

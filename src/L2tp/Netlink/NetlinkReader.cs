@@ -61,7 +61,7 @@ internal sealed class NetlinkAttributes
 
     public bool Has(ushort type) => _attrs.ContainsKey(type);
     public IEnumerable<ushort> Types => _attrs.Keys;
-    public ReadOnlyMemory<byte>? Bytes(ushort type) => _attrs.TryGetValue(type, out var v) ? v : null;
+    public ReadOnlyMemory<byte>? Bytes(ushort type) => _attrs.TryGetValue(type, out var v) ? v : (ReadOnlyMemory<byte>?)null;
 
     private ReadOnlySpan<byte> Need(ushort type, int size)
     {
