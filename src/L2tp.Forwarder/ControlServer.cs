@@ -84,20 +84,7 @@ internal sealed unsafe class ControlServer : IDisposable
         if (fd < 0)
             return;
         var (pid, uid, _) = Sys.PeerCredentials(fd);
-        _clients.Add(new Client { Fd = fd, Pid = pid, Privileged = uid == 0 || HasNetAdmin(pid) });
-    }
-
-    /// <summary>CAP_NET_ADMIN in the peer's effective set, as the kernel's GENL_UNS_ADMIN_PERM requires.</summary>
-    private static bool HasNetAdmin(int pid)
-    {
-        try
-        {
-            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-                if (line.StartsWith("CapEff:", StringComparison.Ordinal))
-                    return (Convert.ToUInt64(line[7..].Trim(), 16) & (1UL << 12)) != 0;
-        }
-        catch (IOException) { }
-        return false;
+        _clients.Add(new Client { Fd = fd, Pid = pid, Privileged = uid == 0 || Capabilities.HasNetAdmin(pid.ToString()) });
     }
 
     /// <summary>Reads and answers one buffer of requests; false when the client is gone.</summary>

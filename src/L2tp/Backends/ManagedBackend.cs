@@ -65,20 +65,10 @@ internal sealed class ManagedBackend : GenlBackend
         new("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(netns) ? null : netns,
             "Managing L2TP tunnels needs root or CAP_NET_ADMIN (as `ip l2tp` does). Run pwsh as root, e.g. `sudo pwsh`.");
 
-    private static bool HasNetAdmin()
-    {
-        if (Sys.EffectiveUid == 0)
-            return true;
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("CapEff:", StringComparison.Ordinal))
-                return (Convert.ToUInt64(line[7..].Trim(), 16) & (1UL << 12)) != 0;
-        return false;
-    }
-
     /// <summary>Starts l2tp-forwarder in the current thread's namespace (a child inherits it) and waits until it listens.</summary>
     private static UnixSeqPacketSocket StartForwarder(string key, string netns)
     {
-        if (!HasNetAdmin())
+        if (Sys.EffectiveUid != 0 && !Capabilities.HasNetAdmin())
             throw Denied(netns);
         string dir = Path.GetDirectoryName(typeof(ManagedBackend).Assembly.Location)!;
         string dll = Path.Combine(dir, "l2tp-forwarder.dll");

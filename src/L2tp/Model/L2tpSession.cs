@@ -17,8 +17,8 @@ public sealed class L2tpSession
     public string Cookie { get; set; } = "";
     /// <summary>Cookie required in each received packet, as hex digits; empty for none.</summary>
     public string PeerCookie { get; set; } = "";
-    /// <summary>The L2-specific sublayer (l2spec_type).</summary>
-    public L2SpecType L2SpecType { get; set; } = L2SpecType.Default;
+    /// <summary>The L2-specific sublayer (l2spec_type); null where the backend does not report it (the kernel's replies omit it).</summary>
+    public L2SpecType? L2SpecType { get; set; }
     /// <summary>Sequence numbering (seq).</summary>
     public SequencingMode Sequencing { get; set; }
     /// <summary>Session counters.</summary>

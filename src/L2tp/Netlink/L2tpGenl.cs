@@ -192,7 +192,7 @@ internal static class L2tpGenl
             InterfaceName = a.String(ATTR_IFNAME) ?? "",
             Cookie = Protocol.Cookie.Format(a.Bytes(ATTR_COOKIE).GetValueOrDefault().Span),
             PeerCookie = Protocol.Cookie.Format(a.Bytes(ATTR_PEER_COOKIE).GetValueOrDefault().Span),
-            L2SpecType = (L2SpecType)(a.U8OrNull(ATTR_L2SPEC_TYPE) ?? 1),
+            L2SpecType = a.U8OrNull(ATTR_L2SPEC_TYPE) is { } l2 ? (L2SpecType)l2 : null,
             Sequencing = (send ? SequencingMode.Send : 0) | (recv ? SequencingMode.Recv : 0),
             Statistics = ReadStats(a.Nested(ATTR_STATS)),
             Backend = backend,
