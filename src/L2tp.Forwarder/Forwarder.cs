@@ -139,13 +139,9 @@ internal sealed class Forwarder : IDisposable
         }
     }
 
-    /// <summary>l2tp_eth's MTU: the route's MTU less IP, UDP, L2TP and inner Ethernet headers; from 1500 if out of range.</summary>
-    internal static int SessionMtu(int pathMtu, int underlayOverhead, int l2tpHeader)
-    {
-        int overhead = underlayOverhead + l2tpHeader + 14;
-        int mtu = pathMtu - overhead;
-        return mtu is >= 68 and <= 65535 ? mtu : 1500 - overhead;
-    }
+    /// <summary>l2tp_eth's MTU: the route's MTU less IP, UDP, L2TP and inner Ethernet headers.</summary>
+    internal static int SessionMtu(int pathMtu, int underlayOverhead, int l2tpHeader) =>
+        Mtu.FromOverhead(pathMtu, underlayOverhead + l2tpHeader + 14);
 
     private static int SessionMtu(TunnelEntry t, SessionSpec s) =>
         SessionMtu(t.Socket.PathMtu(), t.Socket.UnderlayOverhead,

@@ -14,6 +14,9 @@ internal abstract class GenlBackend : IL2tpBackend
     private readonly ushort _family;
     private readonly string _netns;
 
+    /// <summary>Opened with the backend, so in the backend's network namespace.</summary>
+    private readonly RtNetlink _rt = new();
+
     protected GenlBackend(NetlinkClient client, ushort family, string netns)
     {
         _client = client;
@@ -92,9 +95,33 @@ internal abstract class GenlBackend : IL2tpBackend
     public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null)
     {
         var replies = Call(L2tpGenl.CMD_SESSION_GET, Nl.F_DUMP, _ => { }, e => Generic(e, sessionId));
-        return replies.Select(r => L2tpGenl.ReadSession(r.GenlAttributes, Kind, _netns))
+        var sessions = replies.Select(r => L2tpGenl.ReadSession(r.GenlAttributes, Kind, _netns))
             .Where(s => (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
             .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList();
+        if (sessions.Count > 0)
+            AddMtus(sessions);
+        return sessions;
+    }
+
+    /// <summary>Fills the current and suggested MTU of each session from its interface and its tunnel's route.</summary>
+    private void AddMtus(List<L2tpSession> sessions)
+    {
+        var tunnels = GetTunnels().ToDictionary(t => t.TunnelId);
+        var routeMtu = new Dictionary<uint, int>();
+        var links = _rt.Links().ToDictionary(l => l.Name);
+        foreach (var s in sessions)
+        {
+            if (links.TryGetValue(s.InterfaceName, out var link))
+                s.Mtu = link.Mtu;
+            if (!tunnels.TryGetValue(s.TunnelId, out var t) || t.Remote is null)
+                continue;
+            if (!routeMtu.TryGetValue(t.TunnelId, out int underlay))
+                routeMtu[t.TunnelId] = underlay = _rt.RouteMtu(t.Remote) ?? 1500;
+            // The kernel does not report the sublayer; its default (and ip-l2tp's) is the 4-byte one.
+            s.SuggestedMtu = Protocol.Mtu.ForSession(underlay, t.Encapsulation,
+                t.Remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6,
+                s.Cookie.Length / 2, s.L2SpecType ?? L2SpecType.Default);
+        }
     }
 
     /// <summary>The kernel answers ENODEV for an unknown tunnel or session; ENOENT is accepted too.</summary>
@@ -125,5 +152,9 @@ internal abstract class GenlBackend : IL2tpBackend
         return Err(e, "L2tp.BackendError", L2tpErrorKind.ConnectionError, target, $"The {Kind} backend failed: {detail}");
     }
 
-    public virtual void Dispose() => _client.Dispose();
+    public virtual void Dispose()
+    {
+        _client.Dispose();
+        _rt.Dispose();
+    }
 }

@@ -10,11 +10,13 @@ public sealed class GetL2tpSessionCommand : L2tpCmdlet
     /// <summary>Only sessions of this tunnel; binds from a piped L2tpTunnel.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("tunnel_id")]
+    [ArgumentCompleter(typeof(TunnelIdCompleter))]
     public uint? TunnelId { get; set; }
 
     /// <summary>Only this session id.</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     [Alias("session_id")]
+    [ArgumentCompleter(typeof(SessionIdCompleter))]
     public uint? SessionId { get; set; }
 
     /// <inheritdoc/>

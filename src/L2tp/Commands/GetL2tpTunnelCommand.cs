@@ -10,6 +10,7 @@ public sealed class GetL2tpTunnelCommand : L2tpCmdlet
     /// <summary>Only this tunnel; all when omitted.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("tunnel_id")]
+    [ArgumentCompleter(typeof(TunnelIdCompleter))]
     public uint? TunnelId { get; set; }
 
     /// <inheritdoc/>

@@ -1,13 +1,14 @@
 using System.Management.Automation;
 using L2tp.Backends;
 using L2tp.Native;
+using L2tp.Netlink;
 
 namespace L2tp.Commands;
 
-/// <summary>Base of every L2tp cmdlet: the namespace and backend parameters, backend lifetime, and errors as ErrorRecords.</summary>
-public abstract class L2tpCmdlet : PSCmdlet, IDisposable
+/// <summary>Base of every cmdlet of the module: -NetworkNamespace, rtnetlink access, and errors as ErrorRecords.</summary>
+public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
 {
-    private readonly Dictionary<(string, BackendKind), IL2tpBackend> _backends = new();
+    private readonly Dictionary<string, RtNetlink> _rt = new();
 
     /// <summary>Run in this network namespace (a name under /run/netns), as `ip -n NAME`; the caller's own when empty.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -15,23 +16,20 @@ public abstract class L2tpCmdlet : PSCmdlet, IDisposable
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     public string NetworkNamespace { get; set; } = "";
 
-    /// <summary>Kernel or Managed; by default L2TP_BACKEND, else Kernel where the kernel has L2TP, else Managed.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    public BackendKind Backend { get; set; } = BackendKind.Auto;
-
-    /// <summary>
-    /// The backend for the current record's namespace, opened once per cmdlet invocation. With <paramref name="create"/>
-    /// false, returns null where nothing was ever configured (no forwarder to start).
-    /// </summary>
-    internal IL2tpBackend? GetBackend(bool create)
+    /// <summary>An rtnetlink socket in the current record's namespace, opened once per invocation.</summary>
+    internal RtNetlink Rt
     {
-        var key = (NetworkNamespace ?? "", Backend);
-        if (_backends.TryGetValue(key, out var b))
-            return b;
-        var opened = BackendSelector.Open(Backend, NetworkNamespace ?? "", create);
-        if (opened is not null)
-            _backends[key] = opened;
-        return opened;
+        get
+        {
+            string ns = NetworkNamespace ?? "";
+            if (!_rt.TryGetValue(ns, out var rt))
+            {
+                using (NetNamespace.Enter(ns))
+                    rt = new RtNetlink();
+                _rt[ns] = rt;
+            }
+            return rt;
+        }
     }
 
     /// <summary>Runs the cmdlet's work for one record, turning failures into ErrorRecords that name what to fix.</summary>
@@ -45,9 +43,13 @@ public abstract class L2tpCmdlet : PSCmdlet, IDisposable
         {
             WriteError(ToErrorRecord(e));
         }
+        catch (NetlinkException e)
+        {
+            WriteError(ToErrorRecord(new L2tpException("L2tp.NetlinkError", L2tpErrorKind.InvalidOperation, null, e.Message, e) { Errno = e.Errno }));
+        }
         catch (ErrnoException e)
         {
-            WriteError(ToErrorRecord(new L2tpException("L2tp.SystemError", L2tpErrorKind.ConnectionError, null, e.Message, e)));
+            WriteError(ToErrorRecord(new L2tpException("L2tp.SystemError", L2tpErrorKind.ConnectionError, null, e.Message, e) { Errno = e.Errno }));
         }
     }
 
@@ -70,23 +72,58 @@ public abstract class L2tpCmdlet : PSCmdlet, IDisposable
         return new ErrorRecord(e, e.ErrorId, category, e.Target);
     }
 
-    /// <summary>Closes the backends this invocation opened.</summary>
-    protected override void EndProcessing() => CloseBackends();
+    /// <summary>Closes what this invocation opened.</summary>
+    protected override void EndProcessing() => Close();
 
-    /// <summary>Ctrl+C: close the backends so a blocked request returns.</summary>
-    protected override void StopProcessing() => CloseBackends();
+    /// <summary>Ctrl+C: close sockets so a blocked request returns.</summary>
+    protected override void StopProcessing() => Close();
 
     /// <summary>
-    /// PowerShell disposes a cmdlet when its pipeline ends, also when an error stopped it before EndProcessing: the
+    /// PowerShell disposes a cmdlet when its pipeline ends, also when an error stopped it before EndProcessing: a
     /// forwarder connection must not outlive the pipeline (the forwarder waits for its clients before exiting).
     /// </summary>
-    public void Dispose() => CloseBackends();
+    public void Dispose() => Close();
 
-    private void CloseBackends()
+    /// <summary>Releases sockets; derived cmdlets add their own.</summary>
+    protected virtual void Close()
+    {
+        foreach (var r in _rt.Values)
+            r.Dispose();
+        _rt.Clear();
+    }
+}
+
+/// <summary>Base of the tunnel and session cmdlets: adds -Backend and the backend's lifetime.</summary>
+public abstract class L2tpCmdlet : L2tpNetnsCmdlet
+{
+    private readonly Dictionary<(string, BackendKind), IL2tpBackend> _backends = new();
+
+    /// <summary>Kernel or Managed; by default L2TP_BACKEND, else Kernel where the kernel has L2TP, else Managed.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public BackendKind Backend { get; set; } = BackendKind.Auto;
+
+    /// <summary>
+    /// The backend for the current record's namespace, opened once per cmdlet invocation. With <paramref name="create"/>
+    /// false, returns null where nothing was ever configured (no forwarder to start).
+    /// </summary>
+    internal IL2tpBackend? GetBackend(bool create)
+    {
+        var key = (NetworkNamespace ?? "", Backend);
+        if (_backends.TryGetValue(key, out var b))
+            return b;
+        var opened = BackendSelector.Open(Backend, NetworkNamespace ?? "", create);
+        if (opened is not null)
+            _backends[key] = opened;
+        return opened;
+    }
+
+    /// <inheritdoc/>
+    protected override void Close()
     {
         foreach (var b in _backends.Values)
             b.Dispose();
         _backends.Clear();
+        base.Close();
     }
 }
 

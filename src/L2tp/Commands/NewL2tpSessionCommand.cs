@@ -11,6 +11,7 @@ public sealed class NewL2tpSessionCommand : L2tpCmdlet
     /// <summary>The tunnel to add the session to; binds from a piped L2tpTunnel.</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [Alias("tunnel_id")]
+    [ArgumentCompleter(typeof(TunnelIdCompleter))]
     public uint TunnelId { get; set; }
 
     /// <summary>Local session id, 1..4294967295.</summary>

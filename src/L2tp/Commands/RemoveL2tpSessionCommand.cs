@@ -10,11 +10,13 @@ public sealed class RemoveL2tpSessionCommand : L2tpCmdlet
     /// <summary>The session's tunnel.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("tunnel_id")]
+    [ArgumentCompleter(typeof(TunnelIdCompleter))]
     public uint TunnelId { get; set; }
 
     /// <summary>The session to remove.</summary>
     [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
     [Alias("session_id")]
+    [ArgumentCompleter(typeof(SessionIdCompleter))]
     public uint SessionId { get; set; }
 
     /// <inheritdoc/>

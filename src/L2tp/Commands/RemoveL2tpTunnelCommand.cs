@@ -10,6 +10,7 @@ public sealed class RemoveL2tpTunnelCommand : L2tpCmdlet
     /// <summary>The tunnel to remove.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("tunnel_id")]
+    [ArgumentCompleter(typeof(TunnelIdCompleter))]
     public uint TunnelId { get; set; }
 
     /// <summary>Remove the tunnel's sessions too (the kernel does this silently; we ask for it).</summary>

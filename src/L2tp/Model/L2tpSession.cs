@@ -21,6 +21,13 @@ public sealed class L2tpSession
     public L2SpecType? L2SpecType { get; set; }
     /// <summary>Sequence numbering (seq).</summary>
     public SequencingMode Sequencing { get; set; }
+    /// <summary>
+    /// The interface MTU that fits this session's encapsulation over the route to the peer (what l2tp_eth sets at
+    /// creation, and what Set-L2tpInterface -Mtu Auto applies): 1446 for UDP/IPv4, default sublayer, 1500 underlay.
+    /// </summary>
+    public int SuggestedMtu { get; set; }
+    /// <summary>The session interface's current MTU.</summary>
+    public int Mtu { get; set; }
     /// <summary>Session counters.</summary>
     public L2tpStatistics Statistics { get; set; } = new();
     /// <summary>The backend that carries this session.</summary>
