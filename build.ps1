@@ -95,13 +95,13 @@ function Invoke-Test {
     Write-Host '==> Pester'
     # A child pwsh keeps the module's loaded L2tp.dll out of this process, so a rebuild never meets a locked file.
     $pester = Get-PesterModule
-    $paths = if ($PesterPath) { $PesterPath } else { @(Join-Path $Root 'tests/Pester') }
+    $paths = (@(if ($PesterPath) { $PesterPath -split ',' } else { Join-Path $Root 'tests/Pester' }) | ForEach-Object { (Resolve-Path $_).Path }) -join ';'
     $summary = Join-Path $results 'pester.json'
     $script = @'
-param($pester, $summary, [string[]] $paths)
+param($pester, $summary, [string] $paths)
 Import-Module $pester -MinimumVersion 5.7.1
 $c = New-PesterConfiguration
-$c.Run.Path = $paths
+$c.Run.Path = @($paths -split ';')
 $c.Run.PassThru = $true
 $c.Output.Verbosity = 'Detailed'
 $c.TestResult.Enabled = $false
@@ -109,7 +109,6 @@ $r = Invoke-Pester -Configuration $c
 @{ Passed = $r.PassedCount; Failed = $r.FailedCount + $r.FailedBlocksCount + $r.FailedContainersCount } | ConvertTo-Json | Set-Content $summary
 '@
     $pwsh = [System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName
-    $hostArgs = if ((Split-Path -Leaf $pwsh) -eq 'dotnet') { @((Get-Command pwsh -ErrorAction Ignore).Source) } else { @() }
     if (Test-Path $summary) { Remove-Item $summary }
     $scriptFile = Join-Path $results 'run-pester.ps1'
     Set-Content $scriptFile $script
@@ -124,6 +123,7 @@ $r = Invoke-Pester -Configuration $c
         $p = Get-Content -Raw $summary | ConvertFrom-Json
         $pesterPassed = [int]$p.Passed; $pesterFailed = [int]$p.Failed
     }
+    if ($pesterPassed + $pesterFailed -eq 0) { $pesterFailed = 1 }   # no test ran: that is a failure, never a pass
 
     $passed = $xunitPassed + $pesterPassed
     $failed = $xunitFailed + $pesterFailed

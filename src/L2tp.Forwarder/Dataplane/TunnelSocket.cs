@@ -43,6 +43,7 @@ internal sealed class TunnelSocket : IDisposable
         {
             TrySetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
             TrySetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+            AllowFragments(fd, v6);
             if (Sys.Bind(fd, Sys.SockAddr(spec.BindAddress, 0)) < 0)
                 throw new ErrnoException(Sys.Errno, $"bind({spec.BindAddress})");
             if (Sys.Connect(fd, Sys.SockAddr(spec.Remote!, 0)) < 0)
@@ -75,6 +76,7 @@ internal sealed class TunnelSocket : IDisposable
             }
             TrySetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
             TrySetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+            AllowFragments(fd, v6);
             if (Sys.Bind(fd, Sys.SockAddr(spec.BindAddress, spec.SourcePort)) < 0)
                 throw new ErrnoException(Sys.Errno, $"bind({spec.BindAddress}:{spec.SourcePort})");
             if (Sys.Connect(fd, Sys.SockAddr(spec.Remote!, spec.DestinationPort)) < 0)
@@ -86,6 +88,19 @@ internal sealed class TunnelSocket : IDisposable
             Sys.Close(fd);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Frames bigger than the path allows are sent as IP fragments, as l2tp_core does (it sets ignore_df): never DF,
+    /// never EMSGSIZE from a learned path MTU. The receiving kernel reassembles them before they reach the socket.
+    /// </summary>
+    private static void AllowFragments(int fd, bool ipv6)
+    {
+        const int IP_PMTUDISC_DONT = 0, IPV6_PMTUDISC_DONT = 0;
+        if (ipv6)
+            Sys.SetInt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DONT, "IPV6_MTU_DISCOVER");
+        else
+            Sys.SetInt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT, "IP_MTU_DISCOVER");
     }
 
     private static void TrySetBuffer(int fd, int forced, int plain)

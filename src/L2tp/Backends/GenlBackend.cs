@@ -60,7 +60,22 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public IReadOnlyList<L2tpTunnel> GetTunnels(uint? tunnelId = null)
     {
-        var replies = Call(L2tpGenl.CMD_TUNNEL_GET, Nl.F_DUMP, _ => { }, e => Generic(e, tunnelId));
+        // One tunnel is asked for by id (a do-GET, as the kernel answers it); all of them with a dump.
+        List<NetlinkMessage> replies;
+        try
+        {
+            replies = tunnelId is { } id
+                ? _client.Genl(_family, L2tpGenl.CMD_TUNNEL_GET, L2tpGenl.Version, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, id))
+                : Call(L2tpGenl.CMD_TUNNEL_GET, Nl.F_DUMP, _ => { }, e => Generic(e, tunnelId));
+        }
+        catch (NetlinkException e) when (IsNotFound(e))
+        {
+            return Array.Empty<L2tpTunnel>();
+        }
+        catch (NetlinkException e)
+        {
+            throw Generic(e, tunnelId);
+        }
         var list = replies.Select(r => L2tpGenl.ReadTunnel(r.GenlAttributes, Kind, _netns))
             .Where(t => tunnelId is null || t.TunnelId == tunnelId)
             .OrderBy(t => t.TunnelId).ToList();
@@ -94,7 +109,25 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null)
     {
-        var replies = Call(L2tpGenl.CMD_SESSION_GET, Nl.F_DUMP, _ => { }, e => Generic(e, sessionId));
+        List<NetlinkMessage> replies;
+        try
+        {
+            replies = tunnelId is { } tid && sessionId is { } sid
+                ? _client.Genl(_family, L2tpGenl.CMD_SESSION_GET, L2tpGenl.Version, 0, w =>
+                {
+                    w.U32(L2tpGenl.ATTR_CONN_ID, tid);
+                    w.U32(L2tpGenl.ATTR_SESSION_ID, sid);
+                })
+                : Call(L2tpGenl.CMD_SESSION_GET, Nl.F_DUMP, _ => { }, e => Generic(e, sessionId));
+        }
+        catch (NetlinkException e) when (IsNotFound(e))
+        {
+            return Array.Empty<L2tpSession>();
+        }
+        catch (NetlinkException e)
+        {
+            throw Generic(e, sessionId);
+        }
         var sessions = replies.Select(r => L2tpGenl.ReadSession(r.GenlAttributes, Kind, _netns))
             .Where(s => (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
             .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList();
@@ -106,12 +139,16 @@ internal abstract class GenlBackend : IL2tpBackend
     /// <summary>Fills the current and suggested MTU of each session from its interface and its tunnel's route.</summary>
     private void AddMtus(List<L2tpSession> sessions)
     {
-        var tunnels = GetTunnels().ToDictionary(t => t.TunnelId);
+        // Few sessions (New-L2tpSession, Get by id): ask for just those, so bulk creation stays linear.
+        bool few = sessions.Count <= 4;
+        var tunnels = (few ? sessions.Select(s => s.TunnelId).Distinct().SelectMany(id => GetTunnels(id)) : GetTunnels())
+            .ToDictionary(t => t.TunnelId);
         var routeMtu = new Dictionary<uint, int>();
-        var links = _rt.Links().ToDictionary(l => l.Name);
+        var links = few ? null : _rt.Links().GroupBy(l => l.Name).ToDictionary(g => g.Key, g => g.First());
         foreach (var s in sessions)
         {
-            if (links.TryGetValue(s.InterfaceName, out var link))
+            var link = links is null ? _rt.Link(s.InterfaceName) : links.GetValueOrDefault(s.InterfaceName);
+            if (link is not null)
                 s.Mtu = link.Mtu;
             if (!tunnels.TryGetValue(s.TunnelId, out var t) || t.Remote is null)
                 continue;
