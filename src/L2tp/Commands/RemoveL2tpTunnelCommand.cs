@@ -32,8 +32,15 @@ public sealed class RemoveL2tpTunnelCommand : L2tpCmdlet
         string what = sessions.Count > 0 ? $"tunnel {TunnelId} and its {sessions.Count} session(s)" : $"tunnel {TunnelId}";
         if (!ShouldProcess(what, "Remove L2TP tunnel"))
             return;
-        foreach (var s in sessions)
-            backend.DeleteSession(s.TunnelId, s.SessionId);
+        for (int i = 0; i < sessions.Count; i++)
+        {
+            if (sessions.Count > 20 && i % 10 == 0)
+                WriteProgress(new ProgressRecord(1, $"Removing tunnel {TunnelId}", $"session {sessions[i].SessionId}")
+                    { PercentComplete = i * 100 / sessions.Count });
+            backend.DeleteSession(sessions[i].TunnelId, sessions[i].SessionId);
+        }
+        if (sessions.Count > 20)
+            WriteProgress(new ProgressRecord(1, $"Removing tunnel {TunnelId}", "done") { RecordType = ProgressRecordType.Completed });
         backend.DeleteTunnel(TunnelId);
     }
 }
