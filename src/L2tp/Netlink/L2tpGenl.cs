@@ -38,20 +38,25 @@ internal static class L2tpGenl
         w.U8(ATTR_PROTO_VERSION, 3);
         w.U16(ATTR_ENCAP_TYPE, (ushort)t.Encapsulation);
         WriteAddresses(w, t.BindAddress, t.Remote!);
-        if (t.Encapsulation == Encapsulation.Udp)
+        // The kernel tests UDP_CSUM for presence only: a request sends it just when checksums are on.
+        WriteUdpOptions(w, t, checksumAlways: false);
+    }
+
+    /// <summary>Ports and checksum options of a UDP tunnel; replies carry UDP_CSUM with its value, requests only when on.</summary>
+    private static void WriteUdpOptions(NetlinkWriter w, TunnelSpec t, bool checksumAlways)
+    {
+        if (t.Encapsulation != Encapsulation.Udp)
+            return;
+        w.U16(ATTR_UDP_SPORT, t.SourcePort);
+        w.U16(ATTR_UDP_DPORT, t.DestinationPort);
+        if (t.IsIPv6)
         {
-            w.U16(ATTR_UDP_SPORT, t.SourcePort);
-            w.U16(ATTR_UDP_DPORT, t.DestinationPort);
-            if (t.IsIPv6)
-            {
-                if (!t.Udp6ChecksumTx) w.Flag(ATTR_UDP_ZERO_CSUM6_TX);
-                if (!t.Udp6ChecksumRx) w.Flag(ATTR_UDP_ZERO_CSUM6_RX);
-            }
-            else if (t.UdpChecksum)
-            {
-                // The kernel tests this attribute for presence only: sending it with 0 would turn checksums on.
-                w.U8(ATTR_UDP_CSUM, 1);
-            }
+            if (!t.Udp6ChecksumTx) w.Flag(ATTR_UDP_ZERO_CSUM6_TX);
+            if (!t.Udp6ChecksumRx) w.Flag(ATTR_UDP_ZERO_CSUM6_RX);
+        }
+        else if (checksumAlways || t.UdpChecksum)
+        {
+            w.U8(ATTR_UDP_CSUM, t.UdpChecksum ? (byte)1 : (byte)0);
         }
     }
 
@@ -96,20 +101,7 @@ internal static class L2tpGenl
         w.U8(ATTR_PROTO_VERSION, 3);
         w.U16(ATTR_ENCAP_TYPE, (ushort)t.Encapsulation);
         WriteStats(w, s);
-        if (t.Encapsulation == Encapsulation.Udp)
-        {
-            w.U16(ATTR_UDP_SPORT, t.SourcePort);
-            w.U16(ATTR_UDP_DPORT, t.DestinationPort);
-            if (t.IsIPv6)
-            {
-                if (!t.Udp6ChecksumTx) w.Flag(ATTR_UDP_ZERO_CSUM6_TX);
-                if (!t.Udp6ChecksumRx) w.Flag(ATTR_UDP_ZERO_CSUM6_RX);
-            }
-            else
-            {
-                w.U8(ATTR_UDP_CSUM, t.UdpChecksum ? (byte)1 : (byte)0);
-            }
-        }
+        WriteUdpOptions(w, t, checksumAlways: true);
         WriteAddresses(w, t.BindAddress, t.Remote!);
     }
 
