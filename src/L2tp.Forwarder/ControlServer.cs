@@ -45,8 +45,14 @@ internal sealed unsafe class ControlServer : IDisposable
         var started = DateTime.UtcNow;
         bool servedAny = false;
         var fds = new pollfd[1 + 256];
+        var lastMtuRefresh = DateTime.UtcNow;
         while (!_stop)
         {
+            if (DateTime.UtcNow - lastMtuRefresh > TimeSpan.FromSeconds(1))
+            {
+                _fwd.RefreshMtus();
+                lastMtuRefresh = DateTime.UtcNow;
+            }
             if (_fwd.TunnelCount == 0 && _clients.Count == 0 && (servedAny || DateTime.UtcNow - started > idle))
             {
                 Log.Info("no tunnel and no client left: exiting");

@@ -118,6 +118,7 @@ internal sealed class Forwarder : IDisposable
             if (!attach)
                 InterfaceControl.SetMtu(tap.Name, SessionMtu(t, spec));
             var runtime = SessionRuntime.Create(t.Spec, spec, tap.Fd, t.Socket.Fd, new Counters(), t.Counters);
+            runtime.MaxFrame = SessionRuntime.MaxFrameFor(InterfaceControl.GetMtu(tap.Name));
             var entry = new SessionEntry { Spec = spec with { InterfaceName = tap.Name }, Tap = tap, Runtime = runtime };
             t.Sessions.Add(spec.SessionId, entry);
             Publish();
@@ -160,6 +161,28 @@ internal sealed class Forwarder : IDisposable
         if (save)
             Save();
         Log.Info($"session {sessionId} in tunnel {tunnelId} deleted");
+    }
+
+    /// <summary>Follows MTU changes made to session interfaces (Set-L2tpInterface, ip link) with one link dump.</summary>
+    public void RefreshMtus()
+    {
+        if (_tunnels.Count == 0)
+            return;
+        Dictionary<string, int> mtus;
+        try
+        {
+            using var rt = new L2tp.Netlink.RtNetlink();
+            mtus = rt.Links().GroupBy(l => l.Name).ToDictionary(g => g.Key, g => g.First().Mtu);
+        }
+        catch (Exception e)
+        {
+            Log.Error($"reading interface MTUs: {e.Message}");
+            return;
+        }
+        foreach (var t in _tunnels.Values)
+            foreach (var s in t.Sessions.Values)
+                if (mtus.TryGetValue(s.Tap.Name, out int mtu))
+                    s.Runtime.MaxFrame = SessionRuntime.MaxFrameFor(mtu);
     }
 
     private static void Validate(Action validate)

@@ -37,6 +37,7 @@ internal static unsafe class Program
         Sys.Check(Tmds.Linux.LibC.listen(listen, 64), "listen");
         Log.Info($"l2tp-forwarder {typeof(Program).Assembly.GetName().Version} serving network namespace {key} (inode {NetNamespace.CurrentInode()})");
 
+        CollectDeadStateFolders(key);
         var store = new StateStore(ForwarderPaths.StateFile(key));
         using var forwarder = new Forwarder(store);
         forwarder.Restore();
@@ -53,6 +54,26 @@ internal static unsafe class Program
         }
         Log.Info(empty ? "stopped" : "stopped; tunnels stay recorded for the next forwarder");
         return 0;
+    }
+
+    /// <summary>
+    /// Removes other namespaces' folders that hold only a log, untouched for an hour: what forwarders killed with
+    /// their namespace leave behind. A folder with a state file is kept: its forwarder may come back to it.
+    /// </summary>
+    private static void CollectDeadStateFolders(string ownKey)
+    {
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories(ForwarderPaths.StateRoot))
+            {
+                if (Path.GetFileName(dir) == ownKey || File.Exists(Path.Combine(dir, "state.json")))
+                    continue;
+                if (Directory.EnumerateFiles(dir).All(f => File.GetLastWriteTimeUtc(f) < DateTime.UtcNow.AddHours(-1)))
+                    Directory.Delete(dir, recursive: true);
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>Leaves the caller's session and terminal: stdin from /dev/null, stdout and stderr to the log.</summary>

@@ -38,6 +38,14 @@
                                                                                          -> pscustomobject SessionId/Cookie/Sublayer/EtherType/IcmpType...
         Stop-LabCapture         -Capture <handle> [-DecodeUdpPort <int[]>] [-Field <string[]>] [-DisplayFilter <string>]
                                 [-Option <string[]>] [-KeepFile] [-SettleMilliseconds <int>]                          -> one pscustomobject per packet
+        Set-LabTxChecksumOffload -Namespace <string> -Interface <string> -Enabled <bool>  -> bool (state read back)
+        Send-LabRawIPv4Packet   -Namespace <string> -Source <ip> -Destination <ip> [-Protocol 17|115] [-SourcePort <uint16>]
+                                [-DestinationPort <uint16>] -Payload <byte[][]> [-FragmentSize <int>]   (forged IPv4, perl raw socket)
+        New-LabEthernetFrame    [-Destination <mac>] [-Source <mac>] [-EtherType <uint16>] [-Payload <byte[]|string>] -> byte[]
+        New-LabL2tpv3Packet     [-Encapsulation Udp|Ip] [-FlagsVersion <uint16>] -SessionId <uint32> [-Cookie <hex>]
+                                [-L2SpecType None|Default] [-Sublayer <uint32>] [-Frame <byte[]>]      -> byte[]
+        Read-LabCapture         -Path <file> [-DecodeAs <string[]>] [-Option <string[]>] -Field <string[]>
+                                [-DisplayFilter <string>] [-Occurrence f|l|a]                          -> one pscustomobject per packet
 #>
 
 Set-StrictMode -Version 3.0
@@ -741,3 +749,186 @@ Export-ModuleMember -Function @(
     'Get-LabLinkName', 'Get-LabUdpSocket', 'Get-LabL2tpState', 'Assert-LabL2tpState', 'Assert-LabL2tpError',
     'Remove-LabL2tpConfig', 'ConvertFrom-LabL2tpv3Payload'
 )
+
+# ---------------------------------------------------------------------------------------------------------------
+# Forging and wire helpers (Wire.Tests.ps1, Hostile.Tests.ps1, QemuInterop.Tests.ps1). They use perl, which Debian
+# always has (perl-base is Essential), as Start-LabUdpSocket does.
+
+function Set-LabTxChecksumOffload {
+    <#
+    .SYNOPSIS
+    Turns transmit checksum offload of -Interface in -Namespace on or off (what `ethtool -K DEV tx on|off` does,
+    through SIOCETHTOOL ETHTOOL_STXCSUM) and returns the state read back (ETHTOOL_GTXCSUM) as a bool.
+    With offload on, a veth hands packets on with a partial UDP checksum, so a capture shows checksums that do not
+    verify; turn it off on the sending end to see (and check) the real ones.
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory)][string]$Namespace,
+        [Parameter(Mandatory)][ValidateLength(1, 15)][string]$Interface,
+        [Parameter(Mandatory)][bool]$Enabled
+    )
+    $script = @'
+use strict; use warnings; use Socket;
+my ($dev, $on) = @ARGV;
+socket(my $s, PF_INET, SOCK_DGRAM, 0) or die "socket: $!\n";
+my $set = pack('LL', 0x17, $on);
+ioctl($s, 0x8946, pack('a16 P8 x16', $dev, $set)) or die "SIOCETHTOOL ETHTOOL_STXCSUM $dev: $!\n";
+my $get = pack('LL', 0x16, 0);
+ioctl($s, 0x8946, pack('a16 P8 x16', $dev, $get)) or die "SIOCETHTOOL ETHTOOL_GTXCSUM $dev: $!\n";
+my @v = unpack('LL', $get);
+print "$v[1]\n";
+'@
+    $r = Invoke-LabCommand -Namespace $Namespace -FilePath 'perl' -ArgumentList @('-e', $script, $Interface, $(if ($Enabled) { '1' } else { '0' }))
+    if ($r.ExitCode -ne 0) { throw "Could not set tx checksum offload of $Interface in '$Namespace': $($r.StdErr.Trim())" }
+    $r.StdOut.Trim() -ne '0'
+}
+
+function Send-LabRawIPv4Packet {
+    <#
+    .SYNOPSIS
+    Sends IPv4 packets from inside -Namespace through a raw socket (IPPROTO_RAW, so the IP header is ours), with any
+    -Source address: for forging packets that look as if they came from another host. -Protocol 17 (default) wraps
+    each payload in a UDP header -SourcePort -> -DestinationPort with checksum 0 (no checksum, valid over IPv4);
+    -Protocol 115 (L2TPv3 over IP) sends it as is. A datagram longer than -FragmentSize bytes of IP payload is sent
+    as IP fragments of that size (rounded down to a multiple of 8) with one IP id, so the receiver reassembles it.
+    Each -Payload (byte arrays) becomes one datagram. Throws if perl cannot send.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Namespace,
+        [Parameter(Mandatory)][ipaddress]$Source,
+        [Parameter(Mandatory)][ipaddress]$Destination,
+        [ValidateSet(17, 115)][int]$Protocol = 17,
+        [uint16]$SourcePort,
+        [uint16]$DestinationPort,
+        [Parameter(Mandatory)][AllowEmptyCollection()][object[]]$Payload,
+        [ValidateRange(8, 65000)][int]$FragmentSize = 1480
+    )
+    if ($Source.AddressFamily -ne 'InterNetwork' -or $Destination.AddressFamily -ne 'InterNetwork') { throw 'Send-LabRawIPv4Packet is IPv4 only.' }
+    if ($Protocol -eq 17 -and (-not $SourcePort -or -not $DestinationPort)) { throw 'UDP needs -SourcePort and -DestinationPort.' }
+    $script = @'
+use strict; use warnings; use Socket;
+my ($src, $dst, $proto, $sport, $dport, $frag, @hex) = @ARGV;
+socket(my $s, PF_INET, SOCK_RAW, 255) or die "socket(SOCK_RAW, IPPROTO_RAW): $!\n";
+my $to = pack_sockaddr_in(0, inet_aton($dst));
+my $step = $frag - $frag % 8;
+for my $h (@hex) {
+    my $data = $h eq '-' ? '' : pack('H*', $h);
+    $data = pack('nnnn', $sport, $dport, 8 + length($data), 0) . $data if $proto == 17;
+    my $id = 1 + int(rand(65534));
+    my $off = 0;
+    while (1) {
+        my $chunk = $off < length($data) ? substr($data, $off, $step) : '';
+        my $more = ($off + $step) < length($data) ? 1 : 0;
+        my $hdr = pack('CCnnnCCna4a4', 0x45, 0, 20 + length($chunk), $id, ($more ? 0x2000 : 0) | ($off >> 3), 64,
+            $proto, 0, inet_aton($src), inet_aton($dst));
+        defined(send($s, $hdr . $chunk, 0, $to)) or die "send: $!\n";
+        $off += $step;
+        last unless $more;
+    }
+}
+'@
+    $hexes = foreach ($p in $Payload) {
+        $b = [byte[]]$p
+        if ($b.Length -eq 0) { '-' } else { [Convert]::ToHexString($b) }
+    }
+    $argv = @('-e', $script, "$Source", "$Destination", "$Protocol", "$SourcePort", "$DestinationPort", "$FragmentSize") + @($hexes)
+    $r = Invoke-LabCommand -Namespace $Namespace -FilePath 'perl' -ArgumentList $argv
+    if ($r.ExitCode -ne 0) { throw "Could not send raw packets from '$Namespace': $($r.StdErr.Trim())" }
+}
+
+function New-LabEthernetFrame {
+    <#
+    .SYNOPSIS
+    An Ethernet frame as bytes: -Destination and -Source MAC (hex, separators allowed), -EtherType, then -Payload
+    (bytes, or a string taken as ASCII). No FCS, no padding.
+    #>
+    [CmdletBinding()]
+    [OutputType([byte[]])]
+    param(
+        [string]$Destination = 'ff:ff:ff:ff:ff:ff',
+        [string]$Source = '02:00:5e:00:53:01',
+        [uint16]$EtherType = 0x88b5,
+        [object]$Payload = ''
+    )
+    [byte[]]$data = if ($Payload -is [string]) { [System.Text.Encoding]::ASCII.GetBytes($Payload) } else { [byte[]]$Payload }
+    $mac = { param($m) $h = $m -replace '[^0-9a-fA-F]', ''; if ($h.Length -ne 12) { throw "'$m' is not a MAC address." }; [Convert]::FromHexString($h) }
+    $f = [System.Collections.Generic.List[byte]]::new()
+    $f.AddRange([byte[]](& $mac $Destination))
+    $f.AddRange([byte[]](& $mac $Source))
+    $f.Add([byte]($EtherType -shr 8)); $f.Add([byte]($EtherType -band 0xff))
+    $f.AddRange($data)
+    , $f.ToArray()
+}
+
+function New-LabL2tpv3Packet {
+    <#
+    .SYNOPSIS
+    An L2TPv3 data message as bytes (RFC 3931 4.1.2.2 over UDP, 4.1.1.1 over IP): for -Encapsulation Udp the
+    flags/version word (-FlagsVersion, default 0x0003: T=0, version 3) and 16 reserved bits; then -SessionId,
+    the -Cookie (hex, 0, 4 or 8 bytes), the 4-byte default sublayer -Sublayer unless -L2SpecType None, then -Frame.
+    -Sublayer is the whole word: 0x40000000 -bor N for S=1 with sequence number N.
+    #>
+    [CmdletBinding()]
+    [OutputType([byte[]])]
+    param(
+        [ValidateSet('Udp', 'Ip')][string]$Encapsulation = 'Udp',
+        [uint16]$FlagsVersion = 0x0003,
+        [Parameter(Mandatory)][uint32]$SessionId,
+        [string]$Cookie = '',
+        [ValidateSet('None', 'Default')][string]$L2SpecType = 'Default',
+        [uint32]$Sublayer = 0,
+        [byte[]]$Frame = @()
+    )
+    $p = [System.Collections.Generic.List[byte]]::new()
+    $be32 = { param([uint32]$v) [byte[]]@((($v -shr 24) -band 0xff), (($v -shr 16) -band 0xff), (($v -shr 8) -band 0xff), ($v -band 0xff)) }
+    if ($Encapsulation -eq 'Udp') {
+        $p.Add([byte]($FlagsVersion -shr 8)); $p.Add([byte]($FlagsVersion -band 0xff)); $p.Add(0); $p.Add(0)
+    }
+    $p.AddRange([byte[]](& $be32 $SessionId))
+    $c = $Cookie -replace '[^0-9a-fA-F]', ''
+    if ($c.Length -notin 0, 8, 16) { throw "-Cookie '$Cookie' is not 0, 4 or 8 bytes of hex." }
+    if ($c) { $p.AddRange([byte[]][Convert]::FromHexString($c)) }
+    if ($L2SpecType -eq 'Default') { $p.AddRange([byte[]](& $be32 $Sublayer)) }
+    if ($Frame) { $p.AddRange([byte[]]$Frame) }
+    , $p.ToArray()
+}
+
+function Read-LabCapture {
+    <#
+    .SYNOPSIS
+    Decodes a capture file (e.g. from Stop-LabCapture -KeepFile) with `tshark -r FILE -d DECODE... -o OPTION...
+    -T fields -e FIELD...` and returns one object per packet whose properties are the field names (values as text,
+    '' when absent). -DecodeAs takes tshark's "layer==selector,protocol" strings, e.g. 'udp.port==5000,l2tp' or
+    'l2tp.pw_type==0,eth' (an L2TPv3 payload without a control channel seen is pseudowire type 0 to tshark, so
+    this is how its Ethernet frames get decoded). -Occurrence is tshark's -E occurrence (f, l or a).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Path,
+        [string[]]$DecodeAs = @(),
+        [string[]]$Option = @(),
+        [Parameter(Mandatory)][string[]]$Field,
+        [string]$DisplayFilter,
+        [ValidateSet('f', 'l', 'a')][string]$Occurrence = 'f'
+    )
+    $targs = @('-n', '-r', $Path)
+    foreach ($d in $DecodeAs) { $targs += @('-d', $d) }
+    foreach ($o in $Option) { $targs += @('-o', $o) }
+    if ($DisplayFilter) { $targs += @('-Y', $DisplayFilter) }
+    $targs += @('-T', 'fields', '-E', 'separator=/t', '-E', "occurrence=$Occurrence")
+    foreach ($f in $Field) { $targs += @('-e', $f) }
+    $r = Invoke-LabCommand -FilePath 'tshark' -ArgumentList $targs
+    if ($r.ExitCode -ne 0) { throw "tshark $($targs -join ' ') failed: $($r.StdErr)" }
+    foreach ($line in ($r.StdOut -split "`n")) {
+        if ($line -eq '') { continue }
+        $values = $line -split "`t"
+        $o = [ordered]@{}
+        for ($i = 0; $i -lt $Field.Count; $i++) { $o[$Field[$i]] = if ($i -lt $values.Count) { $values[$i] } else { '' } }
+        [pscustomobject]$o
+    }
+}
+
+Export-ModuleMember -Function @('Set-LabTxChecksumOffload', 'Send-LabRawIPv4Packet', 'New-LabEthernetFrame', 'New-LabL2tpv3Packet', 'Read-LabCapture')

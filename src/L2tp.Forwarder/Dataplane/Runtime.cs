@@ -20,6 +20,20 @@ internal sealed class SessionRuntime
     public required Counters Counters { get; init; }
     public required Counters TunnelCounters { get; init; }
 
+    private int _maxFrame = 1500 + 18;
+
+    /// <summary>
+    /// The longest frame delivered to the TAP: its MTU plus Ethernet header and one VLAN tag, the limit l2tp_eth's
+    /// dev_forward_skb applies (a TAP takes longer writes). The control thread refreshes it as the MTU changes.
+    /// </summary>
+    public int MaxFrame
+    {
+        get => Volatile.Read(ref _maxFrame);
+        set => Volatile.Write(ref _maxFrame, value);
+    }
+
+    public static int MaxFrameFor(int mtu) => mtu + 14 + 4;
+
     public static SessionRuntime Create(TunnelSpec tunnel, SessionSpec s, int tapFd, int socketFd, Counters counters, Counters tunnelCounters)
     {
         var header = new byte[L2tpHeader.Length(tunnel.Encapsulation, s.Cookie.Length, s.L2SpecType)];

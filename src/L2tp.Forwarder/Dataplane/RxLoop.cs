@@ -96,9 +96,9 @@ internal sealed unsafe class RxLoop : PacketLoop
                 return;
         }
         var frame = packet[payload..];
-        if (frame.Length < 14)
+        if (frame.Length < 14 || frame.Length > s.MaxFrame)
         {
-            // Shorter than an Ethernet header: l2tp_eth drops these.
+            // Shorter than an Ethernet header, or longer than the interface takes: l2tp_eth drops these.
             s.Counters.RxErrors++;
             return;
         }

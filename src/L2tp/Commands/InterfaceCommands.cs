@@ -88,6 +88,9 @@ public sealed class SetL2tpInterfaceCommand : L2tpCmdlet
     [ArgumentCompleter(typeof(InterfaceNameCompleter))]
     public string InterfaceName { get; set; } = "";
 
+    /// <inheritdoc/>
+    protected override object? ErrorTarget => InterfaceName;
+
     /// <summary>Bring the interface up.</summary>
     [Parameter] public SwitchParameter Up { get; set; }
 
@@ -125,18 +128,33 @@ public sealed class SetL2tpInterfaceCommand : L2tpCmdlet
                 $"-Address {Address} and -PeerAddress {PeerAddress} are of different address families.");
         if (ShouldProcess(InterfaceName, "Set interface"))
         {
-            if (mtu is not null || mac is not null || Up || Down)
-                Rt.SetLink(link.Index, up: Up ? true : Down ? false : null, mtu: mtu, mac: mac);
+            // The address goes first and is taken back if the link change is refused: all of it or none of it.
+            int prefix = 0;
             if (local is { } a)
             {
+                prefix = peer is null ? a.Prefix : (peer.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128 : 32);
                 try
                 {
-                    Rt.AddAddress(link.Index, a.Address, peer is null ? a.Prefix : (peer.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128 : 32), peer);
+                    Rt.AddAddress(link.Index, a.Address, prefix, peer);
                 }
                 catch (NetlinkException e) when (e.Errno == Tmds.Linux.LibC.EEXIST)
                 {
                     throw new L2tpException("L2tp.AddressExists", L2tpErrorKind.ResourceExists, Address, $"{Address} is already on {InterfaceName}.");
                 }
+            }
+            try
+            {
+                if (mtu is not null || mac is not null || Up || Down)
+                    Rt.SetLink(link.Index, up: Up ? true : Down ? false : null, mtu: mtu, mac: mac);
+            }
+            catch (NetlinkException e)
+            {
+                if (local is { } added)
+                    Rt.DeleteAddress(link.Index, added.Address, prefix, peer);
+                if (mtu is not null && e.ExtendedAck?.Contains("mtu", StringComparison.OrdinalIgnoreCase) == true)
+                    throw new L2tpException("L2tp.InvalidMtu", L2tpErrorKind.InvalidArgument, Mtu,
+                        $"{InterfaceName} does not take MTU {mtu}: {e.ExtendedAck}.", e) { Errno = e.Errno };
+                throw;
             }
         }
         WriteObject(LinkView.Interface(Rt, Rt.Link(InterfaceName) ?? link, NetworkNamespace));
@@ -185,6 +203,9 @@ public sealed class NewL2tpBridgeCommand : L2tpNetnsCmdlet
     [Parameter] public SwitchParameter Up { get; set; }
 
     /// <inheritdoc/>
+    protected override object? ErrorTarget => Name;
+
+    /// <inheritdoc/>
     protected override void ProcessL2tpRecord()
     {
         Protocol.SessionSpec.CheckInterfaceName(Name);
@@ -220,6 +241,9 @@ public sealed class GetL2tpBridgeCommand : L2tpNetnsCmdlet
     public string? Name { get; set; }
 
     /// <inheritdoc/>
+    protected override object? ErrorTarget => Name;
+
+    /// <inheritdoc/>
     protected override void ProcessL2tpRecord()
     {
         if (!string.IsNullOrEmpty(Name))
@@ -239,6 +263,9 @@ public sealed class RemoveL2tpBridgeCommand : L2tpNetnsCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(BridgeNameCompleter))]
     public string Name { get; set; } = "";
+
+    /// <inheritdoc/>
+    protected override object? ErrorTarget => Name;
 
     /// <inheritdoc/>
     protected override void ProcessL2tpRecord()
@@ -265,6 +292,9 @@ public sealed class AddL2tpBridgePortCommand : L2tpNetnsCmdlet
     [Alias("dev")]
     [ArgumentCompleter(typeof(InterfaceNameCompleter))]
     public string InterfaceName { get; set; } = "";
+
+    /// <inheritdoc/>
+    protected override object? ErrorTarget => InterfaceName;
 
     /// <summary>Write the port's L2tpInterface object.</summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
@@ -294,6 +324,9 @@ public sealed class RemoveL2tpBridgePortCommand : L2tpNetnsCmdlet
     [Alias("dev")]
     [ArgumentCompleter(typeof(InterfaceNameCompleter))]
     public string InterfaceName { get; set; } = "";
+
+    /// <inheritdoc/>
+    protected override object? ErrorTarget => InterfaceName;
 
     /// <inheritdoc/>
     protected override void ProcessL2tpRecord()

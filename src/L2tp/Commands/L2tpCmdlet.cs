@@ -45,7 +45,9 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
         }
         catch (NetlinkException e)
         {
-            WriteError(ToErrorRecord(new L2tpException("L2tp.NetlinkError", L2tpErrorKind.InvalidOperation, null, e.Message, e) { Errno = e.Errno }));
+            WriteError(ToErrorRecord(new L2tpException("L2tp.KernelRefused",
+                e.Errno == Tmds.Linux.LibC.EPERM ? L2tpErrorKind.PermissionDenied : L2tpErrorKind.InvalidArgument,
+                ErrorTarget, $"The kernel refused the change to '{ErrorTarget}': {e.Message}", e) { Errno = e.Errno }));
         }
         catch (ErrnoException e)
         {
@@ -55,6 +57,9 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
 
     /// <summary>The per-record work of the cmdlet.</summary>
     protected abstract void ProcessL2tpRecord();
+
+    /// <summary>What a kernel refusal is about (the interface or bridge name), as the ErrorRecord's target.</summary>
+    protected virtual object? ErrorTarget => null;
 
     internal static ErrorRecord ToErrorRecord(L2tpException e)
     {

@@ -94,7 +94,7 @@ internal sealed class RtNetlink : IDisposable
     {
         Span<byte> h = stackalloc byte[IfAddrLength];
         h.Clear();
-        h[0] = (byte)(family == AddressFamily.InterNetworkV6 ? 10 : 2);
+        h[0] = family switch { AddressFamily.InterNetworkV6 => 10, AddressFamily.InterNetwork => 2, _ => 0 };
         h[1] = (byte)prefix;
         BinaryPrimitives.WriteInt32LittleEndian(h[4..], index);
         w.Raw(h);
@@ -104,6 +104,16 @@ internal sealed class RtNetlink : IDisposable
     public void AddAddress(int index, IPAddress local, int prefix, IPAddress? peer)
     {
         _client.Request(RTM_NEWADDR, Nl.F_CREATE | Nl.F_EXCL, w =>
+        {
+            IfAddr(w, local.AddressFamily, prefix, index);
+            w.Address(IFA_LOCAL, local);
+            w.Address(IFA_ADDRESS, peer ?? local);
+        });
+    }
+
+    public void DeleteAddress(int index, IPAddress local, int prefix, IPAddress? peer)
+    {
+        _client.Request(RTM_DELADDR, 0, w =>
         {
             IfAddr(w, local.AddressFamily, prefix, index);
             w.Address(IFA_LOCAL, local);
