@@ -4,16 +4,19 @@
     Builds, tests and demonstrates the L2tp module.
 .DESCRIPTION
     Tasks:
-      Build  publish L2tp.dll, Tmds.LibC and l2tp-forwarder into out/L2tp (an importable module)
-      Test   Build, then xunit and every Pester file; prints 'N passed, N failed'
-      Demo   Build, then the man page's pseudowire between network namespaces site-A and site-B
+      Build    publish L2tp.dll, Tmds.LibC and l2tp-forwarder into out/L2tp (an importable module), with its help
+      Docs     check en-US/docs/*.md (platyPS Markdown) against the cmdlets and write en-US/L2tp.dll-Help.xml (MAML)
+      Package  Build, then out/L2tp.<version>.nupkg for Install-PSResource / Install-Module from a folder repository
+      Test     Build, then xunit and every Pester file; prints 'N passed, N failed'
+      Demo     Build, then the man page's pseudowire between network namespaces site-A and site-B
+      Bench    Build, then iperf3/ping through a pseudowire vs veth and VXLAN baselines (tests/bench/Bench.ps1)
     Test and Demo need root (network namespaces, TAP devices); they install the Debian packages they use.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh -NoProfile -File build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Docs', 'Package')]
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
@@ -41,11 +44,62 @@ function Invoke-Build {
         Invoke-Native dotnet @('publish', (Join-Path $Root $project), '-c', $Configuration, '-r', $Rid,
             '--self-contained', 'false', '-o', $bin, '--nologo', '-v', 'quiet', '-p:UseAppHost=true')
     }
-    Copy-Item (Join-Path $Root 'L2tp.psd1'), (Join-Path $Root 'L2tp.Format.ps1xml') $Out
-    if (Test-Path (Join-Path $Root 'en-US')) { Copy-Item -Recurse (Join-Path $Root 'en-US') $Out }
     foreach ($f in 'L2tp.dll', 'Tmds.LibC.dll', 'l2tp-forwarder.dll', 'l2tp-forwarder.runtimeconfig.json') {
         if (-not (Test-Path (Join-Path $bin $f))) { throw "build output is missing bin/$f" }
     }
+    # Help for the cmdlets just built: fails the build when a cmdlet, parameter or example has no help.
+    Invoke-Docs -Assembly (Join-Path $bin 'L2tp.dll')
+    Copy-Item (Join-Path $Root 'L2tp.psd1'), (Join-Path $Root 'L2tp.Format.ps1xml') $Out
+    # Only what Get-Help reads goes into the module: the MAML and the about_ topics, not the Markdown sources.
+    $help = Join-Path $Out 'en-US'
+    New-Item -ItemType Directory -Force $help | Out-Null
+    Copy-Item (Join-Path $Root 'en-US/*') $help -Include '*-Help.xml', 'about_*.help.txt'
+    $manifest = Import-PowerShellDataFile (Join-Path $Root 'L2tp.psd1')
+    $needed = @($manifest.RootModule) + @($manifest.FormatsToProcess) + @("en-US/$(Split-Path -Leaf $manifest.RootModule)-Help.xml", 'en-US/about_L2tp.help.txt')
+    foreach ($f in $needed) {
+        if (-not (Test-Path (Join-Path $Out $f))) { throw "build output is missing $f" }
+    }
+}
+
+# The help generator (src/L2tp.HelpGen): reads en-US/docs/*.md, checks them against the cmdlets L2tp.psd1 exports and
+# the parameters they really have, and writes en-US/L2tp.dll-Help.xml. The XML is generated, never edited, and not in
+# git (en-US/.gitignore). Without -Assembly (the Docs task alone) it compiles L2tp.dll to read its cmdlets.
+function Invoke-Docs {
+    param([string] $Assembly)
+    $work = Join-Path $Root 'out/helpgen'
+    # dotnet build prints a summary even when quiet: show its output only when it fails.
+    function Invoke-QuietBuild([string] $Project, [string] $Output) {
+        $log = & dotnet build (Join-Path $Root $Project) -c $Configuration -o $Output --nologo -v quiet 2>&1
+        if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "dotnet build $Project failed with exit code $LASTEXITCODE" }
+    }
+    if (-not $Assembly) {
+        Invoke-QuietBuild 'src/L2tp/L2tp.csproj' (Join-Path $work 'module')
+        $Assembly = Join-Path $work 'module/L2tp.dll'
+    }
+    Write-Host '==> Docs: en-US/docs/*.md -> en-US/L2tp.dll-Help.xml'
+    $gen = Join-Path $work 'bin'
+    Invoke-QuietBuild 'src/L2tp.HelpGen/L2tp.HelpGen.csproj' $gen
+    & dotnet (Join-Path $gen 'L2tp.HelpGen.dll') --manifest (Join-Path $Root 'L2tp.psd1') --docs (Join-Path $Root 'en-US/docs') `
+        --assembly $Assembly --output (Join-Path $Root 'en-US/L2tp.dll-Help.xml')
+    if ($LASTEXITCODE -ne 0) {
+        throw "The help is incomplete or wrong (L2tp.HelpGen exit code $LASTEXITCODE, problems listed above): every cmdlet that " +
+            'L2tp.psd1 exports needs en-US/docs/<Cmdlet>.md with a section per parameter and at least two examples. ' +
+            "Start a new file with: dotnet $(Join-Path $gen 'L2tp.HelpGen.dll') --manifest L2tp.psd1 --docs en-US/docs --assembly $Assembly --scaffold"
+    }
+}
+
+# A .nupkg of out/L2tp that PSResourceGet (Install-PSResource, Save-PSResource) and PowerShellGet (Install-Module)
+# install from a folder repository: Register-PSResourceRepository -Name L2tpLocal -Uri <folder with the nupkg> -Trusted.
+function Invoke-Package {
+    Invoke-Build
+    $version = (Import-PowerShellDataFile (Join-Path $Root 'L2tp.psd1')).ModuleVersion
+    $dest = Join-Path $Root 'out'
+    Get-ChildItem $dest -Filter 'L2tp.*.nupkg' -ErrorAction Ignore | Remove-Item -Force
+    Write-Host "==> Package L2tp $version into $dest"
+    Compress-PSResource -Path $Out -DestinationPath $dest
+    $nupkg = Join-Path $dest "L2tp.$version.nupkg"
+    if (-not (Test-Path $nupkg)) { throw "Compress-PSResource did not write $nupkg" }
+    Write-Host "Wrote $nupkg"
 }
 
 function Assert-Root {
@@ -185,8 +239,23 @@ function Invoke-Demo {
     }
 }
 
+# Throughput and latency through a managed pseudowire, as ratios to veth and VXLAN measured in the same run.
+function Invoke-Bench {
+    Assert-Root
+    Install-LabPackages
+    if (-not (Get-Command iperf3 -CommandType Application -ErrorAction Ignore)) {
+        $env:DEBIAN_FRONTEND = 'noninteractive'
+        Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends', 'iperf3')
+    }
+    Invoke-Build
+    & (Join-Path $Root 'tests/bench/Bench.ps1') -Module (Join-Path $Out 'L2tp.psd1') | Out-Null
+}
+
 switch ($Task) {
     'Build' { Invoke-Build }
+    'Bench' { Invoke-Bench }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
+    'Docs' { Invoke-Docs }
+    'Package' { Invoke-Package }
 }
