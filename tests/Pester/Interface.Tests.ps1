@@ -7,16 +7,7 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
-    $ModulePath = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
-    # out/ may be rebuilt by someone else at this moment: try again for a while.
-    $deadline = [DateTime]::UtcNow.AddSeconds(90)
-    while ($true) {
-        try { Import-Module $ModulePath -Force -ErrorAction Stop; break }
-        catch {
-            if ([DateTime]::UtcNow -gt $deadline) { throw }
-            Start-Sleep -Seconds 2
-        }
-    }
+    $ModulePath = Import-LabL2tpModule
 
     $A = New-LabNamespace -Prefix 'l2tpI-a'
     $B = New-LabNamespace -Prefix 'l2tpI-b'

@@ -564,21 +564,8 @@ function Stop-LabCapture {
                 $text = if (Test-Path $Capture.LogPath) { Get-Content -Raw $Capture.LogPath } else { '' }
                 throw "No capture file $($Capture.Path): $text"
             }
-            $targs = @('-n', '-r', $Capture.Path)
-            foreach ($port in $DecodeUdpPort) { $targs += @('-d', "udp.port==$port,l2tp") }
-            foreach ($o in $Option) { $targs += @('-o', $o) }
-            if ($DisplayFilter) { $targs += @('-Y', $DisplayFilter) }
-            $targs += @('-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=f')
-            foreach ($f in $Field) { $targs += @('-e', $f) }
-            $r = Invoke-LabCommand -FilePath 'tshark' -ArgumentList $targs
-            if ($r.ExitCode -ne 0) { throw "tshark $($targs -join ' ') failed: $($r.StdErr)" }
-            foreach ($line in ($r.StdOut -split "`n")) {
-                if ($line -eq '') { continue }
-                $values = $line -split "`t"
-                $o = [ordered]@{}
-                for ($i = 0; $i -lt $Field.Count; $i++) { $o[$Field[$i]] = if ($i -lt $values.Count) { $values[$i] } else { '' } }
-                [pscustomobject]$o
-            }
+            Read-LabCapture -Path $Capture.Path -DecodeAs @($DecodeUdpPort | ForEach-Object { "udp.port==$_,l2tp" }) `
+                -Option $Option -DisplayFilter $DisplayFilter -Field $Field
         }
         finally {
             Remove-Item -Force -ErrorAction Ignore $Capture.LogPath
@@ -931,4 +918,23 @@ function Read-LabCapture {
     }
 }
 
-Export-ModuleMember -Function @('Set-LabTxChecksumOffload', 'Send-LabRawIPv4Packet', 'New-LabEthernetFrame', 'New-LabL2tpv3Packet', 'Read-LabCapture')
+function Import-LabL2tpModule {
+    <#
+    .SYNOPSIS
+    Imports the built module (out/L2tp/L2tp.psd1) into the caller's session, waiting up to 90 s while out/ is being
+    rebuilt by a concurrent build.
+    #>
+    [CmdletBinding()]
+    param([int]$TimeoutSeconds = 90)
+    $path = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ($true) {
+        try { Import-Module $path -Force -Global -ErrorAction Stop; return $path }
+        catch {
+            if ([DateTime]::UtcNow -gt $deadline) { throw }
+            Start-Sleep -Seconds 2
+        }
+    }
+}
+
+Export-ModuleMember -Function @('Import-LabL2tpModule', 'Set-LabTxChecksumOffload', 'Send-LabRawIPv4Packet', 'New-LabEthernetFrame', 'New-LabL2tpv3Packet', 'Read-LabCapture')
