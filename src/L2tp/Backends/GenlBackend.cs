@@ -53,10 +53,17 @@ internal abstract class GenlBackend : IL2tpBackend
         return GetTunnels(spec.TunnelId).Single();
     }
 
-    public void DeleteTunnel(uint tunnelId) =>
+    public void DeleteTunnel(uint tunnelId)
+    {
         Call(L2tpGenl.CMD_TUNNEL_DELETE, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId), e => IsNotFound(e)
             ? TunnelNotFound(e, tunnelId)
             : Generic(e, tunnelId));
+        // The kernel finishes a tunnel delete in a work queue: return only once the tunnel (its id and socket) is
+        // gone, so that the next command can reuse them and Get-L2tpTunnel no longer lists it.
+        var until = DateTime.UtcNow.AddSeconds(5);
+        while (GetTunnels(tunnelId).Count > 0 && DateTime.UtcNow < until)
+            Thread.Sleep(10);
+    }
 
     public IReadOnlyList<L2tpTunnel> GetTunnels(uint? tunnelId = null)
     {
