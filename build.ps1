@@ -114,7 +114,7 @@ function Install-LabPackages {
     Write-Host "==> apt-get install $($missing -join ' ')"
     $env:DEBIAN_FRONTEND = 'noninteractive'
     Invoke-Native apt-get @('update', '-qq')
-    Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends') + $missing
+    Invoke-Native apt-get (@('install', '-y', '-qq', '--no-install-recommends') + $missing)
 }
 
 function Get-PesterModule {
