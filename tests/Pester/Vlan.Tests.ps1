@@ -8,7 +8,8 @@
 #     Set-L2tpInterface -Up -Mtu Auto on the pseudowire (session 1000/2000 for VLAN 5, 1001/2001 for VLAN 6),
 #     ip link add link l2tpeth0 name l2tpeth0.5 type vlan id 5 (the module has no VLAN cmdlet),
 #     New-L2tpBridge brvlan5 -Up; Add-L2tpBridgePort l2tpeth0.5, eth1.5  (and brvlan6 with l2tpeth1.6, eth1.6)
-# once per run below (backends of site-A and site-B). Each run gives two guest cases, VLAN 5 (the hosts ping each
+# once per run below (backends of site-A and site-B; kernel-to-managed interop is KernelInterop's and KernelBackend's
+# business, and a third run here would not fit the guest's time under TCG). Each run gives two guest cases, VLAN 5 (the hosts ping each
 # other through brvlan5 and the pseudowire) and VLAN 6 (its own hosts ping, and it is isolated from VLAN 5), each
 # written as JSON into the share (results/<Id>-vlan<V>.json) and each one It here.
 # The VLAN devices are brought up with Set-L2tpInterface -Up (the man page's example leaves that out). The module's
@@ -20,7 +21,6 @@ BeforeDiscovery {
     $Runs = @(
         @{ Id = 'kernel'; Prefix = 'vk'; SiteA = 'Kernel'; SiteB = 'Kernel'; Title = 'Kernel backend (l2tp_eth) at both sites' }
         @{ Id = 'managed'; Prefix = 'vm'; SiteA = 'Managed'; SiteB = 'Managed'; Title = 'Managed backend (l2tp-forwarder, TAP) at both sites' }
-        @{ Id = 'mixed'; Prefix = 'vx'; SiteA = 'Kernel'; SiteB = 'Managed'; Title = 'mixed: Kernel site-A, Managed site-B' }
     )
     $Cases = foreach ($r in $Runs) {
         @{ Key = "$($r.Id)/vlan5"; Name = "$($r.Title): hosts 198.51.100.10 and .20 ping each other over VLAN 5 through brvlan5 (eth1.5 + l2tpeth0.5) and the pseudowire" }

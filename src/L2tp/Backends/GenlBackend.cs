@@ -93,7 +93,10 @@ internal abstract class GenlBackend : IL2tpBackend
     {
         Call(L2tpGenl.CMD_SESSION_CREATE, 0, w => L2tpGenl.WriteSessionCreate(w, spec), e => e.Errno switch
         {
-            _ when e.Errno == EEXIST && e.ExtendedAck?.Contains("interface", StringComparison.OrdinalIgnoreCase) == true =>
+            // Kernels before 6.x say nothing more than EEXIST when register_netdev refuses the name: a session id that
+            // is not taken tells that case apart.
+            _ when e.Errno == EEXIST && spec.InterfaceName is not null
+                && (e.ExtendedAck?.Contains("interface", StringComparison.OrdinalIgnoreCase) == true || !SessionExists(spec)) =>
                 Err(e, "L2tp.InterfaceExists", L2tpErrorKind.ResourceExists, spec.InterfaceName,
                     $"An interface named '{spec.InterfaceName}' already exists{InNs}. Choose another -Name."),
             _ when e.Errno == EEXIST => Err(e, "L2tp.SessionExists", L2tpErrorKind.ResourceExists, spec.SessionId,
@@ -102,6 +105,12 @@ internal abstract class GenlBackend : IL2tpBackend
             _ => Generic(e, spec.SessionId),
         });
         return GetSessions(spec.TunnelId, spec.SessionId).Single();
+    }
+
+    private bool SessionExists(SessionSpec spec)
+    {
+        try { return GetSessions(spec.TunnelId, spec.SessionId).Count > 0; }
+        catch (L2tpException) { return false; }
     }
 
     public void DeleteSession(uint tunnelId, uint sessionId) =>
