@@ -117,7 +117,7 @@ internal sealed class Forwarder : IDisposable
         {
             if (!attach)
                 InterfaceControl.SetMtu(tap.Name, SessionMtu(t, spec));
-            var runtime = SessionRuntime.Create(t.Spec, spec, tap.Fd, t.Socket.Fd, new Counters(), t.Counters);
+            var runtime = SessionRuntime.Create(t.Spec, spec, tap.Fd, t.Socket.Fd, new Counters(), t.Counters, tap.VnetHeader);
             runtime.MaxFrame = SessionRuntime.MaxFrameFor(InterfaceControl.GetMtu(tap.Name));
             var entry = new SessionEntry { Spec = spec with { InterfaceName = tap.Name }, Tap = tap, Runtime = runtime };
             t.Sessions.Add(spec.SessionId, entry);

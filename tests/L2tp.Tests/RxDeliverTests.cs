@@ -28,15 +28,45 @@ public sealed class RxDeliverTests : IDisposable
     /// <summary>A 60-byte Ethernet frame: dst, src, ethertype 0x88b5, then a counting payload.</summary>
     private static readonly byte[] Frame = B("ffffffffffff 020000000001 88b5").Concat(Enumerable.Range(0, 46).Select(i => (byte)i)).ToArray();
 
-    private (TunnelRuntime Tunnel, SessionRuntime Session) Make(TunnelSpec t, SessionSpec s)
+    private (TunnelRuntime Tunnel, SessionRuntime Session) Make(TunnelSpec t, SessionSpec s, bool vnetHeader = false, int? tapFd = null)
     {
-        var session = SessionRuntime.Create(t, s, _tap.WriteFd, -1, new Counters(), _tunnelCounters);
+        var session = SessionRuntime.Create(t, s, tapFd ?? _tap.WriteFd, -1, new Counters(), _tunnelCounters, vnetHeader);
         var tunnel = new TunnelRuntime
         {
             TunnelId = t.TunnelId, SocketFd = -1, Encapsulation = t.Encapsulation, SkipIpHeader = false,
             Counters = _tunnelCounters, Sessions = new() { [s.SessionId] = session },
         };
         return (tunnel, session);
+    }
+
+    [Fact]
+    public void Valid_udp_packet_to_a_vnet_header_tap_writes_ten_zero_bytes_then_exactly_the_frame_and_counts_only_l2tp_bytes()
+    {
+        var (tunnel, session) = Make(UdpTunnel, CookieSession, vnetHeader: true);
+        var packet = B("00030000 000003e9 cafef00d 00000000").Concat(Frame).ToArray();
+        var expected = new byte[10].Concat(Frame).ToArray();
+
+        RxLoop.Deliver(tunnel, packet);
+        Assert.Equal(expected, _tap.Drain());
+        Assert.Equal(1, session.Counters.RxPackets);
+        Assert.Equal(16 + 60, session.Counters.RxBytes);
+        Assert.Equal(1, _tunnelCounters.RxPackets);
+        Assert.Equal(16 + 60, _tunnelCounters.RxBytes);
+        Assert.Equal(0, session.Counters.RxErrors);
+
+        RxLoop.Deliver(tunnel, packet);
+        Assert.Equal(expected, _tap.Drain());
+        Assert.Equal(2, session.Counters.RxPackets);
+    }
+
+    [Fact]
+    public void Vnet_header_tap_write_failure_counts_RxErrors()
+    {
+        var (tunnel, session) = Make(UdpTunnel, CookieSession, vnetHeader: true, tapFd: -1);
+        RxLoop.Deliver(tunnel, B("00030000 000003e9 cafef00d 00000000").Concat(Frame).ToArray());
+        Assert.Equal(1, session.Counters.RxErrors);
+        Assert.Equal(0, session.Counters.RxPackets);
+        Assert.Equal(0, _tunnelCounters.RxPackets);
     }
 
     [Fact]

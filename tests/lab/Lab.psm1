@@ -734,7 +734,7 @@ Export-ModuleMember -Function @(
     'Start-LabQemuL2tpv3', 'Stop-LabQemuL2tpv3', 'Start-LabUdpSocket', 'Stop-LabUdpSocket',
     'Start-LabCapture', 'Stop-LabCapture',
     'Get-LabLinkName', 'Get-LabUdpSocket', 'Get-LabL2tpState', 'Assert-LabL2tpState', 'Assert-LabL2tpError',
-    'Remove-LabL2tpConfig', 'ConvertFrom-LabL2tpv3Payload'
+    'Remove-LabL2tpConfig', 'ConvertFrom-LabL2tpv3Payload', 'Start-LabBackgroundProcess'
 )
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -770,6 +770,34 @@ print "$v[1]\n";
     $r = Invoke-LabCommand -Namespace $Namespace -FilePath 'perl' -ArgumentList @('-e', $script, $Interface, $(if ($Enabled) { '1' } else { '0' }))
     if ($r.ExitCode -ne 0) { throw "Could not set tx checksum offload of $Interface in '$Namespace': $($r.StdErr.Trim())" }
     $r.StdOut.Trim() -ne '0'
+}
+
+function Get-LabOffload {
+    <#
+    .SYNOPSIS
+    Reads the transmit checksum and TCP segmentation offload states of -Interface in -Namespace (what `ethtool -k`
+    shows as tx-checksumming and tcp-segmentation-offload, through SIOCETHTOOL ETHTOOL_GTXCSUM / ETHTOOL_GTSO).
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Namespace,
+        [Parameter(Mandatory)][ValidateLength(1, 15)][string]$Interface
+    )
+    $script = @'
+use strict; use warnings; use Socket;
+my ($dev) = @ARGV;
+socket(my $s, PF_INET, SOCK_DGRAM, 0) or die "socket: $!\n";
+for my $cmd (0x16, 0x1e) {
+    my $get = pack('LL', $cmd, 0);
+    ioctl($s, 0x8946, pack('a16 P8 x16', $dev, $get)) or die "SIOCETHTOOL $cmd $dev: $!\n";
+    my @v = unpack('LL', $get);
+    print "$v[1]\n";
+}
+'@
+    $r = Invoke-LabCommand -Namespace $Namespace -FilePath 'perl' -ArgumentList @('-e', $script, $Interface)
+    if ($r.ExitCode -ne 0) { throw "Could not read the offloads of $Interface in '$Namespace': $($r.StdErr.Trim())" }
+    $v = @($r.StdOut.Trim() -split '\s+')
+    [pscustomobject]@{ TxChecksum = $v[0] -ne '0'; Tso = $v[1] -ne '0' }
 }
 
 function Send-LabRawIPv4Packet {
@@ -937,4 +965,4 @@ function Import-LabL2tpModule {
     }
 }
 
-Export-ModuleMember -Function @('Import-LabL2tpModule', 'Set-LabTxChecksumOffload', 'Send-LabRawIPv4Packet', 'New-LabEthernetFrame', 'New-LabL2tpv3Packet', 'Read-LabCapture')
+Export-ModuleMember -Function @('Import-LabL2tpModule', 'Set-LabTxChecksumOffload', 'Get-LabOffload', 'Send-LabRawIPv4Packet', 'New-LabEthernetFrame', 'New-LabL2tpv3Packet', 'Read-LabCapture')

@@ -8,6 +8,8 @@ internal sealed class SessionRuntime
     public required uint TunnelId { get; init; }
     public required uint SessionId { get; init; }
     public required int TapFd { get; init; }
+    /// <summary>The TAP exchanges frames with a <see cref="VnetHdr"/> in front (offloads on).</summary>
+    public bool TapVnetHeader { get; init; }
     public required int SocketFd { get; init; }
     public required Encapsulation Encapsulation { get; init; }
     public required byte[] PeerCookie { get; init; }
@@ -34,7 +36,8 @@ internal sealed class SessionRuntime
 
     public static int MaxFrameFor(int mtu) => mtu + 14 + 4;
 
-    public static SessionRuntime Create(TunnelSpec tunnel, SessionSpec s, int tapFd, int socketFd, Counters counters, Counters tunnelCounters)
+    public static SessionRuntime Create(TunnelSpec tunnel, SessionSpec s, int tapFd, int socketFd, Counters counters, Counters tunnelCounters,
+        bool tapVnetHeader = false)
     {
         var header = new byte[L2tpHeader.Length(tunnel.Encapsulation, s.Cookie.Length, s.L2SpecType)];
         L2tpHeader.Write(header, tunnel.Encapsulation, s.PeerSessionId, s.Cookie, s.L2SpecType, false, 0);
@@ -43,6 +46,7 @@ internal sealed class SessionRuntime
             TunnelId = s.TunnelId,
             SessionId = s.SessionId,
             TapFd = tapFd,
+            TapVnetHeader = tapVnetHeader,
             SocketFd = socketFd,
             Encapsulation = tunnel.Encapsulation,
             PeerCookie = s.PeerCookie,

@@ -8,6 +8,7 @@ namespace L2tp.Forwarder.Dataplane;
 internal sealed unsafe class RxLoop : PacketLoop
 {
     private readonly Batch _batch = new();
+    private readonly RxCoalescer _gro = new();
     /// <summary>Batches drained from one socket before the others get a turn.</summary>
     private const int MaxBatchesPerWakeup = 8;
 
@@ -56,15 +57,16 @@ internal sealed unsafe class RxLoop : PacketLoop
                     }
                     packet = packet[ihl..];
                 }
-                Deliver(tunnel, packet);
+                Deliver(tunnel, packet, _gro);
             }
+            _gro.Flush();
             if (n < Batch.Size)
                 return;
         }
     }
 
     /// <summary>Validates one packet and writes its frame to the session's TAP, counting as l2tp_core does.</summary>
-    internal static void Deliver(TunnelRuntime tunnel, ReadOnlySpan<byte> packet)
+    internal static void Deliver(TunnelRuntime tunnel, ReadOnlySpan<byte> packet, RxCoalescer? gro = null)
     {
         var reason = L2tpHeader.ReadSessionId(packet, tunnel.Encapsulation, out uint sessionId, out int offset);
         if (reason != DropReason.None || !tunnel.Sessions.TryGetValue(sessionId, out var s))
@@ -102,7 +104,13 @@ internal sealed unsafe class RxLoop : PacketLoop
             s.Counters.RxErrors++;
             return;
         }
-        if (Sys.Write(s.TapFd, frame) < 0)
+        if (gro is not null && s.TapVnetHeader)
+        {
+            // Counted once written: the coalescer may hold the frame until the end of the batch.
+            gro.Add(s, frame, packet.Length);
+            return;
+        }
+        if ((s.TapVnetHeader ? RxCoalescer.WritePlain(s, frame) : Sys.Write(s.TapFd, frame)) < 0)
         {
             s.Counters.RxErrors++;
             return;
@@ -118,5 +126,6 @@ internal sealed unsafe class RxLoop : PacketLoop
     {
         base.Dispose();
         _batch.Dispose();
+        _gro.Dispose();
     }
 }

@@ -11,17 +11,27 @@ namespace L2tp.Forwarder.Dataplane;
 /// </summary>
 internal sealed unsafe class TapDevice : IDisposable
 {
-    private const uint TUNSETIFF = 0x400454ca, TUNSETPERSIST = 0x400454cb;
-    private const short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000;
+    private const uint TUNSETIFF = 0x400454ca, TUNSETPERSIST = 0x400454cb, TUNSETOFFLOAD = 0x400454d0;
+    private const short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000;
+    private const int TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04;
+
+    /// <summary>
+    /// Whether TAPs carry a virtio_net_hdr and take TCP super-frames and partial checksums (TSO, checksum offload).
+    /// On by default; L2TP_FORWARDER_OFFLOAD=0 turns it off (frame by frame, as before), for comparison in Bench.
+    /// </summary>
+    public static readonly bool OffloadEnabled = Environment.GetEnvironmentVariable("L2TP_FORWARDER_OFFLOAD") != "0";
     private const int IfReqSize = 40, IfNameSize = 16;
 
     public int Fd { get; private set; }
     public string Name { get; }
+    /// <summary>Every read and write on <see cref="Fd"/> starts with a <see cref="VnetHdr"/>.</summary>
+    public bool VnetHeader { get; }
 
-    private TapDevice(int fd, string name)
+    private TapDevice(int fd, string name, bool vnetHeader)
     {
         Fd = fd;
         Name = name;
+        VnetHeader = vnetHeader;
     }
 
     /// <summary>
@@ -63,7 +73,8 @@ internal sealed unsafe class TapDevice : IDisposable
         byte* ifr = stackalloc byte[IfReqSize];
         new Span<byte>(ifr, IfReqSize).Clear();
         Encoding.ASCII.GetBytes(name, new Span<byte>(ifr, IfNameSize - 1));
-        *(short*)(ifr + IfNameSize) = IFF_TAP | IFF_NO_PI;
+        bool offload = OffloadEnabled;
+        *(short*)(ifr + IfNameSize) = (short)(IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0));
         if (ioctl(fd, unchecked((int)TUNSETIFF), ifr) < 0)
         {
             int e = errno;
@@ -71,7 +82,15 @@ internal sealed unsafe class TapDevice : IDisposable
             throw new ErrnoException(e, $"TUNSETIFF({name})");
         }
         string actual = Marshal.PtrToStringAnsi((IntPtr)ifr) ?? name;
-        return new TapDevice(fd, actual);
+        // TSO lets the stack behind the TAP send 64 KB at once; the forwarder cuts it up (TxOffload). Set on attach
+        // too: a TAP left by a forwarder that ran without offload has none.
+        if (offload && ioctl(fd, unchecked((int)TUNSETOFFLOAD), TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0)
+        {
+            int e = errno;
+            close(fd);
+            throw new ErrnoException(e, $"TUNSETOFFLOAD({actual})");
+        }
+        return new TapDevice(fd, actual, offload);
     }
 
     private static void Ioctl(int fd, uint request, int value, string what)

@@ -180,6 +180,9 @@ internal static unsafe class Sys
     [DllImport("libc", EntryPoint = "sendmmsg", SetLastError = true)]
     public static extern int SendMMsg(int fd, MMsgHdr* msgs, uint vlen, int flags);
 
+    [DllImport("libc", EntryPoint = "writev", SetLastError = true)]
+    public static extern nint WriteV(int fd, iovec* iov, int iovcnt);
+
     [DllImport("libc", EntryPoint = "setns", SetLastError = true)]
     public static extern int SetNs(int fd, int nstype);
 

@@ -1,0 +1,218 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using L2tp.Native;
+
+namespace L2tp.Forwarder.Dataplane;
+
+/// <summary>
+/// Software GRO on the receive path: consecutive TCP segments of one flow, from one batch of received packets, are
+/// written to the session's TAP as one super-frame (a virtio_net_hdr with TCP GSO), so the stack behind the TAP takes
+/// up to 64 KB in one write instead of some 45. The rules are the kernel's own GRO rules (tcp_gro_receive): same
+/// addresses, ports, ack, window and options, contiguous sequence numbers, equal segment sizes with a shorter or
+/// PSH-marked segment closing the run; anything else is written as it came. A segment whose TCP checksum does not
+/// verify is never merged (a super-frame is handed over with its checksum marked partial, so nobody checks it again).
+/// </summary>
+internal sealed unsafe class RxCoalescer : IDisposable
+{
+    private const int EthHeader = 14;
+    private const byte Fin = 0x01, Syn = 0x02, Rst = 0x04, Psh = 0x08, Ack = 0x10, Urg = 0x20, Ece = 0x40, Cwr = 0x80;
+    /// <summary>An IPv4 total length (and an IPv6 payload length) is 16 bits.</summary>
+    private const int MaxIpLength = 65535;
+
+    private readonly byte* _buffer;
+    private byte* Frame => _buffer + VnetHdr.Size;
+    private readonly int _room = EthHeader + MaxIpLength;
+
+    private SessionRuntime? _session;
+    private int _length, _segments, _mss, _headerLength, _tcpOffset;
+    private bool _ipv6, _closed;
+    private uint _nextSeq;
+    private long _l2tpBytes;
+
+    public RxCoalescer()
+    {
+        _buffer = (byte*)NativeMemory.AlignedAlloc((nuint)(VnetHdr.Size + _room), 64);
+    }
+
+    /// <summary>
+    /// Takes a frame for a session whose TAP has a vnet header: merged with the run held, or starting a new one, or
+    /// (not TCP, or not mergeable) written at once. Counts it as delivered once it is written.
+    /// </summary>
+    public void Add(SessionRuntime s, ReadOnlySpan<byte> frame, int l2tpBytes)
+    {
+        if (_session is not null && (_session != s || !TryAppend(frame, l2tpBytes)))
+            Flush();
+        if (_session is not null)
+            return;
+        if (TryStart(s, frame, l2tpBytes))
+            return;
+        Count(s, 1, l2tpBytes, WritePlain(s, frame) >= 0);
+    }
+
+    /// <summary>Writes the run held, as one super-frame (or as the one frame it is), and forgets it.</summary>
+    public void Flush()
+    {
+        var s = _session;
+        if (s is null)
+            return;
+        _session = null;
+        long rc;
+        if (_segments == 1)
+        {
+            rc = WritePlain(s, new ReadOnlySpan<byte>(Frame, _length));
+        }
+        else
+        {
+            var frame = new Span<byte>(Frame, _length);
+            var ip = frame[EthHeader..];
+            int l4Length = _length - _tcpOffset;
+            if (_ipv6)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(_length - EthHeader - 40));
+            }
+            else
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(_length - EthHeader));
+                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InetChecksum.Finish(InetChecksum.Add(ip[..(_tcpOffset - EthHeader)], 0)));
+            }
+            // CHECKSUM_PARTIAL, as the kernel's own TSO output: the field holds the pseudo-header sum only.
+            BinaryPrimitives.WriteUInt16BigEndian(frame[(_tcpOffset + 16)..], InetChecksum.Partial(InetChecksum.PseudoHeader(ip, _ipv6, 6, l4Length)));
+            new VnetHdr(VnetHdr.FlagNeedsCsum, _ipv6 ? VnetHdr.GsoTcpV6 : VnetHdr.GsoTcpV4, (ushort)_headerLength, (ushort)_mss,
+                (ushort)_tcpOffset, 16).Write(new Span<byte>(_buffer, VnetHdr.Size));
+            rc = Sys.Write(s.TapFd, new ReadOnlySpan<byte>(_buffer, VnetHdr.Size + _length));
+        }
+        Count(s, _segments, _l2tpBytes, rc >= 0);
+    }
+
+    private static void Count(SessionRuntime s, int packets, long bytes, bool written)
+    {
+        if (!written)
+        {
+            s.Counters.RxErrors += packets;
+            return;
+        }
+        s.Counters.RxPackets += packets;
+        s.Counters.RxBytes += bytes;
+        s.TunnelCounters.RxPackets += packets;
+        s.TunnelCounters.RxBytes += bytes;
+    }
+
+    /// <summary>A frame with an all-zero vnet header: the stack checks its checksums itself.</summary>
+    internal static long WritePlain(SessionRuntime s, ReadOnlySpan<byte> frame)
+    {
+        byte* hdr = stackalloc byte[VnetHdr.Size];
+        new Span<byte>(hdr, VnetHdr.Size).Clear();
+        fixed (byte* p = frame)
+        {
+            var iov = stackalloc Tmds.Linux.iovec[2];
+            iov[0].iov_base = hdr;
+            iov[0].iov_len = VnetHdr.Size;
+            iov[1].iov_base = p;
+            iov[1].iov_len = (Tmds.Linux.size_t)(ulong)frame.Length;
+            return Sys.WriteV(s.TapFd, iov, 2);
+        }
+    }
+
+    /// <summary>Where a mergeable TCP segment's parts are; false for anything GRO would not take.</summary>
+    internal static bool TryParse(ReadOnlySpan<byte> frame, out bool ipv6, out int tcpOffset, out int headerLength, out int payload)
+    {
+        ipv6 = false; tcpOffset = headerLength = payload = 0;
+        if (frame.Length < EthHeader + 40)
+            return false;
+        ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        var ip = frame[EthHeader..];
+        int ipLength;
+        if (type == 0x0800)
+        {
+            // No IP options, not a fragment, TCP, and no Ethernet padding (the lengths agree).
+            if (ip[0] != 0x45 || ip[9] != 6 || (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3fff) != 0)
+                return false;
+            ipLength = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
+            tcpOffset = EthHeader + 20;
+        }
+        else if (type == 0x86dd)
+        {
+            if (ip[0] >> 4 != 6 || ip[6] != 6)
+                return false;
+            ipLength = 40 + BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
+            tcpOffset = EthHeader + 40;
+            ipv6 = true;
+        }
+        else
+        {
+            return false;
+        }
+        if (ipLength != frame.Length - EthHeader || frame.Length < tcpOffset + 20)
+            return false;
+        headerLength = tcpOffset + (frame[tcpOffset + 12] >> 4) * 4;
+        byte flags = frame[tcpOffset + 13];
+        if (headerLength < tcpOffset + 20 || headerLength >= frame.Length
+            || (flags & (Fin | Syn | Rst | Urg | Ece | Cwr)) != 0 || (flags & Ack) == 0)
+            return false;
+        payload = frame.Length - headerLength;
+        // The segment must be intact before its checksum is marked as the sender's business.
+        ulong sum = InetChecksum.PseudoHeader(ip, ipv6, 6, frame.Length - tcpOffset);
+        return InetChecksum.Verifies(InetChecksum.Add(frame[tcpOffset..], sum));
+    }
+
+    private bool TryStart(SessionRuntime s, ReadOnlySpan<byte> frame, int l2tpBytes)
+    {
+        if (!TryParse(frame, out bool v6, out int tcpOffset, out int headerLength, out int payload))
+            return false;
+        frame.CopyTo(new Span<byte>(Frame, _room));
+        _session = s;
+        _length = frame.Length;
+        _segments = 1;
+        _mss = payload;
+        _ipv6 = v6;
+        _tcpOffset = tcpOffset;
+        _headerLength = headerLength;
+        _nextSeq = BinaryPrimitives.ReadUInt32BigEndian(frame[(tcpOffset + 4)..]) + (uint)payload;
+        _closed = (frame[tcpOffset + 13] & Psh) != 0;
+        _l2tpBytes = l2tpBytes;
+        return true;
+    }
+
+    private bool TryAppend(ReadOnlySpan<byte> frame, int l2tpBytes)
+    {
+        if (_closed || frame.Length < _headerLength)
+            return false;
+        var held = new ReadOnlySpan<byte>(Frame, _length);
+        int t = _tcpOffset;
+        if (!TryParse(frame, out bool v6, out int tcpOffset, out int headerLength, out int payload)
+            || v6 != _ipv6 || tcpOffset != t || headerLength != _headerLength
+            || payload > _mss || _length + payload > _room || _length - EthHeader + payload > MaxIpLength)
+            return false;
+        // Same Ethernet header; same IP header but for lengths, id and checksum; same ports, ack, window and options.
+        if (!frame[..EthHeader].SequenceEqual(held[..EthHeader]))
+            return false;
+        var ip = frame[EthHeader..]; var heldIp = held[EthHeader..];
+        if (_ipv6
+                ? !ip[..4].SequenceEqual(heldIp[..4]) || !ip[6..40].SequenceEqual(heldIp[6..40])
+                : ip[1] != heldIp[1] || ip[6] != heldIp[6] || !ip[8..10].SequenceEqual(heldIp[8..10]) || !ip[12..20].SequenceEqual(heldIp[12..20]))
+            return false;
+        if (!frame.Slice(t, 4).SequenceEqual(held.Slice(t, 4))
+            || BinaryPrimitives.ReadUInt32BigEndian(frame[(t + 4)..]) != _nextSeq
+            || !frame.Slice(t + 8, 4).SequenceEqual(held.Slice(t + 8, 4))
+            || frame[t + 12] != held[t + 12] || (frame[t + 13] & ~Psh) != (held[t + 13] & ~Psh)
+            || !frame.Slice(t + 14, 2).SequenceEqual(held.Slice(t + 14, 2))
+            || !frame[(t + 20)..headerLength].SequenceEqual(held[(t + 20)..headerLength]))
+            return false;
+        frame[headerLength..].CopyTo(new Span<byte>(Frame + _length, payload));
+        _length += payload;
+        _segments++;
+        _nextSeq += (uint)payload;
+        _l2tpBytes += l2tpBytes;
+        if ((frame[t + 13] & Psh) != 0)
+        {
+            Frame[t + 13] |= Psh;
+            _closed = true;
+        }
+        if (payload < _mss)
+            _closed = true;
+        return true;
+    }
+
+    public void Dispose() => NativeMemory.AlignedFree(_buffer);
+}

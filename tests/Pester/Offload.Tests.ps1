@@ -1,0 +1,131 @@
+#Requires -Version 7.2
+# Pester 5: the managed forwarder's TAP offloads, end to end between two namespaces (needs root and tshark).
+# The session TAPs offer TSO and checksum offload, so the sending stack hands the forwarder 64 KB TCP super-frames
+# that it cuts into MTU-sized segments with whole checksums (what leaves on the wire is what l2tp_eth sends); the
+# receiving forwarder merges a batch's consecutive segments into one super-frame per TAP write (software GRO).
+#   underlay:        A veth0 192.0.2.1/24  <->  B veth0 192.0.2.2/24, tunnel 3000/4000 UDP 5000/6000
+#   inside the wire: l2tpeth0 198.51.100.1/24, 2001:db8:1::1/64  <->  198.51.100.2/24, 2001:db8:1::2/64
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
+    $null = Import-LabL2tpModule
+
+    $A = New-LabNamespace -Prefix 'ofl-a'
+    $B = New-LabNamespace -Prefix 'ofl-b'
+    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop |
+        New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.1/24 -ErrorAction Stop | Out-Null
+    New-L2tpTunnel -netns $B -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -ErrorAction Stop |
+        New-L2tpSession -SessionId 2000 -PeerSessionId 1000 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.2/24 -ErrorAction Stop | Out-Null
+    # nodad: the addresses are usable at once.
+    Invoke-LabNs $A 'ip addr add 2001:db8:1::1/64 dev l2tpeth0 nodad' | Out-Null
+    Invoke-LabNs $B 'ip addr add 2001:db8:1::2/64 dev l2tpeth0 nodad' | Out-Null
+    Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Out-Null
+
+    # Sends 4 MiB of a fixed pattern from A to B over TCP (perl: Debian always has it) while tshark captures A's
+    # underlay and B's session TAP. Returns what each end says it moved (bytes and SHA-256) and both capture files.
+    function Invoke-TcpTransfer([string]$ServerAddress) {
+        $server = @'
+use strict; use warnings; use IO::Socket::IP; use Digest::SHA;
+$| = 1;
+my $l = IO::Socket::IP->new(LocalHost => $ARGV[0], LocalPort => 7000, Listen => 1, ReuseAddr => 1) or die "listen: $@\n";
+print "listening\n";
+my $c = $l->accept or die "accept: $!\n";
+my ($n, $d) = (0, Digest::SHA->new(256));
+while (1) { my $r = sysread($c, my $buf, 65536); die "read: $!\n" unless defined $r; last if $r == 0; $n += $r; $d->add($buf); }
+print "$n ", $d->hexdigest, "\n";
+'@
+        $client = @'
+use strict; use warnings; use IO::Socket::IP; use Digest::SHA;
+my $c = IO::Socket::IP->new(PeerHost => $ARGV[0], PeerPort => 7000) or die "connect: $@\n";
+my $data = join('', map { pack('N', ($_ * 2654435761) % 4294967296) } 0 .. 1048575);
+my $off = 0;
+while ($off < length $data) { my $w = syswrite($c, $data, 262144, $off); die "write: $!\n" unless defined $w; $off += $w; }
+shutdown($c, 1);
+my $x; sysread($c, $x, 1);
+print length($data), " ", Digest::SHA::sha256_hex($data), "\n";
+'@
+        $log = Join-Path ([System.IO.Path]::GetTempPath()) ("l2tplab-tcp-{0}.log" -f [guid]::NewGuid().ToString('N').Substring(0, 8))
+        $capWire = Start-LabCapture -Namespace $A -Interface veth0 -Filter 'udp port 6000'
+        $capTap = Start-LabCapture -Namespace $B -Interface l2tpeth0 -Filter 'tcp port 7000'
+        $p = Start-LabBackgroundProcess -Namespace $B -FilePath 'perl' -ArgumentList @('-e', $server, $ServerAddress) -LogPath $log
+        try {
+            $listening = Wait-LabCondition -TimeoutSeconds 10 { $p.HasExited -or ((Test-Path $log) -and (Get-Content -Raw $log) -match 'listening') }
+            if (-not $listening -or $p.HasExited) { throw "the TCP server did not start: $(Get-Content -Raw $log -ErrorAction Ignore)" }
+            $sent = Invoke-LabCommand -Namespace $A -FilePath 'perl' -ArgumentList @('-e', $client, $ServerAddress) -TimeoutSeconds 60
+            if ($sent.ExitCode -ne 0) { throw "the TCP client failed: $($sent.StdErr)" }
+            $null = $p.WaitForExit(10000)
+            $received = ((Get-Content -Raw $log) -split "`n" | Where-Object { $_ -match '^\d+ [0-9a-f]{64}$' }) | Select-Object -First 1
+        }
+        finally {
+            if (-not $p.HasExited) { $p.Kill() }
+            Remove-Item -Force -ErrorAction Ignore $log
+        }
+        $null = Stop-LabCapture -Capture $capWire -KeepFile -Field 'frame.number'
+        $null = Stop-LabCapture -Capture $capTap -KeepFile -Field 'frame.number' -SettleMilliseconds 0
+        [pscustomobject]@{ Sent = $sent.StdOut.Trim(); Received = "$received".Trim(); Wire = $capWire.Path; Tap = $capTap.Path }
+    }
+
+    # The L2TP packets of a capture of A's underlay, with the outer IP length and the inner TCP checksum as tshark
+    # checks it (1 = good); the first ip.len is the outer one.
+    function Read-WireTcp([string]$Path) {
+        @(Read-LabCapture -Path $Path -DecodeAs 'udp.port==6000,l2tp', 'l2tp.pw_type==0,eth' -Option 'l2tp.cookie_size:None', 'l2tp.l2_specific:Default L2-Specific', 'tcp.check_checksum:TRUE' `
+                -Field 'frame.number', 'ip.len', 'udp.checksum', 'tcp.len', 'tcp.checksum.status' -DisplayFilter 'tcp')
+    }
+}
+
+AfterAll {
+    Remove-LabL2tpConfig -Namespace $A, $B
+    Remove-LabNamespace -Name $A, $B
+}
+
+Describe 'Session TAP offloads (managed backend)' {
+    It 'a session interface offers TCP segmentation and checksum offload to the stack' {
+        foreach ($ns in $A, $B) {
+            $o = Get-LabOffload -Namespace $ns -Interface l2tpeth0
+            $o.Tso | Should -BeTrue -Because "l2tpeth0 in $ns is a TAP opened with TUNSETOFFLOAD TSO4|TSO6"
+            $o.TxChecksum | Should -BeTrue
+        }
+    }
+
+    It 'a 4 MiB TCP stream over <Family> arrives intact, leaves segmented to the MTU with whole checksums, and reaches the far TAP coalesced' -ForEach @(
+        @{ Family = 'IPv4'; Server = '198.51.100.2' }
+        @{ Family = 'IPv6'; Server = '2001:db8:1::2' }
+    ) {
+        $t = Invoke-TcpTransfer $Server
+        try {
+            $t.Sent | Should -Match '^4194304 [0-9a-f]{64}$'
+            $t.Received | Should -Be $t.Sent -Because 'B must read exactly the bytes A wrote'
+
+            # Segmentation: every packet on the underlay fits the veth's 1500 bytes (no IP fragments: a fragment has no
+            # TCP to show), carries at most one MSS, keeps the zero UDP checksum of udp_csum off, and its inner TCP
+            # checksum verifies.
+            $wire = Read-WireTcp $t.Wire
+            $data = @($wire | Where-Object { [int]$_.'tcp.len' -gt 0 })
+            $data.Count | Should -BeGreaterThan 2800 -Because '4 MiB in segments of at most 1406 bytes'
+            @($wire | Where-Object { [int]$_.'ip.len' -gt 1500 }) | Should -BeNullOrEmpty
+            @($wire | Where-Object { $_.'udp.checksum' -ne '0x0000' }) | Should -BeNullOrEmpty
+            $bad = @($wire | Where-Object { $_.'tcp.checksum.status' -ne '1' })
+            $bad | Should -BeNullOrEmpty -Because "tshark must verify every inner TCP checksum (first bad: frame $($bad[0].'frame.number') status '$($bad[0].'tcp.checksum.status')')"
+
+            # Coalescing: B's TAP was handed TCP frames longer than its MTU (1446): merged segments.
+            $tap = @(Read-LabCapture -Path $t.Tap -Field 'frame.len', 'tcp.len' -DisplayFilter 'tcp.len > 0')
+            $big = @($tap | Where-Object { [int]$_.'frame.len' -gt 1460 })
+            $big.Count | Should -BeGreaterThan 0 -Because 'the receiving forwarder writes coalesced super-frames to its TAP'
+        }
+        finally {
+            Remove-Item -Force -ErrorAction Ignore $t.Wire, $t.Tap
+        }
+    }
+
+    It 'the session counters count L2TP packets, not super-frames' {
+        $a = (Get-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000 -ErrorAction Stop).Statistics
+        $b = (Get-L2tpSession -netns $B -TunnelId 4000 -SessionId 2000 -ErrorAction Stop).Statistics
+        # 8 MiB went from A to B in packets of at most 1406 bytes of TCP payload.
+        $a.TxPackets | Should -BeGreaterThan 5900
+        $b.RxPackets | Should -BeGreaterThan 5900
+        $b.RxPackets | Should -BeLessOrEqual $a.TxPackets
+        $a.TxErrors | Should -Be 0
+        $b.RxErrors | Should -Be 0
+    }
+}
