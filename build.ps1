@@ -211,11 +211,9 @@ function Invoke-Demo {
         New-L2tpTunnel -NetworkNamespace $b -tunnel_id 4000 -peer_tunnel_id 3000 -encap udp -local 192.0.2.2 -remote 192.0.2.1 -udp_sport 6000 -udp_dport 5000 |
             New-L2tpSession -session_id 2000 -peer_session_id 1000 | Out-Null
 
-        Write-Host '==> "Configure as IP interfaces": 198.51.100.1 peer 198.51.100.2 on l2tpeth0'
-        Invoke-Native ip @('-n', $a, 'link', 'set', 'l2tpeth0', 'up')
-        Invoke-Native ip @('-n', $b, 'link', 'set', 'l2tpeth0', 'up')
-        Invoke-Native ip @('-n', $a, 'addr', 'add', '198.51.100.1', 'peer', '198.51.100.2', 'dev', 'l2tpeth0')
-        Invoke-Native ip @('-n', $b, 'addr', 'add', '198.51.100.2', 'peer', '198.51.100.1', 'dev', 'l2tpeth0')
+        Write-Host '==> "Configure as IP interfaces": Set-L2tpInterface -Up -Address 198.51.100.1 -PeerAddress 198.51.100.2'
+        Get-L2tpSession -NetworkNamespace $a -TunnelId 3000 | Set-L2tpInterface -Up -Address 198.51.100.1 -PeerAddress 198.51.100.2 | Out-Null
+        Get-L2tpSession -NetworkNamespace $b -TunnelId 4000 | Set-L2tpInterface -Up -Address 198.51.100.2 -PeerAddress 198.51.100.1 | Out-Null
 
         Write-Host "==> ping 198.51.100.2 from $a, through the pseudowire"
         Invoke-Native ip @('netns', 'exec', $a, 'ping', '-c', '3', '-i', '0.2', '-W', '2', '198.51.100.2')
