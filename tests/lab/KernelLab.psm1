@@ -568,6 +568,13 @@ function Start-KernelLab {
         [System.IO.File]::WriteAllText((Join-Path $control 'script.sh'), $Script.Replace("`r`n", "`n") + "`n", $utf8)
         $runSh = [System.IO.File]::ReadAllText((Join-Path $script:KernelDirectory 'run.sh')).Replace("`r`n", "`n")
         [System.IO.File]::WriteAllText((Join-Path $control 'run.sh'), $runSh, $utf8)
+        # The guest mounts fresh tmpfs on /tmp and /run, hiding the host's: a checkout (CI clones into /tmp), PowerShell
+        # or .NET living there would be gone. init.sh binds each directory listed here back from the host's root.
+        $hidden = @((Split-Path $PSScriptRoot -Parent | Split-Path -Parent), $PSHOME, [Environment]::GetEnvironmentVariable('DOTNET_ROOT'),
+            (Split-Path ([Environment]::ProcessPath) -Parent)) | Where-Object { $_ } |
+            ForEach-Object { [System.IO.Path]::GetFullPath($_).TrimEnd('/') } |
+            Where-Object { $_ -match '^/(tmp|run)/[^\n]+$' } | Select-Object -Unique
+        [System.IO.File]::WriteAllText((Join-Path $control 'host-paths'), (@($hidden) -join "`n") + "`n", $utf8)
 
         $serial = Join-Path $runDir 'serial.log'
         $qemuLog = Join-Path $runDir 'qemu.log'

@@ -6,7 +6,8 @@
 #      host's files and may write anywhere without touching the host (falls back to the read-only root with tmpfs on
 #      /tmp and /run if overlayfs is not available);
 #   3. mounts proc, sys, dev, dev/pts, dev/shm, tmpfs on /tmp and /run, the control share (9p tag "kernellab",
-#      read-write) on /run/kernel-lab and the test's share (9p tag "share", read-write) on /mnt;
+#      read-write) on /run/kernel-lab and the test's share (9p tag "share", read-write) on /mnt, and binds back from
+#      the host's root the directories under /tmp and /run that the control share's host-paths lists;
 #   4. runs /run/kernel-lab/run.sh with the host's bash inside that chroot (run.sh runs the test's script);
 #   5. powers the machine off. QEMU runs with -no-reboot and the kernel with panic=-1, so a crash ends QEMU too.
 # Lines starting "kernel-lab:" on the serial console are this file's; keep them (the host greps for them).
@@ -66,6 +67,12 @@ mount -t tmpfs -o mode=0755 tmpfs /newroot/run || fail "mount /run"
 mkdir -p /newroot/run/kernel-lab /newroot/run/netns
 mount -t 9p -o "$P9" kernellab /newroot/run/kernel-lab || fail "cannot mount the control share (9p tag kernellab)"
 mount -t 9p -o "$P9" share /newroot/mnt || fail "cannot mount the share (9p tag share) on /mnt"
+# Host directories under /tmp or /run that the tmpfs mounts hid (a checkout in /tmp, say), listed by the host.
+while read -r p; do
+    case "$p" in /tmp/?*|/run/?*) ;; *) continue ;; esac
+    [ -d "/lower$p" ] || continue
+    mkdir -p "/newroot$p" && mount -o bind "/lower$p" "/newroot$p" || say "cannot show the host's $p"
+done < /newroot/run/kernel-lab/host-paths
 
 say "script starting $(cut -d' ' -f1 /proc/uptime)s"
 chroot /newroot /bin/bash /run/kernel-lab/run.sh || say "run.sh failed (exit $?)"
