@@ -62,7 +62,9 @@ internal static class Rfc1071
 public sealed class InetChecksumTests
 {
     /// <summary>The stored form of a naive checksum: InetChecksum never stores 0, it stores 0xffff (the other zero).</summary>
-    private static ushort Stored(ushort naive) => naive == 0 ? (ushort)0xffff : naive;
+    /// <summary>What UDP stores for a computed checksum: 0 is "none", so 0 goes out as 0xffff.</summary>
+    private static ushort StoredUdp(ushort naive) => naive == 0 ? (ushort)0xffff : naive;
+    private static ushort Stored(ushort naive) => naive;
 
     private static IEnumerable<int> Lengths()
     {
@@ -140,20 +142,24 @@ public sealed class InetChecksumTests
     }
 
     [Fact]
-    public void Finish_never_returns_zero_a_sum_of_all_ones_gives_0xffff()
+    public void Finish_gives_0_for_an_all_ones_sum_and_FinishUdp_gives_0xffff()
     {
-        // 0x1234 + 0xedcb = 0xffff: the complement would be 0, which UDP reserves for "no checksum".
+        // 0x1234 + 0xedcb = 0xffff: the complement is 0. TCP and IP store that 0 (0xffff is illegal for TCP to
+        // Wireshark); UDP reserves 0 for "no checksum" and stores 0xffff.
         Assert.Equal(0xffff, Rfc1071.Sum(B("1234 edcb")));
         Assert.Equal(0, Rfc1071.Checksum(B("1234 edcb")));
-        Assert.Equal(0xffff, InetChecksum.Finish(InetChecksum.Add(B("1234 edcb"), 0)));
-        Assert.Equal(0xffff, InetChecksum.Finish(InetChecksum.Add(B("ffff"), 0)));
+        Assert.Equal(0, InetChecksum.Finish(InetChecksum.Add(B("1234 edcb"), 0)));
+        Assert.Equal(0xffff, InetChecksum.FinishUdp(InetChecksum.Add(B("1234 edcb"), 0)));
+        Assert.Equal(0, InetChecksum.Finish(InetChecksum.Add(B("ffff"), 0)));
+        Assert.Equal(0xffff, InetChecksum.FinishUdp(InetChecksum.Add(B("ffff"), 0)));
         // 0x8000 + 0x8000 = 0x10000, folded 0x0001; + 0xfffe = 0xffff: the all-ones sum reached through a carry.
         Assert.Equal(0xffff, Rfc1071.Sum(B("8000 8000 fffe")));
-        Assert.Equal(0xffff, InetChecksum.Finish(InetChecksum.Add(B("8000 8000 fffe"), 0)));
+        Assert.Equal(0, InetChecksum.Finish(InetChecksum.Add(B("8000 8000 fffe"), 0)));
+        Assert.Equal(0xffff, InetChecksum.FinishUdp(InetChecksum.Add(B("8000 8000 fffe"), 0)));
     }
 
     [Fact]
-    public void Finish_of_every_single_word_is_its_complement_except_that_all_ones_gives_0xffff_not_zero()
+    public void Finish_of_every_single_word_is_its_complement_and_FinishUdp_differs_only_for_all_ones()
     {
         var word = new byte[2];
         for (int w = 0; w <= 0xffff; w++)
@@ -161,9 +167,11 @@ public sealed class InetChecksumTests
             word[0] = (byte)(w >> 8);
             word[1] = (byte)w;
             ushort c = InetChecksum.Finish(InetChecksum.Add(word, 0));
-            ushort expected = w == 0xffff ? (ushort)0xffff : (ushort)~w;
-            if (c != expected)
-                Assert.Fail($"word {w:x4}: expected {expected:x4}, got {c:x4}");
+            ushort u = InetChecksum.FinishUdp(InetChecksum.Add(word, 0));
+            if (c != (ushort)~w)
+                Assert.Fail($"word {w:x4}: expected {(ushort)~w:x4}, got {c:x4}");
+            if (u != (w == 0xffff ? (ushort)0xffff : (ushort)~w))
+                Assert.Fail($"word {w:x4}: FinishUdp gave {u:x4}");
         }
     }
 
@@ -538,5 +546,21 @@ public sealed class TxOffloadTests
         var before = (byte[])frame.Clone();
         Assert.False(TxOffload.CompleteChecksum(frame, new VnetHdr(VnetHdr.FlagNeedsCsum, VnetHdr.GsoNone, 0, 0, (ushort)start, (ushort)offset)));
         Assert.Equal(before, frame);
+    }
+
+    [Fact]
+    public void CompleteChecksum_of_a_tcp_frame_whose_sum_is_all_ones_stores_0_not_0xffff()
+    {
+        // Ethernet, IPv4 (TCP), 20-byte TCP header whose checksum field holds some partial sum, 2 payload bytes
+        // chosen so that the TCP part sums to 0xffff: its checksum is 0, which TCP must carry as 0x0000.
+        var frame = B("020000000002 020000000001 0800  4500 002a 0001 4000 4006 0000 c0000201 c6336402" +
+            "  c350 1b58 00000001 00000000 5010 ffff 1234 0000  0000");
+        ushort rest = Rfc1071.Sum(frame.AsSpan(34));
+        ushort w = (ushort)~rest;
+        frame[54] = (byte)(w >> 8);
+        frame[55] = (byte)w;
+        Assert.Equal(0xffff, Rfc1071.Sum(frame.AsSpan(34)));
+        Assert.True(TxOffload.CompleteChecksum(frame, new VnetHdr(VnetHdr.FlagNeedsCsum, VnetHdr.GsoNone, 0, 0, 34, 16)));
+        Assert.Equal(0x0000, (frame[50] << 8) | frame[51]);
     }
 }

@@ -193,7 +193,7 @@ rc=$?
 wait
 exit $rc
 '@
-            $lab = Start-KernelLab -Namespace $Ns -TapAddress 192.0.2.1/24 -ShareDirectory $Share -TimeoutSeconds 360 -Script $guestScript -Environment @{
+            $lab = Start-KernelLab -Namespace $Ns -TapAddress 192.0.2.1/24 -ShareDirectory $Share -TimeoutSeconds 480 -Script $guestScript -Environment @{
                 L2TP_MODULE_PATH = '/mnt/L2tp/L2tp.psd1'
                 L2TP_GUEST_DIR   = $GuestDirectory
                 L2TP_PWSH_HOST   = $hostPath
@@ -236,7 +236,7 @@ exit $rc
             if ($env:L2TP_TEST_GUEST_LOG) { Set-Content -LiteralPath $env:L2TP_TEST_GUEST_LOG -Value $r.Output }
             $GuestRun.BootSeconds = $r.BootSeconds
             $GuestRun.FilesKept = if ($r.FilesKept) { $r.RunDirectory } else { $null }
-            if ($r.TimedOut) { $GuestRun.Error = "the guest timed out after 360 s (serial log: $($r.SerialLogPath))" }
+            if ($r.TimedOut) { $GuestRun.Error = "the guest timed out after 480 s (serial log: $($r.SerialLogPath))" }
             $resultDir = Join-Path $Share 'results'
             if (Test-Path -LiteralPath $resultDir) {
                 foreach ($f in Get-ChildItem -LiteralPath $resultDir -Filter '*.json' | Sort-Object Name) {

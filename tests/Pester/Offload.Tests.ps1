@@ -24,7 +24,7 @@ BeforeAll {
 
     # Sends 4 MiB of a fixed pattern from A to B over TCP (perl: Debian always has it) while tshark captures A's
     # underlay and B's session TAP. Returns what each end says it moved (bytes and SHA-256) and both capture files.
-    function Invoke-TcpTransfer([string]$ServerAddress) {
+    function Invoke-TcpTransfer([string]$ServerAddress, [string]$A = $A, [string]$B = $B, [int]$Port = 6000, [string]$Underlay = 'veth0') {
         $server = @'
 use strict; use warnings; use IO::Socket::IP; use Digest::SHA;
 $| = 1;
@@ -46,7 +46,7 @@ my $x; sysread($c, $x, 1);
 print length($data), " ", Digest::SHA::sha256_hex($data), "\n";
 '@
         $log = Join-Path ([System.IO.Path]::GetTempPath()) ("l2tplab-tcp-{0}.log" -f [guid]::NewGuid().ToString('N').Substring(0, 8))
-        $capWire = Start-LabCapture -Namespace $A -Interface veth0 -Filter 'udp port 6000'
+        $capWire = Start-LabCapture -Namespace $A -Interface $Underlay -Filter "udp port $Port"
         $capTap = Start-LabCapture -Namespace $B -Interface l2tpeth0 -Filter 'tcp port 7000'
         $p = Start-LabBackgroundProcess -Namespace $B -FilePath 'perl' -ArgumentList @('-e', $server, $ServerAddress) -LogPath $log
         try {
@@ -127,5 +127,78 @@ Describe 'Session TAP offloads (managed backend)' {
         $b.RxPackets | Should -BeLessOrEqual $a.TxPackets
         $a.TxErrors | Should -Be 0
         $b.RxErrors | Should -Be 0
+    }
+}
+
+Describe 'UDP GSO and GRO on a tunnel that sends UDP checksums (-UdpChecksum on)' {
+    BeforeAll {
+        $GA = New-LabNamespace -Prefix 'gso-a'
+        $GB = New-LabNamespace -Prefix 'gso-b'
+        $GC = New-LabNamespace -Prefix 'gso-c'
+        New-LabVethPair -Namespace $GA -Peer $GB -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+        # A second underlay from A to C, whose forwarder runs without offloads: its socket has no UDP_GRO, so the
+        # kernel cuts A's GSO sends into datagrams before C sees them, as any peer of ours would get them.
+        New-LabVethPair -Namespace $GA -Peer $GC -Name veth1 -PeerName veth0 -Address 203.0.113.1/24 -PeerAddress 203.0.113.2/24 | Out-Null
+        $saved = $env:L2TP_FORWARDER_OFFLOAD
+        try {
+            New-L2tpTunnel -netns $GA -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -UdpChecksum on -ErrorAction Stop |
+                New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.1/24 -ErrorAction Stop | Out-Null
+            New-L2tpTunnel -netns $GB -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -UdpChecksum on -ErrorAction Stop |
+                New-L2tpSession -SessionId 2000 -PeerSessionId 1000 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.2/24 -ErrorAction Stop | Out-Null
+            New-L2tpTunnel -netns $GA -TunnelId 3001 -PeerTunnelId 4001 -Local 203.0.113.1 -Remote 203.0.113.2 -SourcePort 5001 -DestinationPort 6001 -UdpChecksum on -ErrorAction Stop |
+                New-L2tpSession -SessionId 1001 -PeerSessionId 2001 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.129/25 -ErrorAction Stop | Out-Null
+            $env:L2TP_FORWARDER_OFFLOAD = '0'
+            New-L2tpTunnel -netns $GC -TunnelId 4001 -PeerTunnelId 3001 -Local 203.0.113.2 -Remote 203.0.113.1 -SourcePort 6001 -DestinationPort 5001 -UdpChecksum on -ErrorAction Stop |
+                New-L2tpSession -SessionId 2001 -PeerSessionId 1001 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.130/25 -ErrorAction Stop | Out-Null
+        }
+        finally {
+            $env:L2TP_FORWARDER_OFFLOAD = $saved
+        }
+        # A's first session is in 198.51.100.0/24, its second in .128/25: the longer prefix routes .130 to the second.
+        Test-LabPing -Namespace $GA -Address 198.51.100.2 -Count 2 -Attempts 3 | Out-Null
+        Test-LabPing -Namespace $GA -Address 198.51.100.130 -Count 2 -Attempts 3 | Out-Null
+    }
+    AfterAll {
+        Remove-LabL2tpConfig -Namespace $GA, $GB, $GC
+        Remove-LabNamespace -Name $GA, $GB, $GC
+    }
+
+    It 'a 4 MiB TCP stream to a peer with GRO arrives intact, sent as UDP GSO datagrams and counted as L2TP packets' {
+        $before = (Get-L2tpSession -netns $GB -TunnelId 4000 -SessionId 2000 -ErrorAction Stop).Statistics
+        # (Counted as deltas: A's interface sent IPv6 router solicitations before B's session existed.)
+        $invalidBefore = (Get-L2tpTunnel -netns $GB -TunnelId 4000 -ErrorAction Stop).Statistics.RxInvalid
+        $t = Invoke-TcpTransfer '198.51.100.2' -A $GA -B $GB
+        try {
+            $t.Received | Should -Be $t.Sent -Because 'B must read exactly the bytes A wrote'
+            # The veth keeps a GSO datagram whole, so the capture shows UDP datagrams longer than the 1500-byte path
+            # that are not IP fragments: A handed the kernel many L2TP packets in one send.
+            $gso = @(Read-LabCapture -Path $t.Wire -Field 'frame.number', 'ip.len', 'ip.flags.mf', 'ip.frag_offset' -DisplayFilter 'ip.len > 1500 and ip.flags.mf == 0 and ip.frag_offset == 0')
+            $gso.Count | Should -BeGreaterThan 0 -Because 'with UDP checksums on, the forwarder sends a super-frame''s segments with UDP_SEGMENT'
+        }
+        finally {
+            Remove-Item -Force -ErrorAction Ignore $t.Wire, $t.Tap
+        }
+        $after = (Get-L2tpSession -netns $GB -TunnelId 4000 -SessionId 2000 -ErrorAction Stop).Statistics
+        ($after.RxPackets - $before.RxPackets) | Should -BeGreaterThan 2900 -Because 'B splits the GRO datagrams into the L2TP packets they hold'
+        $after.RxErrors | Should -Be $before.RxErrors
+        (Get-L2tpTunnel -netns $GB -TunnelId 4000 -ErrorAction Stop).Statistics.RxInvalid | Should -Be $invalidBefore
+    }
+
+    It 'a 4 MiB TCP stream to a peer without GRO arrives intact: the kernel''s cuts of our GSO sends are well-formed L2TP packets' {
+        $invalidBefore = (Get-L2tpTunnel -netns $GC -TunnelId 4001 -ErrorAction Stop).Statistics.RxInvalid
+        $t = Invoke-TcpTransfer '198.51.100.130' -A $GA -B $GC -Port 6001 -Underlay veth1
+        try {
+            $t.Received | Should -Be $t.Sent
+        }
+        finally {
+            Remove-Item -Force -ErrorAction Ignore $t.Wire, $t.Tap
+        }
+        $c = (Get-L2tpSession -netns $GC -TunnelId 4001 -SessionId 2001 -ErrorAction Stop).Statistics
+        $c.RxPackets | Should -BeGreaterThan 2900 -Because 'one datagram per L2TP packet'
+        $c.RxErrors | Should -Be 0
+        (Get-L2tpTunnel -netns $GC -TunnelId 4001 -ErrorAction Stop).Statistics.RxInvalid | Should -Be $invalidBefore
+        $a = (Get-L2tpSession -netns $GA -TunnelId 3001 -SessionId 1001 -ErrorAction Stop).Statistics
+        $a.TxErrors | Should -Be 0
+        $a.TxPackets | Should -BeGreaterOrEqual $c.RxPackets -Because 'TxPackets counts the L2TP packets inside each GSO send'
     }
 }

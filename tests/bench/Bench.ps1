@@ -5,8 +5,9 @@
     Each path gets its own pair of namespaces joined by a veth underlay (192.0.2.1/.2), measured one after the other:
     the bare veth, a kernel VXLAN tunnel (where the kernel has VXLAN), QEMU's -netdev l2tpv3 (a userspace L2TPv3
     forwarder: the peer to beat), and our pseudowire, with the forwarder's TAP offloads off (frame by frame,
-    L2TP_FORWARDER_OFFLOAD=0) and on (the default). iperf3 TCP for -Seconds each, and ping RTT. Prints a table with
-    ratios to the veth and to QEMU, and writes out/bench/bench.json.
+    L2TP_FORWARDER_OFFLOAD=0), on (the default), and on with -UdpChecksum on (which adds UDP GSO and GRO). iperf3
+    TCP for -Seconds each, and ping RTT. Prints a table with ratios to the veth and to QEMU, and writes
+    out/bench/bench.json.
 #>
 param([int] $Seconds = 5, [string] $Module = (Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
 $ErrorActionPreference = 'Stop'
@@ -45,15 +46,15 @@ function Use-Pair([scriptblock] $body) {
     }
 }
 
-function Measure-Managed([string] $name, [bool] $offload) {
+function Measure-Managed([string] $name, [bool] $offload, [bool] $udpChecksum = $false) {
     $saved = $env:L2TP_FORWARDER_OFFLOAD
     $env:L2TP_FORWARDER_OFFLOAD = if ($offload) { '1' } else { '0' }
     try {
         Use-Pair {
             param($a, $b)
-            New-L2tpTunnel -netns $a -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 |
+            New-L2tpTunnel -netns $a -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -UdpChecksum:$udpChecksum |
                 New-L2tpSession -SessionId 1000 -PeerSessionId 2000 | Set-L2tpInterface -Up -Address 198.51.100.1 -PeerAddress 198.51.100.2 | Out-Null
-            New-L2tpTunnel -netns $b -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 |
+            New-L2tpTunnel -netns $b -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -UdpChecksum:$udpChecksum |
                 New-L2tpSession -SessionId 2000 -PeerSessionId 1000 | Set-L2tpInterface -Up -Address 198.51.100.2 -PeerAddress 198.51.100.1 | Out-Null
             ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
             Measure-Path $name $a $b '198.51.100.2'
@@ -95,6 +96,7 @@ $results += Use-Pair {
 
 $results += Measure-Managed 'L2tp managed, offload off' $false
 $results += Measure-Managed 'L2tp managed' $true
+$results += Measure-Managed 'L2tp managed, udp_csum on (UDP GSO/GRO)' $true $true
 
 $veth = $results[0]
 $qemu = $results | Where-Object Path -Like 'QEMU*' | Select-Object -First 1

@@ -11,8 +11,11 @@ namespace L2tp.Forwarder.Dataplane;
 internal sealed unsafe class Batch : IDisposable
 {
     public const int Size = 64;
-    /// <summary>Room for the largest UDP payload or TAP super-frame plus header headroom.</summary>
-    public const int SlotSize = 65536 + Headroom;
+    /// <summary>
+    /// Room for the largest UDP payload or TAP super-frame (an IP length of 65535 behind an Ethernet header and two
+    /// VLAN tags), plus header headroom.
+    /// </summary>
+    public const int SlotSize = 65535 + 14 + 8 + 40 + Headroom;
     /// <summary>Space kept before each frame so a header is written in place, never copied around the frame.</summary>
     public const int Headroom = 64;
 
@@ -21,6 +24,11 @@ internal sealed unsafe class Batch : IDisposable
     private readonly byte** _slots;
     public readonly Sys.MMsgHdr* Msgs;
     public readonly iovec* Iov;
+    /// <summary>Room for one cmsg per message (UDP_SEGMENT to send, UDP_GRO received): CMSG_SPACE of an int.</summary>
+    public const int ControlSize = 24;
+    public readonly byte* Control;
+    /// <summary>L2TP packets in message i: more than 1 for a UDP GSO send.</summary>
+    public readonly int* Packets;
 
     public Batch()
     {
@@ -30,6 +38,8 @@ internal sealed unsafe class Batch : IDisposable
             _slots[i] = _memory + (long)i * SlotSize;
         Msgs = (Sys.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(Sys.MMsgHdr)));
         Iov = (iovec*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(iovec)));
+        Control = (byte*)NativeMemory.AllocZeroed((nuint)(Size * ControlSize));
+        Packets = (int*)NativeMemory.AllocZeroed((nuint)(Size * sizeof(int)));
         for (int i = 0; i < Size; i++)
         {
             Msgs[i].Iov = &Iov[i];
@@ -57,5 +67,7 @@ internal sealed unsafe class Batch : IDisposable
         NativeMemory.Free(_slots);
         NativeMemory.Free(Msgs);
         NativeMemory.Free(Iov);
+        NativeMemory.Free(Control);
+        NativeMemory.Free(Packets);
     }
 }

@@ -72,11 +72,20 @@ internal static class InetChecksum
     public static ulong AddWord(ulong sum, ushort networkOrderValue) =>
         AddCarry(sum, BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(networkOrderValue) : networkOrderValue);
 
-    /// <summary>The checksum to store (complemented, in network order); 0 becomes 0xffff, which UDP needs and TCP and IP accept.</summary>
+    /// <summary>
+    /// The checksum to store (complemented, in network order), as TCP and IP headers carry it: all-ones sums give 0,
+    /// never 0xffff, which receivers such as Wireshark call illegal for TCP.
+    /// </summary>
     public static ushort Finish(ulong sum)
     {
         ushort folded = Fold(sum);
-        ushort c = (ushort)~(BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(folded) : folded);
+        return (ushort)~(BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(folded) : folded);
+    }
+
+    /// <summary>The checksum as UDP stores it: 0 means "no checksum", so a computed 0 is sent as 0xffff (RFC 768).</summary>
+    public static ushort FinishUdp(ulong sum)
+    {
+        ushort c = Finish(sum);
         return c == 0 ? (ushort)0xffff : c;
     }
 
@@ -138,9 +147,10 @@ internal static class TxOffload
         int field = h.CsumStart + h.CsumOffset;
         if (h.CsumStart >= frame.Length || field + 2 > frame.Length)
             return false;
-        // The field holds the pseudo-header sum already: summing over it folds that in.
+        // The field holds the pseudo-header sum already: summing over it folds that in. UDP's field sits at offset 6
+        // (TCP's at 16); only UDP turns a computed 0 into 0xffff.
         ulong sum = InetChecksum.Add(frame[h.CsumStart..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(frame[field..], InetChecksum.Finish(sum));
+        BinaryPrimitives.WriteUInt16BigEndian(frame[field..], h.CsumOffset == 6 ? InetChecksum.FinishUdp(sum) : InetChecksum.Finish(sum));
         return true;
     }
 

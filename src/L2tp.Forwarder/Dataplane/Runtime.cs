@@ -10,6 +10,12 @@ internal sealed class SessionRuntime
     public required int TapFd { get; init; }
     /// <summary>The TAP exchanges frames with a <see cref="VnetHdr"/> in front (offloads on).</summary>
     public bool TapVnetHeader { get; init; }
+
+    /// <summary>
+    /// The segments of a TAP super-frame leave in one UDP GSO send (UDP_SEGMENT). Only where the socket sends UDP
+    /// checksums (the kernel refuses GSO without them); turned off for good when the kernel refuses it anyway.
+    /// </summary>
+    public bool UdpGso { get; set; }
     public required int SocketFd { get; init; }
     public required Encapsulation Encapsulation { get; init; }
     public required byte[] PeerCookie { get; init; }
@@ -47,6 +53,7 @@ internal sealed class SessionRuntime
             SessionId = s.SessionId,
             TapFd = tapFd,
             TapVnetHeader = tapVnetHeader,
+            UdpGso = tapVnetHeader && tunnel.Encapsulation == Encapsulation.Udp && (tunnel.IsIPv6 ? tunnel.Udp6ChecksumTx : tunnel.UdpChecksum),
             SocketFd = socketFd,
             Encapsulation = tunnel.Encapsulation,
             PeerCookie = s.PeerCookie,

@@ -125,8 +125,10 @@ internal sealed unsafe class RxCoalescer : IDisposable
         int ipLength;
         if (type == 0x0800)
         {
-            // No IP options, not a fragment, TCP, and no Ethernet padding (the lengths agree).
-            if (ip[0] != 0x45 || ip[9] != 6 || (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3fff) != 0)
+            // No IP options, not a fragment, TCP, and no Ethernet padding (the lengths agree); an intact header, as the
+            // super-frame gets a new header checksum that would hide a bad one.
+            if (ip[0] != 0x45 || ip[9] != 6 || (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3fff) != 0
+                || !InetChecksum.Verifies(InetChecksum.Add(ip[..20], 0)))
                 return false;
             ipLength = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
             tcpOffset = EthHeader + 20;

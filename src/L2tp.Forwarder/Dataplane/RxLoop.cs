@@ -26,6 +26,8 @@ internal sealed unsafe class RxLoop : PacketLoop
                 _batch.Iov[i].iov_len = (Tmds.Linux.size_t)(ulong)Batch.SlotSize;
                 _batch.Msgs[i].Len = 0;
                 _batch.Msgs[i].Flags = 0;
+                _batch.Msgs[i].Control = _batch.Control + i * Batch.ControlSize;
+                _batch.Msgs[i].ControlLen = Batch.ControlSize;
             }
             int n = Sys.RecvMMsg(fd, _batch.Msgs, Batch.Size, MSG_DONTWAIT, null);
             if (n < 0)
@@ -57,12 +59,30 @@ internal sealed unsafe class RxLoop : PacketLoop
                     }
                     packet = packet[ihl..];
                 }
-                Deliver(tunnel, packet, _gro);
+                int segment = GroSegmentSize(ref _batch.Msgs[i]);
+                if (segment <= 0 || segment >= packet.Length)
+                {
+                    Deliver(tunnel, packet, _gro);
+                    continue;
+                }
+                // Coalesced by UDP GRO: L2TP packets of `segment` bytes end to end, the last maybe shorter.
+                for (int off = 0; off < packet.Length; off += segment)
+                    Deliver(tunnel, packet.Slice(off, Math.Min(segment, packet.Length - off)), _gro);
             }
             _gro.Flush();
             if (n < Batch.Size)
                 return;
         }
+    }
+
+    /// <summary>The segment size of a UDP_GRO cmsg the kernel attached to a received datagram, or 0.</summary>
+    private static int GroSegmentSize(ref Sys.MMsgHdr m)
+    {
+        // struct cmsghdr { size_t len; int level; int type; } then an int; only ever one cmsg here.
+        if (m.ControlLen < 20 || (m.Flags & MSG_CTRUNC) != 0)
+            return 0;
+        byte* c = (byte*)m.Control;
+        return *(int*)(c + 8) == IPPROTO_UDP && *(int*)(c + 12) == Sys.UDP_GRO ? *(int*)(c + 16) : 0;
     }
 
     /// <summary>Validates one packet and writes its frame to the session's TAP, counting as l2tp_core does.</summary>

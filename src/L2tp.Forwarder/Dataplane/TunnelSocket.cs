@@ -77,6 +77,9 @@ internal sealed class TunnelSocket : IDisposable
             TrySetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
             TrySetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
             AllowFragments(fd, v6);
+            // A peer's UDP GSO send arrives as one datagram with its segment size (RxLoop splits it), not as 40.
+            if (TapDevice.OffloadEnabled)
+                try { Sys.SetInt(fd, IPPROTO_UDP, Sys.UDP_GRO, 1, "UDP_GRO"); } catch (ErrnoException) { }
             if (Sys.Bind(fd, Sys.SockAddr(spec.BindAddress, spec.SourcePort)) < 0)
                 throw new ErrnoException(Sys.Errno, $"bind({spec.BindAddress}:{spec.SourcePort})");
             if (Sys.Connect(fd, Sys.SockAddr(spec.Remote!, spec.DestinationPort)) < 0)
