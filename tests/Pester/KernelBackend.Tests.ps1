@@ -12,6 +12,15 @@
 # Share files for the mixed pseudowire: mixed/siteA-ready (guest, JSON Ok/Error), mixed/siteB-ready (host, after
 # pinging the guest), mixed/siteA-done (guest).
 # The guest runs from a copy of out/L2tp in the share, so a rebuild during the run cannot pull the module away.
+#
+# After its Pester run, the same guest pwsh runs tests/lab/kernel/guest/Vlan.Guest.ps1: ip-l2tp(8)'s "VLAN per
+# bridge" example built with the module's cmdlets (this host has no 802.1Q; the guest has 8021q), once with the
+# Kernel backend at both sites and once with the Managed backend, each in the guest's own network namespaces (a veth
+# underlay, a host behind a trunk on each site carrying VLAN 5 and VLAN 6, a bridge per VLAN holding the VLAN device
+# of the pseudowire and of the trunk). Each run gives two cases (VLAN 5: the hosts ping through brvlan5 and the
+# pseudowire; VLAN 6: its own hosts ping, isolated from VLAN 5), written as JSON into vlan-results/ in the share.
+# Sharing the boot and the pwsh saves some 80 s of TCG time against a guest of its own. Kernel-to-managed interop
+# is covered by the mixed pseudowire above and by KernelInterop.Tests.ps1, so the VLAN lab has no mixed run.
 
 BeforeDiscovery {
     # Describe / It names of the guest file, in file order, from its syntax tree (the names are plain strings there).
@@ -46,6 +55,15 @@ BeforeDiscovery {
         $byBlock[$block].Add(@{ Name = $name; Key = "$block / $name" })
     }
     $GuestKeys = @($GuestBlocks | ForEach-Object { $_.Tests } | ForEach-Object { $_.Key })
+
+    $VlanRuns = @(
+        @{ Id = 'kernel'; Prefix = 'vk'; SiteA = 'Kernel'; SiteB = 'Kernel'; Title = 'Kernel backend (l2tp_eth) at both sites' }
+        @{ Id = 'managed'; Prefix = 'vm'; SiteA = 'Managed'; SiteB = 'Managed'; Title = 'Managed backend (l2tp-forwarder, TAP) at both sites' }
+    )
+    $VlanCases = foreach ($r in $VlanRuns) {
+        @{ Key = "$($r.Id)/vlan5"; Name = "$($r.Title): hosts 198.51.100.10 and .20 ping each other over VLAN 5 through brvlan5 (eth1.5 + l2tpeth0.5) and the pseudowire" }
+        @{ Key = "$($r.Id)/vlan6"; Name = "$($r.Title): VLAN 6 (brvlan6, second session) carries its own hosts and is isolated from VLAN 5" }
+    }
 }
 
 BeforeAll {
@@ -148,11 +166,12 @@ Describe 'Backend selection on this host (its kernel has no L2TP)' {
     }
 }
 
-Describe 'Kernel backend on a real Linux kernel (one QEMU guest)' {
+Describe 'Kernel backend on a real Linux kernel (one QEMU guest)' -ForEach @(@{ VlanRuns = $VlanRuns; VlanCases = $VlanCases }) {
     BeforeAll {
         $GuestRun = [pscustomobject]@{
             Error = $null; ExitCode = $null; Output = ''; Results = @{}; Order = @(); Summary = $null
             BootSeconds = $null; TotalSeconds = $null; FilesKept = $null
+            Vlan = [pscustomobject]@{ Results = @{}; Summary = $null }
             SiteB = [ordered]@{ Ok = $false; Error = 'the guest never reported site-A ready'; TunnelBackend = $null; SessionBackend = $null; Ping = $false }
         }
         $Ns = New-LabNamespace -Prefix 'kbe'
@@ -164,6 +183,7 @@ Describe 'Kernel backend on a real Linux kernel (one QEMU guest)' {
             # The guest imports this copy (read over 9p), also as nobody: directories 755, files 644.
             Wait-BuiltModule
             Copy-Item -Recurse -LiteralPath (Split-Path $ModulePath) -Destination (Join-Path $Share 'L2tp')
+            $VlanRuns | ForEach-Object { [pscustomobject]$_ } | ConvertTo-Json -AsArray | Set-Content -LiteralPath (Join-Path $Share 'runs.json') -Encoding utf8NoBOM
             Invoke-LabNs '' "chmod -R a+rX '$Share'" | Out-Null
 
             # The guest's pwsh is this host's: the same dotnet and PowerShell, through the 9p root.
@@ -188,12 +208,13 @@ mkdir -p /tmp/nobody && chown 65534:65534 /tmp/nobody
     echo $? >/mnt/unprivileged.exit
 ) &
 read -r launch _ </proc/uptime
-"${pw[@]}" -NoProfile -NonInteractive -File "$L2TP_GUEST_DIR/Invoke-KernelBackendGuest.ps1" -ResultDirectory /mnt/results -LaunchUptime "$launch"
+"${pw[@]}" -NoProfile -NonInteractive -File "$L2TP_GUEST_DIR/Invoke-KernelBackendGuest.ps1" -ResultDirectory /mnt/results -LaunchUptime "$launch" \
+    -VlanScript "$L2TP_GUEST_DIR/Vlan.Guest.ps1" -VlanModulePath "$L2TP_MODULE_PATH" -VlanRunsPath /mnt/runs.json -VlanResultDirectory /mnt/vlan-results
 rc=$?
 wait
 exit $rc
 '@
-            $lab = Start-KernelLab -Namespace $Ns -TapAddress 192.0.2.1/24 -ShareDirectory $Share -TimeoutSeconds 480 -Script $guestScript -Environment @{
+            $lab = Start-KernelLab -Namespace $Ns -TapAddress 192.0.2.1/24 -ShareDirectory $Share -TimeoutSeconds 900 -Script $guestScript -Environment @{
                 L2TP_MODULE_PATH = '/mnt/L2tp/L2tp.psd1'
                 L2TP_GUEST_DIR   = $GuestDirectory
                 L2TP_PWSH_HOST   = $hostPath
@@ -203,7 +224,7 @@ exit $rc
             # Site-B, on the host, once the guest's kernel site-A is up; then ping across and let the guest ping back.
             $siteB = $GuestRun.SiteB
             try {
-                $readyPath = Wait-KernelLabFile $lab 'mixed/siteA-ready' -TimeoutSeconds 290
+                $readyPath = Wait-KernelLabFile $lab 'mixed/siteA-ready' -TimeoutSeconds 480
                 $siteA = Get-Content -Raw -LiteralPath $readyPath | ConvertFrom-Json
                 if (-not $siteA.Ok) { throw "the guest could not make site-A: $($siteA.Error)" }
                 $t = New-L2tpTunnel -Backend Managed -NetworkNamespace $Ns -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 `
@@ -236,7 +257,7 @@ exit $rc
             if ($env:L2TP_TEST_GUEST_LOG) { Set-Content -LiteralPath $env:L2TP_TEST_GUEST_LOG -Value $r.Output }
             $GuestRun.BootSeconds = $r.BootSeconds
             $GuestRun.FilesKept = if ($r.FilesKept) { $r.RunDirectory } else { $null }
-            if ($r.TimedOut) { $GuestRun.Error = "the guest timed out after 480 s (serial log: $($r.SerialLogPath))" }
+            if ($r.TimedOut) { $GuestRun.Error = "the guest timed out after 900 s (serial log: $($r.SerialLogPath))" }
             $resultDir = Join-Path $Share 'results'
             if (Test-Path -LiteralPath $resultDir) {
                 foreach ($f in Get-ChildItem -LiteralPath $resultDir -Filter '*.json' | Sort-Object Name) {
@@ -244,6 +265,13 @@ exit $rc
                     if ($f.Name -eq 'summary.json') { $GuestRun.Summary = $o; continue }
                     $GuestRun.Results[$o.Key] = $o
                     $GuestRun.Order += $o.Key
+                }
+            }
+            $vlanDir = Join-Path $Share 'vlan-results'
+            if (Test-Path -LiteralPath $vlanDir) {
+                foreach ($f in Get-ChildItem -LiteralPath $vlanDir -Filter '*.json') {
+                    $o = Get-Content -Raw -LiteralPath $f.FullName | ConvertFrom-Json
+                    if ($f.Name -eq 'summary.json') { $GuestRun.Vlan.Summary = $o } else { $GuestRun.Vlan.Results[$o.Key] = $o }
                 }
             }
             if (-not $GuestRun.Summary) {
@@ -265,6 +293,21 @@ exit $rc
         Write-Host ("Kernel lab: boot {0} s, guest pwsh start {1} s, Pester import {2} s, guest tests {3} s; whole guest run {4} s; guest Pester {5} passed, {6} failed, {7} skipped" -f
             ($(if ($null -ne $GuestRun.BootSeconds) { [math]::Round($GuestRun.BootSeconds, 1) } else { '?' })),
             $sum.PwshStartSeconds, $sum.PesterImportSeconds, $sum.PesterRunSeconds, $GuestRun.TotalSeconds, $sum.Passed, $sum.Failed, $sum.Skipped)
+
+        $vsum = $GuestRun.Vlan.Summary
+        $runText = if ($vsum -and $vsum.PSObject.Properties['Runs'] -and $vsum.Runs) {
+            ($vsum.Runs.PSObject.Properties | ForEach-Object {
+                    $phases = ($_.Value.Phases.PSObject.Properties | ForEach-Object { "$($_.Name) $($_.Value)" }) -join ', '
+                    "$($_.Name) $($_.Value.Seconds) s ($phases)"
+                }) -join '; '
+        }
+        else { '?' }
+        Write-Host "VLAN lab in the same guest: module import $($vsum.ImportSeconds) s, runs: $runText"
+        if ($vsum -and $vsum.PSObject.Properties['Runs'] -and $vsum.Runs) {
+            foreach ($p in $vsum.Runs.PSObject.Properties) {
+                foreach ($note in @($p.Value.Cleanup)) { Write-Host "  cleanup note ($($p.Name)): $note" }
+            }
+        }
 
         # The tail of the guest's output, for failure messages.
         function Get-GuestOutputTail([int]$Lines = 25) {
@@ -316,6 +359,28 @@ exit $rc
     Describe 'in the guest: <Block>' -ForEach $GuestBlocks {
         It '<Name>' -ForEach $Tests {
             Assert-GuestTest $Key
+        }
+    }
+
+    Describe 'in the guest: VLAN per bridge over L2TPv3 pseudowires (ip-l2tp(8) example)' {
+        It 'the VLAN lab ran in the guest''s pwsh and reported every case' {
+            $GuestRun.Error | Should -BeNullOrEmpty -Because (Get-GuestOutputTail)
+            $GuestRun.Vlan.Summary | Should -Not -BeNullOrEmpty -Because (Get-GuestOutputTail)
+            $GuestRun.Vlan.Summary.Error | Should -BeNullOrEmpty
+            @($VlanCases).Count | Should -Be 4 -Because 'two runs (Kernel, Managed), two VLANs each'
+            @($VlanCases.Key | Where-Object { -not $GuestRun.Vlan.Results.ContainsKey($_) }) | Should -BeNullOrEmpty -Because 'every case reports a result'
+            $GuestRun.Vlan.Results.Count | Should -Be @($VlanCases).Count
+        }
+
+        It '<Name>' -ForEach $VlanCases {
+            if ($GuestRun.Error) { throw "The kernel lab run failed: $($GuestRun.Error)`n$(Get-GuestOutputTail)" }
+            $r = $GuestRun.Vlan.Results[$Key]
+            if ($null -eq $r) { throw "The guest reported no result for '$Key' ($($GuestRun.Vlan.Summary.Error)). Guest output:`n$(Get-GuestOutputTail)" }
+            $details = ($r.Details.PSObject.Properties | ForEach-Object { "  $($_.Name): $($_.Value)" }) -join "`n"
+            if (@($r.Problems).Count) {
+                throw ("in the guest ({0} s), what went wrong:`n{1}`nwhat was seen:`n{2}" -f $r.Seconds, (@($r.Problems) -join "`n"), $details)
+            }
+            $r.Passed | Should -BeTrue
         }
     }
 }

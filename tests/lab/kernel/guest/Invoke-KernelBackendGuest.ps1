@@ -7,13 +7,19 @@
         <ResultDirectory>/summary.json  PwshStartSeconds, PesterImportSeconds, PesterRunSeconds, counts, Error
     Each file is written under a temporary name and renamed. Exit code 0 once Pester has run (whatever the tests
     did), 1 if Pester itself could not run.
+    With -VlanScript, then runs Vlan.Guest.ps1 in this same pwsh (the VLAN-per-bridge lab of KernelBackend.Tests.ps1),
+    which saves a guest boot and a pwsh start under TCG; it reports into its own -VlanResultDirectory.
 #>
 param(
     [Parameter(Mandatory)][string]$ResultDirectory,
     [string]$TestPath = (Join-Path $PSScriptRoot 'KernelBackend.Guest.Tests.ps1'),
     [string]$PesterModule,
     # The guest's /proc/uptime when the lab script launched this pwsh (for the pwsh start-up time).
-    [double]$LaunchUptime = -1
+    [double]$LaunchUptime = -1,
+    [string]$VlanScript,
+    [string]$VlanModulePath,
+    [string]$VlanRunsPath,
+    [string]$VlanResultDirectory
 )
 
 function Get-Uptime { [double]::Parse(([System.IO.File]::ReadAllText('/proc/uptime') -split ' ')[0], [cultureinfo]::InvariantCulture) }
@@ -102,4 +108,14 @@ catch {
     $code = 1
 }
 Write-ResultFile (Join-Path $ResultDirectory 'summary.json') $summary
+if ($VlanScript) {
+    # Its own summary says what went wrong there; its exit code does not change this run's.
+    try {
+        & $VlanScript -ModulePath $VlanModulePath -RunsPath $VlanRunsPath -ResultDirectory $VlanResultDirectory
+    }
+    catch {
+        $null = New-Item -ItemType Directory -Force -Path $VlanResultDirectory
+        Write-ResultFile (Join-Path $VlanResultDirectory 'summary.json') ([ordered]@{ Error = "Vlan.Guest.ps1 stopped: $_" })
+    }
+}
 exit $code
