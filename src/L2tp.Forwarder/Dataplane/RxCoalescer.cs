@@ -85,7 +85,8 @@ internal sealed unsafe class RxCoalescer : IDisposable
         Count(s, _segments, _l2tpBytes, rc >= 0);
     }
 
-    private static void Count(SessionRuntime s, int packets, long bytes, bool written)
+    /// <summary>Counts packets as delivered (rx_bytes from the start of the L2TP header, as the kernel) or, unwritten, as errors.</summary>
+    internal static void Count(SessionRuntime s, int packets, long bytes, bool written)
     {
         if (!written)
         {

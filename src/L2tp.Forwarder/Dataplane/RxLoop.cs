@@ -130,16 +130,8 @@ internal sealed unsafe class RxLoop : PacketLoop
             gro.Add(s, frame, packet.Length);
             return;
         }
-        if ((s.TapVnetHeader ? RxCoalescer.WritePlain(s, frame) : Sys.Write(s.TapFd, frame)) < 0)
-        {
-            s.Counters.RxErrors++;
-            return;
-        }
-        // As the kernel: rx_bytes counts from the start of the L2TP header.
-        s.Counters.RxPackets++;
-        s.Counters.RxBytes += packet.Length;
-        tunnel.Counters.RxPackets++;
-        tunnel.Counters.RxBytes += packet.Length;
+        long written = s.TapVnetHeader ? RxCoalescer.WritePlain(s, frame) : Sys.Write(s.TapFd, frame);
+        RxCoalescer.Count(s, 1, packet.Length, written >= 0);
     }
 
     public new void Dispose()
