@@ -198,6 +198,22 @@ internal static class TxOffload
     }
 
     /// <summary>
+    /// Gives an IP header (at ip, headerLength long) the length of a packet of ipLength bytes: the IPv6 payload length,
+    /// or the IPv4 total length and then the header checksum over everything else already set.
+    /// </summary>
+    public static void SetIpLength(Span<byte> ip, bool ipv6, int headerLength, int ipLength)
+    {
+        if (ipv6)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(ipLength - 40));
+            return;
+        }
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)ipLength);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InetChecksum.Finish(InetChecksum.Add(ip[..headerLength], 0)));
+    }
+
+    /// <summary>
     /// Writes segment <paramref name="index"/> of a super-frame to dst as a whole frame: the headers copied, IP
     /// length and id, TCP sequence and flags set as a NIC's TSO sets them, both checksums computed. Returns its length.
     /// </summary>
@@ -211,19 +227,12 @@ internal static class TxOffload
 
         var ip = dst[f.IpOffset..];
         int l4Length = length - f.TcpOffset;
-        if (f.IPv6)
+        if (!f.IPv6)
         {
-            BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(length - f.IpOffset - 40));
-        }
-        else
-        {
-            int ihl = f.TcpOffset - f.IpOffset;
-            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(length - f.IpOffset));
             ushort id = BinaryPrimitives.ReadUInt16BigEndian(src[(f.IpOffset + 4)..]);
             BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(id + index));
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InetChecksum.Finish(InetChecksum.Add(ip[..ihl], 0)));
         }
+        SetIpLength(ip, f.IPv6, f.TcpOffset - f.IpOffset, length - f.IpOffset);
 
         var tcp = dst[f.TcpOffset..length];
         uint seq = BinaryPrimitives.ReadUInt32BigEndian(src[(f.TcpOffset + 4)..]);

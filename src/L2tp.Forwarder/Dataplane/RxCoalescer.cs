@@ -66,16 +66,7 @@ internal sealed unsafe class RxCoalescer : IDisposable
             var frame = new Span<byte>(Frame, _length);
             var ip = frame[EthHeader..];
             int l4Length = _length - _tcpOffset;
-            if (_ipv6)
-            {
-                BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(_length - EthHeader - 40));
-            }
-            else
-            {
-                BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(_length - EthHeader));
-                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], 0);
-                BinaryPrimitives.WriteUInt16BigEndian(ip[10..], InetChecksum.Finish(InetChecksum.Add(ip[..(_tcpOffset - EthHeader)], 0)));
-            }
+            TxOffload.SetIpLength(ip, _ipv6, _tcpOffset - EthHeader, _length - EthHeader);
             // CHECKSUM_PARTIAL, as the kernel's own TSO output: the field holds the pseudo-header sum only.
             BinaryPrimitives.WriteUInt16BigEndian(frame[(_tcpOffset + 16)..], InetChecksum.Partial(InetChecksum.PseudoHeader(ip, _ipv6, 6, l4Length)));
             new VnetHdr(VnetHdr.FlagNeedsCsum, _ipv6 ? VnetHdr.GsoTcpV6 : VnetHdr.GsoTcpV4, (ushort)_headerLength, (ushort)_mss,
