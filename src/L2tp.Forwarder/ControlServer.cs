@@ -17,90 +17,188 @@ internal sealed unsafe class ControlServer : IDisposable
     public const ushort FamilyId = 0x20;
     private const int MaxReplyChunk = 32 * 1024;
 
+    /// <summary>Connections at once, and per non-root uid: a local user cannot exhaust fds or the poll set.</summary>
+    internal const int MaxClients = 256, MaxClientsPerUid = 8;
+    /// <summary>The largest request accepted; a genl request is a few hundred bytes.</summary>
+    internal const int MaxRequest = 64 * 1024;
+    /// <summary>Replies queued for a client that does not read them, beyond which it is dropped.</summary>
+    internal const int MaxQueuedReply = 16 * 1024 * 1024;
+    /// <summary>How long an unprivileged client may stay connected (time to send a request and read its refusal).</summary>
+    internal static readonly TimeSpan UnprivilegedGrace = TimeSpan.FromSeconds(2);
+    /// <summary>How long a reply may wait for a client that stopped reading before the client is dropped.</summary>
+    internal static readonly TimeSpan StalledReply = TimeSpan.FromSeconds(30);
+
     private sealed class Client
     {
         public required int Fd { get; init; }
-        public required bool Privileged { get; init; }
-        public required int Pid { get; init; }
+        public required PeerIdentity Peer { get; init; }
+        public DateTime Connected { get; } = DateTime.UtcNow;
+        /// <summary>Chunks of whole reply messages not yet sent; while any wait, no request is read (backpressure).</summary>
+        public Queue<byte[]> Out { get; } = new();
+        public long OutBytes { get; set; }
+        public DateTime OutSince { get; set; }
+        /// <summary>Close once the queued replies are sent (an unprivileged client after its refusal).</summary>
+        public bool CloseAfterReply { get; set; }
     }
 
     private readonly int _listen;
     private readonly Forwarder _fwd;
     private readonly List<Client> _clients = new();
-    private readonly byte[] _rx = new byte[64 * 1024];
+    private readonly byte[] _rx = new byte[MaxRequest];
     private readonly NetlinkWriter _w = new();
     private volatile bool _stop;
 
+    /// <summary>Serves <paramref name="listenFd"/> (a listening unix socket, made non-blocking here) for <paramref name="forwarder"/>.</summary>
     public ControlServer(int listenFd, Forwarder forwarder)
     {
         _listen = listenFd;
         _fwd = forwarder;
+        Sys.SetNonBlocking(_listen);
     }
 
     public void Stop() => _stop = true;
 
-    /// <summary>Serves until stopped, or until no tunnel and no client is left (after <paramref name="idle"/> with none at start).</summary>
+    /// <summary>Connections currently held (for tests and the forwarder's own report).</summary>
+    internal int ClientCount => _clients.Count;
+
+    /// <summary>
+    /// Serves until stopped, or until no tunnel and no client is left (after <paramref name="idle"/> with none at start).
+    /// One thread, non-blocking sockets, every client polled: no client can hold the loop beyond one request.
+    /// </summary>
     public void Run(TimeSpan idle)
     {
         var started = DateTime.UtcNow;
         bool servedAny = false;
-        var fds = new pollfd[1 + 256];
         var lastMtuRefresh = DateTime.UtcNow;
+        var fds = new pollfd[1 + MaxClients];
+        var polled = new Client?[fds.Length];
         while (!_stop)
         {
-            if (DateTime.UtcNow - lastMtuRefresh > TimeSpan.FromSeconds(1))
+            var now = DateTime.UtcNow;
+            if (now - lastMtuRefresh > TimeSpan.FromSeconds(1))
             {
                 _fwd.RefreshMtus();
-                lastMtuRefresh = DateTime.UtcNow;
+                lastMtuRefresh = now;
             }
-            if (_fwd.TunnelCount == 0 && _clients.Count == 0 && (servedAny || DateTime.UtcNow - started > idle))
+            ExpireClients(now);
+            if (_fwd.TunnelCount == 0 && _clients.Count == 0 && (servedAny || now - started > idle))
             {
                 Log.Info("no tunnel and no client left: exiting");
                 return;
             }
             int n = 0;
-            fds[n++] = new pollfd { fd = _listen, events = (short)POLLIN };
-            foreach (var c in _clients.Take(fds.Length - 1))
-                fds[n++] = new pollfd { fd = c.Fd, events = (short)POLLIN };
+            fds[n] = new pollfd { fd = _listen, events = (short)POLLIN };
+            polled[n++] = null;
+            foreach (var c in _clients)
+            {
+                fds[n] = new pollfd { fd = c.Fd, events = (short)(c.Out.Count > 0 ? POLLOUT : POLLIN) };
+                polled[n++] = c;
+            }
             int ready;
             fixed (pollfd* p = fds)
-                ready = poll(p, (ulong_t)(ulong)n, 500);
+                ready = poll(p, (ulong_t)(ulong)n, 250);
             if (ready <= 0)
                 continue;
-            if ((fds[0].revents & POLLIN) != 0)
-                Accept();
             for (int i = 1; i < n; i++)
             {
-                if (fds[i].revents == 0)
+                var c = polled[i]!;
+                short ev = fds[i].revents;
+                if (ev == 0)
                     continue;
-                var c = _clients.First(x => x.Fd == fds[i].fd);
-                if (!Serve(c))
+                bool keep = (ev & POLLOUT) != 0 ? Send(c)
+                    : (ev & POLLIN) != 0 ? Serve(c)
+                    : false;   // POLLERR, POLLHUP or POLLNVAL alone: the peer is gone
+                if (!keep)
                 {
-                    Sys.Close(c.Fd);
-                    _clients.Remove(c);
+                    Drop(c);
                     servedAny = true;
                 }
+            }
+            if ((fds[0].revents & POLLIN) != 0)
+                AcceptPending();
+        }
+    }
+
+    /// <summary>Drops unprivileged clients past their grace time and clients that stopped reading their replies.</summary>
+    private void ExpireClients(DateTime now)
+    {
+        for (int i = _clients.Count - 1; i >= 0; i--)
+        {
+            var c = _clients[i];
+            if (!c.Peer.Privileged && now - c.Connected > UnprivilegedGrace)
+                Drop(c);
+            else if (c.Out.Count > 0 && now - c.OutSince > StalledReply)
+            {
+                Log.Error($"client pid {c.Peer.Pid} (uid {c.Peer.Uid}) has not read its reply for {StalledReply.TotalSeconds:0} s: dropped");
+                Drop(c);
             }
         }
     }
 
-    private void Accept()
+    /// <summary>Accepts what is waiting (bounded per round, so a connect flood cannot starve served clients).</summary>
+    private void AcceptPending()
     {
-        int fd = accept4(_listen, null, null, SOCK_CLOEXEC);
-        if (fd < 0)
-            return;
-        var (pid, uid, _) = Sys.PeerCredentials(fd);
-        _clients.Add(new Client { Fd = fd, Pid = pid, Privileged = uid == 0 || Capabilities.HasNetAdmin(pid.ToString()) });
+        for (int k = 0; k < 64; k++)
+        {
+            int fd = accept4(_listen, null, null, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0)
+                return;
+            Admit(fd);
+        }
     }
 
-    /// <summary>Reads and answers one buffer of requests; false when the client is gone.</summary>
+    private void Admit(int fd)
+    {
+        PeerIdentity peer;
+        try
+        {
+            var (pid, uid, _) = Sys.PeerCredentials(fd);
+            // Count before looking further: a flood from one uid costs an accept and a close, no /proc reads.
+            if (uid != 0 && _clients.Count(x => x.Peer.Uid == uid) >= MaxClientsPerUid)
+            {
+                Sys.Close(fd);
+                return;
+            }
+            peer = PeerAuthorization.Check(fd);
+        }
+        catch (ErrnoException)
+        {
+            Sys.Close(fd);
+            return;
+        }
+        if (_clients.Count >= MaxClients)
+        {
+            // A privileged caller is never locked out by others: it takes the place of the oldest unprivileged one.
+            var victim = peer.Privileged ? _clients.Where(x => !x.Peer.Privileged).MinBy(x => x.Connected) : null;
+            if (victim is null)
+            {
+                Sys.Close(fd);
+                return;
+            }
+            Drop(victim);
+        }
+        _clients.Add(new Client { Fd = fd, Peer = peer });
+    }
+
+    private void Drop(Client c)
+    {
+        Sys.Close(c.Fd);
+        _clients.Remove(c);
+    }
+
+    /// <summary>Reads and answers one request buffer; false when the client is gone or is to be dropped.</summary>
     private bool Serve(Client c)
     {
-        long n = Sys.Recv(c.Fd, _rx, MSG_DONTWAIT);
+        long n = Sys.Recv(c.Fd, _rx, MSG_DONTWAIT | MSG_TRUNC);
         if (n == 0)
             return false;
         if (n < 0)
             return Sys.Errno is var e && (e == EAGAIN || e == EINTR);
+        if (n > _rx.Length)
+        {
+            Log.Error($"client pid {c.Peer.Pid} (uid {c.Peer.Uid}): request of {n} bytes is over the {MaxRequest}-byte limit: dropped");
+            return false;
+        }
         List<NetlinkMessage> requests;
         try
         {
@@ -108,8 +206,20 @@ internal sealed unsafe class ControlServer : IDisposable
         }
         catch (InvalidDataException e)
         {
-            Log.Error($"client {c.Pid}: malformed request: {e.Message}");
+            Log.Error($"client pid {c.Peer.Pid} (uid {c.Peer.Uid}): malformed request: {e.Message}");
             return false;
+        }
+        if (requests.Count == 0)
+            return false;
+        if (!c.Peer.Privileged)
+        {
+            // One refusal, in words the module turns into L2tp.PermissionDenied, then the connection goes.
+            _w.Clear();
+            Ack(requests[0], EPERM, $"l2tp-forwarder refuses pid {c.Peer.Pid} (uid {c.Peer.Uid}): L2TP configuration needs root or CAP_NET_ADMIN in the user namespace that owns this network namespace ({c.Peer.Reason}).");
+            c.CloseAfterReply = true;
+            Queue(c);
+            Log.Info($"refused pid {c.Peer.Pid} (uid {c.Peer.Uid}): {c.Peer.Reason}");
+            return Send(c);
         }
         foreach (var m in requests)
         {
@@ -134,10 +244,14 @@ internal sealed unsafe class ControlServer : IDisposable
                 _w.Clear();
                 Ack(m, EIO, "l2tp-forwarder: internal error: " + e.Message);
             }
-            if (!Flush(c, force: true))
+            Queue(c);
+            if (c.OutBytes > MaxQueuedReply)
+            {
+                Log.Error($"client pid {c.Peer.Pid} (uid {c.Peer.Uid}) has {c.OutBytes} bytes of replies waiting: dropped");
                 return false;
+            }
         }
-        return true;
+        return Send(c);
     }
 
     private void Handle(Client c, NetlinkMessage m)
@@ -150,8 +264,6 @@ internal sealed unsafe class ControlServer : IDisposable
         if (m.Type != FamilyId)
             throw new ForwarderError(EOPNOTSUPP, $"l2tp-forwarder only speaks the l2tp family (got message type {m.Type}).");
         byte cmd = m.GenlCommand;
-        if (cmd != L2tpGenl.CMD_NOOP && !c.Privileged)
-            throw new ForwarderError(EPERM, "L2TP configuration needs root or CAP_NET_ADMIN.");
         var a = m.GenlAttributes;
         bool dump = (m.Flags & Nl.F_DUMP) == Nl.F_DUMP;
         switch (cmd)
@@ -206,7 +318,8 @@ internal sealed unsafe class ControlServer : IDisposable
                         foreach (var s in t.Sessions.Values)
                         {
                             ReplySession(m, t, s, Nl.F_MULTI);
-                            Flush(c, force: false);
+                            if (_w.Length >= MaxReplyChunk)
+                                Queue(c);
                         }
                     Done(m);
                     return;
@@ -285,17 +398,14 @@ internal sealed unsafe class ControlServer : IDisposable
         _w.End();
     }
 
-    /// <summary>Sends what is buffered, in chunks of whole messages; false when the client is gone.</summary>
-    private bool Flush(Client c, bool force)
+    /// <summary>Moves what the writer holds into the client's queue, in chunks of whole messages (one packet each).</summary>
+    private void Queue(Client c)
     {
-        if (_w.Length == 0 || (!force && _w.Length < MaxReplyChunk))
-            return true;
         var data = _w.Span;
         int o = 0;
         while (o < data.Length)
         {
             int end = o;
-            // Take whole messages up to the chunk size (at least one).
             while (end < data.Length)
             {
                 int len = Nl.Align((int)BinaryPrimitives.ReadUInt32LittleEndian(data[end..]));
@@ -303,15 +413,28 @@ internal sealed unsafe class ControlServer : IDisposable
                     break;
                 end += len;
             }
-            if (Sys.Send(c.Fd, data[o..end]) < 0)
-            {
-                _w.Clear();
-                return false;
-            }
+            if (c.Out.Count == 0)
+                c.OutSince = DateTime.UtcNow;
+            c.Out.Enqueue(data[o..end].ToArray());
+            c.OutBytes += end - o;
             o = end;
         }
         _w.Clear();
-        return true;
+    }
+
+    /// <summary>Sends queued replies without blocking; false when the client is gone or is done.</summary>
+    private bool Send(Client c)
+    {
+        while (c.Out.Count > 0)
+        {
+            var chunk = c.Out.Peek();
+            if (Sys.Send(c.Fd, chunk, MSG_DONTWAIT) < 0)
+                return Sys.Errno is var e && (e == EAGAIN || e == EINTR);
+            c.Out.Dequeue();
+            c.OutBytes -= chunk.Length;
+            c.OutSince = DateTime.UtcNow;
+        }
+        return !c.CloseAfterReply;
     }
 
     public void Dispose()

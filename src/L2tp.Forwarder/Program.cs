@@ -34,7 +34,7 @@ internal static unsafe class Program
             Log.Error($"cannot bind @{ForwarderPaths.SocketName}: {new ErrnoException(e, "bind").Message}");
             return 1;
         }
-        Sys.Check(Tmds.Linux.LibC.listen(listen, 64), "listen");
+        Sys.Check(Tmds.Linux.LibC.listen(listen, 512), "listen");
         Log.Info($"l2tp-forwarder {typeof(Program).Assembly.GetName().Version} serving network namespace {key} (inode {NetNamespace.CurrentInode()})");
 
         CollectDeadStateFolders(key);

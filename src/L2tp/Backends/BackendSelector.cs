@@ -22,19 +22,27 @@ internal static class BackendSelector
     /// Opens a backend inside <paramref name="netns"/>. With <paramref name="create"/> false (Get/Remove) a managed
     /// backend with nothing to manage is not started, and null is returned.
     /// </summary>
-    public static IL2tpBackend? Open(BackendKind parameter, string netns, bool create)
+    public static IL2tpBackend? Open(BackendKind parameter, string netns, bool create, Action<string>? verbose = null)
     {
         var kind = Requested(parameter);
+        string why = parameter != BackendKind.Auto ? $"-Backend {parameter}"
+            : kind != BackendKind.Auto ? $"L2TP_BACKEND={kind}" : "automatic choice";
         using var scope = NetNamespace.Enter(netns);
         if (kind is BackendKind.Kernel or BackendKind.Auto)
         {
             var kernel = KernelBackend.TryOpen(netns);
             if (kernel is not null)
+            {
+                verbose?.Invoke($"Backend: Kernel ({why}; the kernel has the 'l2tp' generic-netlink family)");
+                kernel.Verbose = verbose;
                 return kernel;
+            }
             if (kind == BackendKind.Kernel)
                 throw new L2tpException("L2tp.KernelL2tpUnavailable", L2tpErrorKind.ResourceUnavailable, "l2tp",
                     "This kernel has no L2TP (the generic-netlink family 'l2tp' is missing and l2tp_netlink could not be loaded). Use -Backend Managed.");
         }
-        return ManagedBackend.Connect(netns, create);
+        verbose?.Invoke(kind == BackendKind.Managed ? $"Backend: Managed ({why})"
+            : "Backend: Managed (automatic choice: this kernel has no L2TP, the generic-netlink family 'l2tp' is missing)");
+        return ManagedBackend.Connect(netns, create, verbose);
     }
 }

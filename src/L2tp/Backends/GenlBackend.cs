@@ -26,11 +26,22 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public abstract BackendKind Kind { get; }
 
-    private List<NetlinkMessage> Call(byte cmd, ushort flags, Action<NetlinkWriter> attrs, Func<NetlinkException, L2tpException> onError)
+    public Action<string>? Verbose { get; set; }
+
+    public void Cancel() => _client.Cancel();
+
+    /// <summary>The one place requests leave: -Verbose names each one.</summary>
+    private List<NetlinkMessage> Send(byte cmd, ushort flags, Action<NetlinkWriter> attrs, string what)
+    {
+        Verbose?.Invoke($"{Kind} backend{InNs}: {L2tpGenl.CommandName(cmd)}{((flags & Nl.F_DUMP) == Nl.F_DUMP ? " (dump)" : "")} {what}".TrimEnd());
+        return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+    }
+
+    private List<NetlinkMessage> Call(byte cmd, ushort flags, Action<NetlinkWriter> attrs, Func<NetlinkException, L2tpException> onError, string what = "")
     {
         try
         {
-            return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+            return Send(cmd, flags, attrs, what);
         }
         catch (NetlinkException e)
         {
@@ -40,7 +51,7 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public L2tpTunnel CreateTunnel(TunnelSpec spec)
     {
-        Call(L2tpGenl.CMD_TUNNEL_CREATE, 0, w => L2tpGenl.WriteTunnelCreate(w, spec), e => e.Errno switch
+        Call(L2tpGenl.CMD_TUNNEL_CREATE, 0, w => L2tpGenl.WriteTunnelCreate(w, spec), what: $"tunnel {spec.TunnelId}", onError: e => e.Errno switch
         {
             _ when e.Errno == EEXIST => Err(e, "L2tp.TunnelExists", L2tpErrorKind.ResourceExists, spec.TunnelId,
                 $"Tunnel {spec.TunnelId} already exists. Remove it first or choose another -TunnelId."),
@@ -55,7 +66,7 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public void DeleteTunnel(uint tunnelId)
     {
-        Call(L2tpGenl.CMD_TUNNEL_DELETE, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId), e => IsNotFound(e)
+        Call(L2tpGenl.CMD_TUNNEL_DELETE, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId), what: $"tunnel {tunnelId}", onError: e => IsNotFound(e)
             ? TunnelNotFound(e, tunnelId)
             : Generic(e, tunnelId));
         // The kernel finishes a tunnel delete in a work queue: return only once the tunnel (its id and socket) is
@@ -72,7 +83,7 @@ internal abstract class GenlBackend : IL2tpBackend
         try
         {
             replies = tunnelId is { } id
-                ? _client.Genl(_family, L2tpGenl.CMD_TUNNEL_GET, L2tpGenl.Version, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, id))
+                ? Send(L2tpGenl.CMD_TUNNEL_GET, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, id), $"tunnel {id}")
                 : Call(L2tpGenl.CMD_TUNNEL_GET, Nl.F_DUMP, _ => { }, e => Generic(e, tunnelId));
         }
         catch (NetlinkException e) when (IsNotFound(e))
@@ -91,7 +102,7 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public L2tpSession CreateSession(SessionSpec spec)
     {
-        Call(L2tpGenl.CMD_SESSION_CREATE, 0, w => L2tpGenl.WriteSessionCreate(w, spec), e => e.Errno switch
+        Call(L2tpGenl.CMD_SESSION_CREATE, 0, w => L2tpGenl.WriteSessionCreate(w, spec), what: $"session {spec.SessionId} in tunnel {spec.TunnelId}", onError: e => e.Errno switch
         {
             // Kernels before 6.x say nothing more than EEXIST when register_netdev refuses the name: a session id that
             // is not taken tells that case apart.
@@ -118,7 +129,7 @@ internal abstract class GenlBackend : IL2tpBackend
         {
             w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId);
             w.U32(L2tpGenl.ATTR_SESSION_ID, sessionId);
-        }, e => IsNotFound(e)
+        }, what: $"session {sessionId} in tunnel {tunnelId}", onError: e => IsNotFound(e)
             ? Err(e, "L2tp.SessionNotFound", L2tpErrorKind.ObjectNotFound, sessionId,
                 $"There is no session {sessionId} in tunnel {tunnelId}{InNs}.")
             : Generic(e, sessionId));
@@ -129,11 +140,11 @@ internal abstract class GenlBackend : IL2tpBackend
         try
         {
             replies = tunnelId is { } tid && sessionId is { } sid
-                ? _client.Genl(_family, L2tpGenl.CMD_SESSION_GET, L2tpGenl.Version, 0, w =>
+                ? Send(L2tpGenl.CMD_SESSION_GET, 0, w =>
                 {
                     w.U32(L2tpGenl.ATTR_CONN_ID, tid);
                     w.U32(L2tpGenl.ATTR_SESSION_ID, sid);
-                })
+                }, $"session {sid} in tunnel {tid}")
                 : Call(L2tpGenl.CMD_SESSION_GET, Nl.F_DUMP, _ => { }, e => Generic(e, sessionId));
         }
         catch (NetlinkException e) when (IsNotFound(e))

@@ -17,23 +17,23 @@ internal sealed class ManagedBackend : GenlBackend
     /// Connects to the forwarder of the current thread's namespace. It is started when <paramref name="start"/> says so,
     /// or when a state file shows it had tunnels (it died and must re-attach them); otherwise null: nothing to manage.
     /// </summary>
-    public static ManagedBackend? Connect(string netns, bool start)
+    public static ManagedBackend? Connect(string netns, bool start, Action<string>? verbose = null)
     {
         // A forwarder that just removed its last tunnel closes its socket as we connect: then start a fresh one.
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                return ConnectOnce(netns, start);
+                return ConnectOnce(netns, start, verbose);
             }
-            catch (ErrnoException e) when (attempt < 3 && (e.Errno == ECONNRESET || e.Errno == EPIPE))
+            catch (L2tpException e) when (attempt < 3 && e.ErrorId == "L2tp.ForwarderConnectionLost")
             {
                 Thread.Sleep(50);
             }
         }
     }
 
-    private static ManagedBackend? ConnectOnce(string netns, bool start)
+    private static ManagedBackend? ConnectOnce(string netns, bool start, Action<string>? verbose)
     {
         var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out int err);
         if (sock is null)
@@ -43,16 +43,38 @@ internal sealed class ManagedBackend : GenlBackend
                     $"Cannot reach l2tp-forwarder: {new ErrnoException(err, "connect").Message}");
             string key = NetNamespace.CurrentKey();
             if (!start && !File.Exists(ForwarderPaths.StateFile(key)))
+            {
+                verbose?.Invoke("Managed backend: no l2tp-forwarder runs in this namespace and none is needed to answer");
                 return null;
-            sock = StartForwarder(key, netns);
+            }
+            sock = StartForwarder(key, netns, verbose);
         }
         var client = new NetlinkClient(sock);
         try
         {
-            ushort family = client.ResolveFamily(L2tpGenl.FamilyName)
-                ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
-                    "l2tp-forwarder did not answer the l2tp family lookup.");
-            return new ManagedBackend(client, family, netns);
+            // Anyone may bind an abstract name first: a privileged caller talks only to a forwarder that could really
+            // configure this namespace. (An unprivileged caller may not judge it, nor has it anything to lose: the
+            // forwarder refuses it.)
+            var server = sock.Peer();
+            if (!server.Privileged && PeerAuthorization.Self().Privileged)
+                throw new L2tpException("L2tp.ForwarderNotTrusted", L2tpErrorKind.PermissionDenied, server.Pid,
+                    $"The process holding @{ForwarderPaths.SocketName} (pid {server.Pid}, uid {server.Uid}) is not a privileged l2tp-forwarder " +
+                    $"({server.Reason}); stop it (kill {server.Pid}) and run the command again.");
+            verbose?.Invoke($"Managed backend: connected to l2tp-forwarder pid {server.Pid} (uid {server.Uid})");
+            ushort family;
+            try
+            {
+                family = client.ResolveFamily(L2tpGenl.FamilyName)
+                    ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
+                        "l2tp-forwarder did not answer the l2tp family lookup.");
+            }
+            catch (NetlinkException e) when (e.Errno == EPERM || e.Errno == EACCES)
+            {
+                // The forwarder's own refusal, with its reason (e.g. root only in a user namespace of one's own).
+                throw new L2tpException("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(netns) ? null : netns,
+                    e.ExtendedAck ?? e.Message, e) { Errno = e.Errno };
+            }
+            return new ManagedBackend(client, family, netns) { Verbose = verbose };
         }
         catch
         {
@@ -61,15 +83,15 @@ internal sealed class ManagedBackend : GenlBackend
         }
     }
 
-    internal static L2tpException Denied(string netns) =>
+    internal static L2tpException Denied(string netns, string reason) =>
         new("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(netns) ? null : netns,
-            "Managing L2TP tunnels needs root or CAP_NET_ADMIN (as `ip l2tp` does). Run pwsh as root, e.g. `sudo pwsh`.");
+            $"Managing L2TP tunnels needs root or CAP_NET_ADMIN in the user namespace that owns the network namespace (as `ip l2tp` does; here: {reason}). Run pwsh as root, e.g. `sudo pwsh`.");
 
     /// <summary>Starts l2tp-forwarder in the current thread's namespace (a child inherits it) and waits until it listens.</summary>
-    private static UnixSeqPacketSocket StartForwarder(string key, string netns)
+    private static UnixSeqPacketSocket StartForwarder(string key, string netns, Action<string>? verbose)
     {
-        if (Sys.EffectiveUid != 0 && !Capabilities.HasNetAdmin())
-            throw Denied(netns);
+        if (PeerAuthorization.Self() is { Privileged: false } self)
+            throw Denied(netns, self.Reason);
         string dir = Path.GetDirectoryName(typeof(ManagedBackend).Assembly.Location)!;
         string dll = Path.Combine(dir, "l2tp-forwarder.dll");
         if (!File.Exists(dll))
@@ -97,7 +119,10 @@ internal sealed class ManagedBackend : GenlBackend
         {
             var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out _);
             if (sock is not null)
+            {
+                verbose?.Invoke($"Managed backend: started l2tp-forwarder ({psi.FileName} {string.Join(' ', psi.ArgumentList)}) for network namespace {key}; it listens after {deadline.ElapsedMilliseconds} ms");
                 return sock;
+            }
             if (process.HasExited && process.ExitCode != 0)
                 break;
             Thread.Sleep(20);

@@ -53,6 +53,17 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
         {
             WriteError(ToErrorRecord(new L2tpException("L2tp.SystemError", L2tpErrorKind.ConnectionError, null, e.Message, e) { Errno = e.Errno }));
         }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C cancelled a request: the pipeline is stopping, which PowerShell reports itself.
+            throw new PipelineStoppedException();
+        }
+        catch (Exception e) when (e is not RuntimeException)
+        {
+            // A bug of ours still reaches the user as an L2tp.* error, with the whole exception kept for a report.
+            WriteError(ToErrorRecord(new L2tpException("L2tp.InternalError", L2tpErrorKind.ConnectionError, null,
+                $"Internal error in the L2tp module ({e.GetType().Name}: {e.Message}). Please report it with $Error[0].Exception.InnerException.", e)));
+        }
     }
 
     /// <summary>The per-record work of the cmdlet.</summary>
@@ -80,8 +91,14 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
     /// <summary>Closes what this invocation opened.</summary>
     protected override void EndProcessing() => Close();
 
-    /// <summary>Ctrl+C: close sockets so a blocked request returns.</summary>
-    protected override void StopProcessing() => Close();
+    /// <summary>
+    /// Ctrl+C, on another thread: make a blocked request return at once (socket shutdown), but leave closing the fds to
+    /// the pipeline thread, which may still be inside a system call on them.
+    /// </summary>
+    protected override void StopProcessing() => Cancel();
+
+    /// <summary>Cancels what this invocation is waiting on; derived cmdlets add their own.</summary>
+    protected virtual void Cancel() { }
 
     /// <summary>
     /// PowerShell disposes a cmdlet when its pipeline ends, also when an error stopped it before EndProcessing: a
@@ -116,10 +133,21 @@ public abstract class L2tpCmdlet : L2tpNetnsCmdlet
         var key = (NetworkNamespace ?? "", Backend);
         if (_backends.TryGetValue(key, out var b))
             return b;
-        var opened = BackendSelector.Open(Backend, NetworkNamespace ?? "", create);
+        var opened = BackendSelector.Open(Backend, NetworkNamespace ?? "", create, WriteVerbose);
         if (opened is not null)
-            _backends[key] = opened;
+            lock (_backends)
+                _backends[key] = opened;
         return opened;
+    }
+
+    /// <inheritdoc/>
+    protected override void Cancel()
+    {
+        List<IL2tpBackend> open;
+        lock (_backends)
+            open = _backends.Values.ToList();
+        foreach (var b in open)
+            b.Cancel();
     }
 
     /// <inheritdoc/>

@@ -142,6 +142,14 @@ internal static unsafe class Sys
         Check(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16), "setsockopt(SO_RCVTIMEO)");
     }
 
+    public static void SetSendTimeout(int fd, TimeSpan t)
+    {
+        long* tv = stackalloc long[2];
+        tv[0] = (long)t.TotalSeconds;
+        tv[1] = t.Milliseconds * 1000L;
+        Check(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, 16), "setsockopt(SO_SNDTIMEO)");
+    }
+
     public static void SetNonBlocking(int fd)
     {
         int flags = Check(fcntl(fd, F_GETFL), "fcntl(F_GETFL)");

@@ -16,6 +16,21 @@ internal static class L2tpGenl
     public const byte CMD_NOOP = 0, CMD_TUNNEL_CREATE = 1, CMD_TUNNEL_DELETE = 2, CMD_TUNNEL_MODIFY = 3, CMD_TUNNEL_GET = 4,
         CMD_SESSION_CREATE = 5, CMD_SESSION_DELETE = 6, CMD_SESSION_MODIFY = 7, CMD_SESSION_GET = 8;
 
+    /// <summary>The kernel's name of a command (L2TP_CMD_*), for -Verbose and logs.</summary>
+    public static string CommandName(byte cmd) => cmd switch
+    {
+        CMD_NOOP => "NOOP",
+        CMD_TUNNEL_CREATE => "TUNNEL_CREATE",
+        CMD_TUNNEL_DELETE => "TUNNEL_DELETE",
+        CMD_TUNNEL_MODIFY => "TUNNEL_MODIFY",
+        CMD_TUNNEL_GET => "TUNNEL_GET",
+        CMD_SESSION_CREATE => "SESSION_CREATE",
+        CMD_SESSION_DELETE => "SESSION_DELETE",
+        CMD_SESSION_MODIFY => "SESSION_MODIFY",
+        CMD_SESSION_GET => "SESSION_GET",
+        _ => $"command {cmd}",
+    };
+
     public const ushort ATTR_PW_TYPE = 1, ATTR_ENCAP_TYPE = 2, ATTR_OFFSET = 3, ATTR_DATA_SEQ = 4, ATTR_L2SPEC_TYPE = 5,
         ATTR_L2SPEC_LEN = 6, ATTR_PROTO_VERSION = 7, ATTR_IFNAME = 8, ATTR_CONN_ID = 9, ATTR_PEER_CONN_ID = 10,
         ATTR_SESSION_ID = 11, ATTR_PEER_SESSION_ID = 12, ATTR_UDP_CSUM = 13, ATTR_VLAN_ID = 14, ATTR_COOKIE = 15,

@@ -10,6 +10,8 @@ internal interface INetlinkTransport : IDisposable
     void Send(ReadOnlySpan<byte> buffer);
     /// <summary>Receives one buffer holding one or more messages; returns its length.</summary>
     int Receive(Span<byte> buffer);
+    /// <summary>Makes a blocked <see cref="Receive"/> on another thread return (with OperationCanceledException).</summary>
+    void Cancel() { }
 }
 
 /// <summary>An AF_NETLINK socket to the kernel (NETLINK_GENERIC or NETLINK_ROUTE) with extended acks on.</summary>
@@ -65,47 +67,88 @@ internal sealed class NetlinkSocket : INetlinkTransport
     }
 }
 
-/// <summary>A SOCK_SEQPACKET connection to an abstract unix socket: how the managed forwarder is reached.</summary>
+/// <summary>
+/// A SOCK_SEQPACKET connection to an abstract unix socket: how the managed forwarder is reached. The fd lives in a
+/// SafeHandle; <see cref="Cancel"/> (Ctrl+C, from another thread) shuts the socket down so a blocked receive returns at
+/// once, and the fd itself is closed only by the thread that owns the connection.
+/// </summary>
 internal sealed class UnixSeqPacketSocket : INetlinkTransport
 {
-    private int _fd;
+    /// <summary>How long a request may wait for the forwarder's reply before the cmdlet gives up.</summary>
+    public static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(30);
 
-    private UnixSeqPacketSocket(int fd) => _fd = fd;
+    private readonly SafeFd _fd;
+    private volatile bool _cancelled;
+
+    private UnixSeqPacketSocket(SafeFd fd) => _fd = fd;
 
     /// <summary>Connects, or returns null with the errno when nobody listens (ECONNREFUSED) or the name is unknown.</summary>
     public static UnixSeqPacketSocket? TryConnect(string abstractName, out int error)
     {
-        int fd = Sys.Socket(AF_UNIX, SOCK_SEQPACKET, 0);
-        if (Sys.Connect(fd, Sys.AbstractUnixAddress(abstractName)) < 0)
+        var fd = new SafeFd(Sys.Socket(AF_UNIX, SOCK_SEQPACKET, 0));
+        // A listener that does not accept (stopped, wedged) must not hang connect() either.
+        fd.Use(f => { Sys.SetSendTimeout(f, TimeSpan.FromSeconds(5)); return 0; });
+        int rc = fd.Use(f => Sys.Connect(f, Sys.AbstractUnixAddress(abstractName)));
+        if (rc < 0)
         {
             error = Sys.Errno;
-            Sys.Close(fd);
+            fd.Dispose();
             return null;
         }
         error = 0;
-        Sys.SetReceiveTimeout(fd, TimeSpan.FromSeconds(30));
+        fd.Use(f => { Sys.SetReceiveTimeout(f, ReplyTimeout); return 0; });
         return new UnixSeqPacketSocket(fd);
     }
 
-    public void Send(ReadOnlySpan<byte> buffer) => Sys.Check(Sys.Send(_fd, buffer), "send(l2tp-forwarder)");
+    /// <summary>Who serves the other end: the forwarder must be privileged over this namespace, or it is an impostor.</summary>
+    public PeerIdentity Peer() => _fd.Use(PeerAuthorization.Check);
+
+    public void Send(ReadOnlySpan<byte> buffer)
+    {
+        int f = _fd.Acquire();
+        long rc;
+        try { rc = Sys.Send(f, buffer); }
+        finally { _fd.Release(); }
+        if (rc < 0)
+            throw Failure(Sys.Errno, "send");
+    }
 
     public int Receive(Span<byte> buffer)
     {
         while (true)
         {
-            long n = Sys.Recv(_fd, buffer);
+            int f = _fd.Acquire();
+            long n;
+            int e;
+            try { n = Sys.Recv(f, buffer); e = Sys.Errno; }
+            finally { _fd.Release(); }
+            if (_cancelled)
+                throw new OperationCanceledException("The request to l2tp-forwarder was cancelled.");
             if (n > 0)
                 return (int)n;
             if (n == 0)
-                throw new ErrnoException(ECONNRESET, "recv(l2tp-forwarder): the forwarder closed the connection");
-            if (Sys.Errno != EINTR)
-                throw new ErrnoException(Sys.Errno, "recv(l2tp-forwarder)");
+                throw new L2tpException("L2tp.ForwarderConnectionLost", L2tpErrorKind.ConnectionError, ForwarderName,
+                    "l2tp-forwarder closed the connection before answering (it stopped or crashed; see its log, and Get-L2tpForwarder).");
+            if (e != EINTR)
+                throw Failure(e, "recv");
         }
     }
 
-    public void Dispose()
+    private const string ForwarderName = "@l2tp-forwarder";
+
+    private static L2tpException Failure(int errno, string call) => errno == EAGAIN || errno == EWOULDBLOCK
+        ? new L2tpException("L2tp.ForwarderTimeout", L2tpErrorKind.ConnectionError, ForwarderName,
+            $"l2tp-forwarder did not answer within {ReplyTimeout.TotalSeconds:0} s (is it stopped or wedged? see Get-L2tpForwarder and its log).") { Errno = errno }
+        : new L2tpException("L2tp.ForwarderConnectionLost", L2tpErrorKind.ConnectionError, ForwarderName,
+            $"The connection to l2tp-forwarder failed: {new ErrnoException(errno, call).Message}") { Errno = errno };
+
+    /// <summary>Makes a receive blocked on another thread return now (shutdown, not close: the fd stays valid).</summary>
+    public void Cancel()
     {
-        Sys.Close(_fd);
-        _fd = -1;
+        _cancelled = true;
+        try { _fd.Use(f => shutdown(f, SHUT_RDWR)); }
+        catch (ObjectDisposedException) { }
     }
+
+    public void Dispose() => _fd.Dispose();
 }
