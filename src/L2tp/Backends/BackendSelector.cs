@@ -22,7 +22,8 @@ internal static class BackendSelector
     /// Opens a backend inside <paramref name="netns"/>. With <paramref name="create"/> false (Get/Remove) a managed
     /// backend with nothing to manage is not started, and null is returned.
     /// </summary>
-    public static IL2tpBackend? Open(BackendKind parameter, string netns, bool create, Action<string>? verbose = null)
+    public static IL2tpBackend? Open(BackendKind parameter, string netns, bool create, Action<string>? verbose = null,
+        CancellationToken cancel = default)
     {
         var kind = Requested(parameter);
         string why = parameter != BackendKind.Auto ? $"-Backend {parameter}"
@@ -43,6 +44,6 @@ internal static class BackendSelector
         }
         verbose?.Invoke(kind == BackendKind.Managed ? $"Backend: Managed ({why})"
             : "Backend: Managed (automatic choice: this kernel has no L2TP, the generic-netlink family 'l2tp' is missing)");
-        return ManagedBackend.Connect(netns, create, verbose);
+        return ManagedBackend.Connect(netns, create, verbose, cancel);
     }
 }

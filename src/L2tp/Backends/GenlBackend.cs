@@ -28,8 +28,6 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public Action<string>? Verbose { get; set; }
 
-    public void Cancel() => _client.Cancel();
-
     /// <summary>The one place requests leave: -Verbose names each one.</summary>
     private List<NetlinkMessage> Send(byte cmd, ushort flags, Action<NetlinkWriter> attrs, string what)
     {

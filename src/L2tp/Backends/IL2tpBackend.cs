@@ -14,6 +14,4 @@ internal interface IL2tpBackend : IDisposable
     IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null);
     /// <summary>Where -Verbose text goes (each request sent); set by the cmdlet that opened the backend.</summary>
     Action<string>? Verbose { get; set; }
-    /// <summary>Makes a request blocked on another thread return at once (Ctrl+C).</summary>
-    void Cancel();
 }

@@ -17,14 +17,14 @@ internal sealed class ManagedBackend : GenlBackend
     /// Connects to the forwarder of the current thread's namespace. It is started when <paramref name="start"/> says so,
     /// or when a state file shows it had tunnels (it died and must re-attach them); otherwise null: nothing to manage.
     /// </summary>
-    public static ManagedBackend? Connect(string netns, bool start, Action<string>? verbose = null)
+    public static ManagedBackend? Connect(string netns, bool start, Action<string>? verbose = null, CancellationToken cancel = default)
     {
         // A forwarder that just removed its last tunnel closes its socket as we connect: then start a fresh one.
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                return ConnectOnce(netns, start, verbose);
+                return ConnectOnce(netns, start, verbose, cancel);
             }
             catch (L2tpException e) when (attempt < 3 && e.ErrorId == "L2tp.ForwarderConnectionLost")
             {
@@ -33,9 +33,9 @@ internal sealed class ManagedBackend : GenlBackend
         }
     }
 
-    private static ManagedBackend? ConnectOnce(string netns, bool start, Action<string>? verbose)
+    private static ManagedBackend? ConnectOnce(string netns, bool start, Action<string>? verbose, CancellationToken cancel)
     {
-        var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out int err);
+        var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out int err, cancel);
         if (sock is null)
         {
             if (err != ECONNREFUSED && err != ENOENT)
@@ -47,7 +47,7 @@ internal sealed class ManagedBackend : GenlBackend
                 verbose?.Invoke("Managed backend: no l2tp-forwarder runs in this namespace and none is needed to answer");
                 return null;
             }
-            sock = StartForwarder(key, netns, verbose);
+            sock = StartForwarder(key, netns, verbose, cancel);
         }
         var client = new NetlinkClient(sock);
         try
@@ -88,7 +88,7 @@ internal sealed class ManagedBackend : GenlBackend
             $"Managing L2TP tunnels needs root or CAP_NET_ADMIN in the user namespace that owns the network namespace (as `ip l2tp` does; here: {reason}). Run pwsh as root, e.g. `sudo pwsh`.");
 
     /// <summary>Starts l2tp-forwarder in the current thread's namespace (a child inherits it) and waits until it listens.</summary>
-    private static UnixSeqPacketSocket StartForwarder(string key, string netns, Action<string>? verbose)
+    private static UnixSeqPacketSocket StartForwarder(string key, string netns, Action<string>? verbose, CancellationToken cancel)
     {
         if (PeerAuthorization.Self() is { Privileged: false } self)
             throw Denied(netns, self.Reason);
@@ -117,7 +117,8 @@ internal sealed class ManagedBackend : GenlBackend
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(20))
         {
-            var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out _);
+            cancel.ThrowIfCancellationRequested();
+            var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out _, cancel);
             if (sock is not null)
             {
                 verbose?.Invoke($"Managed backend: started l2tp-forwarder ({psi.FileName} {string.Join(' ', psi.ArgumentList)}) for network namespace {key}; it listens after {deadline.ElapsedMilliseconds} ms");

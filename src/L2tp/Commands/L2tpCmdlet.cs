@@ -91,14 +91,16 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
     /// <summary>Closes what this invocation opened.</summary>
     protected override void EndProcessing() => Close();
 
-    /// <summary>
-    /// Ctrl+C, on another thread: make a blocked request return at once (socket shutdown), but leave closing the fds to
-    /// the pipeline thread, which may still be inside a system call on them.
-    /// </summary>
-    protected override void StopProcessing() => Cancel();
+    private readonly CancellationTokenSource _stopping = new();
 
-    /// <summary>Cancels what this invocation is waiting on; derived cmdlets add their own.</summary>
-    protected virtual void Cancel() { }
+    /// <summary>Cancelled by Ctrl+C: whatever this invocation waits on (a forwarder's reply, its start) returns at once.</summary>
+    internal CancellationToken Cancellation => _stopping.Token;
+
+    /// <summary>
+    /// Ctrl+C, on another thread: cancel the token, which shuts blocked sockets down so their calls return; closing the
+    /// fds is left to the pipeline thread, which may still be inside a system call on them.
+    /// </summary>
+    protected override void StopProcessing() => _stopping.Cancel();
 
     /// <summary>
     /// PowerShell disposes a cmdlet when its pipeline ends, also when an error stopped it before EndProcessing: a
@@ -133,21 +135,10 @@ public abstract class L2tpCmdlet : L2tpNetnsCmdlet
         var key = (NetworkNamespace ?? "", Backend);
         if (_backends.TryGetValue(key, out var b))
             return b;
-        var opened = BackendSelector.Open(Backend, NetworkNamespace ?? "", create, WriteVerbose);
+        var opened = BackendSelector.Open(Backend, NetworkNamespace ?? "", create, WriteVerbose, Cancellation);
         if (opened is not null)
-            lock (_backends)
-                _backends[key] = opened;
+            _backends[key] = opened;
         return opened;
-    }
-
-    /// <inheritdoc/>
-    protected override void Cancel()
-    {
-        List<IL2tpBackend> open;
-        lock (_backends)
-            open = _backends.Values.ToList();
-        foreach (var b in open)
-            b.Cancel();
     }
 
     /// <inheritdoc/>

@@ -123,8 +123,5 @@ internal sealed class NetlinkClient : IDisposable
         return (errno, text);
     }
 
-    /// <summary>Makes a request blocked on another thread return (Ctrl+C); the client is not usable afterwards.</summary>
-    public void Cancel() => _transport.Cancel();
-
     public void Dispose() => _transport.Dispose();
 }

@@ -10,8 +10,6 @@ internal interface INetlinkTransport : IDisposable
     void Send(ReadOnlySpan<byte> buffer);
     /// <summary>Receives one buffer holding one or more messages; returns its length.</summary>
     int Receive(Span<byte> buffer);
-    /// <summary>Makes a blocked <see cref="Receive"/> on another thread return (with OperationCanceledException).</summary>
-    void Cancel() { }
 }
 
 /// <summary>An AF_NETLINK socket to the kernel (NETLINK_GENERIC or NETLINK_ROUTE) with extended acks on.</summary>
@@ -69,8 +67,8 @@ internal sealed class NetlinkSocket : INetlinkTransport
 
 /// <summary>
 /// A SOCK_SEQPACKET connection to an abstract unix socket: how the managed forwarder is reached. The fd lives in a
-/// SafeHandle; <see cref="Cancel"/> (Ctrl+C, from another thread) shuts the socket down so a blocked receive returns at
-/// once, and the fd itself is closed only by the thread that owns the connection.
+/// SafeHandle; the cancellation token (Ctrl+C, from another thread) shuts the socket down so a blocked receive returns
+/// at once, and the fd itself is closed only by the thread that owns the connection.
 /// </summary>
 internal sealed class UnixSeqPacketSocket : INetlinkTransport
 {
@@ -78,12 +76,17 @@ internal sealed class UnixSeqPacketSocket : INetlinkTransport
     public static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(30);
 
     private readonly SafeFd _fd;
+    private readonly CancellationTokenRegistration _onCancel;
     private volatile bool _cancelled;
 
-    private UnixSeqPacketSocket(SafeFd fd) => _fd = fd;
+    private UnixSeqPacketSocket(SafeFd fd, CancellationToken cancel)
+    {
+        _fd = fd;
+        _onCancel = cancel.Register(Cancel);
+    }
 
     /// <summary>Connects, or returns null with the errno when nobody listens (ECONNREFUSED) or the name is unknown.</summary>
-    public static UnixSeqPacketSocket? TryConnect(string abstractName, out int error)
+    public static UnixSeqPacketSocket? TryConnect(string abstractName, out int error, CancellationToken cancel = default)
     {
         var fd = new SafeFd(Sys.Socket(AF_UNIX, SOCK_SEQPACKET, 0));
         // A listener that does not accept (stopped, wedged) must not hang connect() either.
@@ -97,7 +100,7 @@ internal sealed class UnixSeqPacketSocket : INetlinkTransport
         }
         error = 0;
         fd.Use(f => { Sys.SetReceiveTimeout(f, ReplyTimeout); return 0; });
-        return new UnixSeqPacketSocket(fd);
+        return new UnixSeqPacketSocket(fd, cancel);
     }
 
     /// <summary>Who serves the other end: the forwarder must be privileged over this namespace, or it is an impostor.</summary>
@@ -143,12 +146,16 @@ internal sealed class UnixSeqPacketSocket : INetlinkTransport
             $"The connection to l2tp-forwarder failed: {new ErrnoException(errno, call).Message}") { Errno = errno };
 
     /// <summary>Makes a receive blocked on another thread return now (shutdown, not close: the fd stays valid).</summary>
-    public void Cancel()
+    private void Cancel()
     {
         _cancelled = true;
         try { _fd.Use(f => shutdown(f, SHUT_RDWR)); }
         catch (ObjectDisposedException) { }
     }
 
-    public void Dispose() => _fd.Dispose();
+    public void Dispose()
+    {
+        _onCancel.Dispose();
+        _fd.Dispose();
+    }
 }

@@ -1,0 +1,137 @@
+#Requires -Version 7.2
+# Pester 5: the forwarder's control socket cannot be wedged. Hostile local clients (hundreds of idle connections, a
+# client that floods requests and never reads, malformed and oversize requests) never delay root by more than a
+# second, never crash the forwarder; a cmdlet waiting on a wedged forwarder stops at once on Ctrl+C; -Verbose tells
+# which backend was chosen and each request sent.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
+    $ModulePath = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
+    Import-Module $ModulePath -Force
+    $Attack = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../lab/control_attack.py'))
+
+    $A = New-LabNamespace -Prefix 'ctl-A'
+    $B = New-LabNamespace -Prefix 'ctl-B'
+    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    New-L2tpTunnel -netns $A -Backend Managed -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop |
+        New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -ErrorAction Stop | Out-Null
+
+    function Get-ForwarderPid([string] $Namespace) {
+        @(Get-LabNamespaceProcess -Namespace $Namespace -CommandLinePattern 'l2tp-forwarder') | Select-Object -ExpandProperty Id
+    }
+    # Runs control_attack.py inside the namespace, as uid 65534 (-Nobody) or root.
+    function Start-Attack([string[]] $ArgumentList, [switch] $Nobody) {
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
+        $who = if ($Nobody) { @('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--') } else { @() }
+        foreach ($a in @('netns', 'exec', $A) + $who + @('/usr/bin/python3', $Attack) + $ArgumentList) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $psi.UseShellExecute = $false
+        [System.Diagnostics.Process]::Start($psi)
+    }
+    function Measure-Get {
+        $sw = [System.Diagnostics.Stopwatch]::StartNew()
+        $t = @(Get-L2tpTunnel -netns $A -ErrorAction Stop)
+        $sw.Stop()
+        $t.Count | Should -Be 1
+        $sw.Elapsed.TotalSeconds
+    }
+    Measure-Get | Out-Null   # warm: the first call pays for JIT and the module's own start
+}
+
+AfterAll {
+    if (Get-Command Remove-LabL2tpConfig -ErrorAction Ignore) { Remove-LabL2tpConfig -Namespace $A, $B }
+    if (Get-Command Remove-LabNamespace -ErrorAction Ignore) { Remove-LabNamespace -Name $A, $B }
+}
+
+Describe 'Under attack from local clients' {
+    BeforeAll {
+        $script:Forwarder = Get-ForwarderPid $A
+        $script:Attackers = @(
+            Start-Attack -Nobody -ArgumentList 'idle', '25', '300'
+            Start-Attack -Nobody -ArgumentList 'flood', '25'
+            Start-Attack -ArgumentList 'flood', '25'          # a broken privileged client: sends, never reads
+        )
+        Start-Sleep -Seconds 3   # let the idle connections pile up and the floods fill their buffers
+        $script:Times = @(1..8 | ForEach-Object { Measure-Get; Start-Sleep -Milliseconds 300 })
+    }
+    AfterAll {
+        foreach ($p in $Attackers) { try { $p.Kill($true) } catch { }; $p.Dispose() }
+    }
+
+    It 'root''s Get-L2tpTunnel answers within a second every time (slowest of 8: <Slowest>)' -TestCases @(@{ Slowest = 'measured' }) {
+        $slowest = ($Times | Measure-Object -Maximum).Maximum
+        Write-Host "      Get-L2tpTunnel under attack: $(($Times | ForEach-Object { '{0:0.000}' -f $_ }) -join ', ') s"
+        $slowest | Should -BeLessThan 1.0
+    }
+
+    It 'holds no more connections of uid 65534 than its per-uid bound' {
+        $held = @((Invoke-LabNs $A 'ss -x -p state connected' -IgnoreExitCode) -split "`n" | Where-Object { $_ -match 'l2tp-forwarder' -and $_ -match "pid=$Forwarder," }).Count
+        Write-Host "      connections the forwarder holds: $held"
+        # Its accepted sockets: at most 8 of the unprivileged user's, the privileged flooder's, and the listener.
+        $held | Should -BeLessOrEqual 10
+        $held | Should -BeGreaterOrEqual 2 -Because 'the listener and the privileged flooder are held (the count is real)'
+
+    }
+
+    It 'is the same forwarder afterwards (nothing crashed it)' {
+        Get-ForwarderPid $A | Should -Be $Forwarder
+    }
+}
+
+Describe 'Malformed requests' {
+    It 'each gets an error reply or a closed connection, never a hang, and the forwarder serves on' {
+        $before = Get-ForwarderPid $A
+        $p = Start-Attack -ArgumentList 'malformed', '9'
+        $line = $p.StandardOutput.ReadLine()
+        $p.WaitForExit(60000) | Should -BeTrue
+        $r = $line | ConvertFrom-Json
+        $r.hung | Should -Be 0
+        ($r.replies + $r.closed) | Should -Be $r.cases
+        Get-ForwarderPid $A | Should -Be $before
+        Measure-Get | Should -BeLessThan 1.0
+    }
+
+    It 'drops an unprivileged client that sends nothing within its grace time' {
+        $p = Start-Attack -Nobody -ArgumentList 'linger'
+        $line = $p.StandardOutput.ReadLine()
+        $p.WaitForExit(60000) | Should -BeTrue
+        ($line | ConvertFrom-Json).seconds | Should -BeLessThan 3.5
+    }
+}
+
+Describe 'A cmdlet waiting on a wedged forwarder' {
+    BeforeAll {
+        $script:Wedged = Get-ForwarderPid $A
+        & kill -STOP $Wedged
+    }
+    AfterAll {
+        & kill -CONT $Wedged
+    }
+
+    It 'stops within a second on Ctrl+C (the pipeline''s Stop), as PipelineStopped' {
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript("Import-Module '$ModulePath'; Get-L2tpTunnel -NetworkNamespace '$A'")
+            $h = $ps.BeginInvoke()
+            Start-Sleep -Seconds 2
+            $h.IsCompleted | Should -BeFalse -Because 'a stopped forwarder cannot answer'
+            $sw = [System.Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $sw.Stop()
+            $sw.Elapsed.TotalSeconds | Should -BeLessThan 1.0
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+        }
+        finally {
+            $ps.Dispose()
+        }
+    }
+}
+
+Describe '-Verbose' {
+    It 'names the backend and why, the forwarder it reached, and each request' {
+        $v = @(Get-L2tpSession -netns $A -Backend Managed -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+        $v | Should -Contain 'Backend: Managed (-Backend Managed)'
+        ($v -match '^Managed backend: connected to l2tp-forwarder pid \d+ \(uid 0\)$').Count | Should -Be 1
+        ($v -match "^Managed backend in network namespace '$A': SESSION_GET \(dump\)$").Count | Should -Be 1
+    }
+}
