@@ -127,6 +127,33 @@ Describe 'A cmdlet waiting on a wedged forwarder' {
     }
 }
 
+Describe 'A forwarder that breaks the protocol' {
+    BeforeAll {
+        # Root serves @l2tp-forwarder in a namespace of its own with replies that lack every attribute.
+        $script:N = New-LabNamespace -Prefix 'ctl-N'
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
+        foreach ($a in @('netns', 'exec', $N, '/usr/bin/python3', $Attack, 'broken', '60')) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $psi.UseShellExecute = $false
+        $script:Broken = [System.Diagnostics.Process]::Start($psi)
+        $Broken.StandardOutput.ReadLine() | Should -Be 'listening'
+    }
+    AfterAll {
+        if ($Broken) { try { $Broken.Kill($true) } catch { }; $Broken.Dispose() }
+        Remove-LabNamespace -Name $N
+    }
+
+    It 'gives L2tp.MalformedReply naming the backend, not a raw exception' {
+        $err = $null
+        Get-L2tpTunnel -netns $N -Backend Managed -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -Match '^L2tp\.MalformedReply(,|$)'
+        $err[0].CategoryInfo.Category | Should -Be 'ConnectionError'
+        "$($err[0].TargetObject)" | Should -Be 'Managed'
+        $err[0].Exception.Message | Should -Match 'attribute 9 missing'
+    }
+}
+
 Describe '-Verbose' {
     It 'names the backend and why, the forwarder it reached, and each request' {
         $v = @(Get-L2tpSession -netns $A -Backend Managed -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)

@@ -5,6 +5,8 @@
   control_attack.py flood SECONDS         connect and send requests without ever reading a reply
   control_attack.py malformed SEED        send malformed requests; print one JSON line: replies, closed, hung
   control_attack.py linger                connect, send nothing; print the seconds until the forwarder hangs up
+  control_attack.py broken SECONDS        serve @l2tp-forwarder as a broken forwarder would: the family lookup is
+                                          answered, every l2tp request gets a data reply without attributes
 
 Bounded in count and time; talks only to the abstract socket of the network namespace it runs in.
 """
@@ -138,6 +140,36 @@ def linger():
     print(json.dumps({"seconds": round(time.time() - start, 3)}), flush=True)
 
 
+def broken(seconds):
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(NAME)
+    srv.listen(8)
+    srv.settimeout(seconds)
+    print("listening", flush=True)
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            c, _ = srv.accept()
+        except socket.timeout:
+            break
+        c.settimeout(5)
+        try:
+            while True:
+                req = c.recv(65536)
+                if not req:
+                    break
+                n, mtype, flags, seq, pid = struct.unpack_from("<IHHII", req)
+                ack = msg(2, 0x100, seq, struct.pack("<i", 0) + req[:16])
+                if mtype == 0x10:   # nlctrl: say the l2tp family is FAMILY
+                    body = genl(1, attr(1, struct.pack("<H", FAMILY)) + attr(2, b"l2tp\0"))
+                    c.send(msg(0x10, 0, seq, body) + ack)
+                else:               # a data reply with no attributes at all, then done
+                    c.send(msg(FAMILY, 0x2, seq, genl(4)) + msg(3, 0x2, seq, struct.pack("<i", 0)))
+        except OSError:
+            pass
+        c.close()
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "idle":
@@ -148,5 +180,7 @@ if __name__ == "__main__":
         malformed(int(sys.argv[2]))
     elif mode == "linger":
         linger()
+    elif mode == "broken":
+        broken(float(sys.argv[2]))
     else:
         sys.exit("unknown mode " + mode)

@@ -92,7 +92,7 @@ internal abstract class GenlBackend : IL2tpBackend
         {
             throw Generic(e, tunnelId);
         }
-        var list = replies.Select(r => L2tpGenl.ReadTunnel(r.GenlAttributes, Kind, _netns))
+        var list = replies.Select(r => Decode(r, L2tpGenl.ReadTunnel))
             .Where(t => tunnelId is null || t.TunnelId == tunnelId)
             .OrderBy(t => t.TunnelId).ToList();
         return list;
@@ -153,7 +153,7 @@ internal abstract class GenlBackend : IL2tpBackend
         {
             throw Generic(e, sessionId);
         }
-        var sessions = replies.Select(r => L2tpGenl.ReadSession(r.GenlAttributes, Kind, _netns))
+        var sessions = replies.Select(r => Decode(r, L2tpGenl.ReadSession))
             .Where(s => (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
             .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList();
         if (sessions.Count > 0)
@@ -183,6 +183,20 @@ internal abstract class GenlBackend : IL2tpBackend
             s.SuggestedMtu = Protocol.Mtu.ForSession(underlay, t.Encapsulation,
                 t.Remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6,
                 s.Cookie.Length / 2, s.L2SpecType ?? L2SpecType.Default);
+        }
+    }
+
+    /// <summary>Reads one reply; a reply that breaks the protocol (from a broken or foreign peer) is named as such.</summary>
+    private T Decode<T>(NetlinkMessage reply, Func<NetlinkAttributes, BackendKind, string, T> read)
+    {
+        try
+        {
+            return read(reply.GenlAttributes, Kind, _netns);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidDataException)
+        {
+            throw new L2tpException("L2tp.MalformedReply", L2tpErrorKind.ConnectionError, Kind,
+                $"The {Kind} backend{InNs} sent a reply that does not follow the l2tp generic-netlink protocol: {e.Message}.", e);
         }
     }
 
