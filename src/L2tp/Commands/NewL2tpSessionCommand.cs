@@ -14,37 +14,37 @@ public sealed class NewL2tpSessionCommand : L2tpCmdlet
     [ArgumentCompleter(typeof(TunnelIdCompleter))]
     public uint TunnelId { get; set; }
 
-    /// <summary>Local session id, 1..4294967295.</summary>
-    [Parameter(Mandatory = true, Position = 0)]
+    /// <summary>Local session id, 1..4294967295; binds by property name, as every parameter here (a CSV row, a session object).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("session_id")]
     public uint SessionId { get; set; }
 
     /// <summary>The peer's session id.</summary>
-    [Parameter(Mandatory = true)]
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [Alias("peer_session_id")]
     public uint PeerSessionId { get; set; }
 
     /// <summary>Interface name; l2tpethN (lowest free N) when omitted.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("InterfaceName")]
     public string? Name { get; set; }
 
     /// <summary>Cookie to send: 8 or 16 hex digits.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? Cookie { get; set; }
 
     /// <summary>Cookie required on receive: 8 or 16 hex digits.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("peer_cookie")]
     public string? PeerCookie { get; set; }
 
     /// <summary>Default (Linux's default) or None (Cisco's).</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("l2spec_type")]
     public L2SpecType L2SpecType { get; set; } = L2SpecType.Default;
 
     /// <summary>None (default), Send, Recv or Both.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("seq")]
     public SequencingMode Sequencing { get; set; } = SequencingMode.None;
 

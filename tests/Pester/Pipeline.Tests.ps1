@@ -1,0 +1,53 @@
+#Requires -Version 7.2
+# Pester 5: parameters bind by property name, so rows of a CSV file (or any objects) pipe straight into the cmdlets.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
+    Import-Module ([System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))) -Force
+    $A = New-LabNamespace -Prefix 'pipe-A'
+    $B = New-LabNamespace -Prefix 'pipe-B'
+    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop | Out-Null
+}
+
+AfterAll {
+    if (Get-Command Remove-LabL2tpConfig -ErrorAction Ignore) { Remove-LabL2tpConfig -Namespace $A, $B }
+    if (Get-Command Remove-LabNamespace -ErrorAction Ignore) { Remove-LabNamespace -Name $A, $B }
+}
+
+Describe 'Import-Csv | New-L2tpSession' {
+    BeforeAll {
+        $script:Csv = Join-Path ([System.IO.Path]::GetTempPath()) "l2tp-sessions-$([guid]::NewGuid().ToString('N').Substring(0, 8)).csv"
+        $script:Rows = 1..50 | ForEach-Object {
+            [pscustomobject]@{
+                TunnelId      = 3000
+                SessionId     = 1000 + $_
+                PeerSessionId = 2000 + $_
+                Name          = "pw$_"
+                Cookie        = '{0:x8}' -f (0x01000000 + $_)
+                PeerCookie    = '{0:x16}' -f (0x0200000000000000 + $_)
+                L2SpecType    = if ($_ % 2) { 'Default' } else { 'None' }
+                Sequencing    = if ($_ % 5 -eq 0) { 'None' } elseif ($_ % 2) { 'Both' } else { 'None' }
+            }
+        }
+        $Rows | Export-Csv -Path $Csv -NoTypeInformation
+        $script:Made = @(Import-Csv $Csv | New-L2tpSession -NetworkNamespace $A -ErrorAction Stop)
+    }
+    AfterAll { Remove-Item $Csv -ErrorAction Ignore }
+
+    It 'makes one session per row, every column taken from the file' {
+        $Made.Count | Should -Be 50
+        $got = Get-L2tpSession -netns $A -TunnelId 3000 -ErrorAction Stop | Sort-Object SessionId
+        $got.Count | Should -Be 50
+        foreach ($r in $Rows) {
+            $s = $got | Where-Object SessionId -EQ $r.SessionId
+            "$($s.PeerSessionId) $($s.InterfaceName) $($s.Cookie) $($s.PeerCookie) $($s.L2SpecType) $($s.Sequencing)" |
+                Should -Be "$($r.PeerSessionId) $($r.Name) $($r.Cookie) $($r.PeerCookie) $($r.L2SpecType) $($r.Sequencing)"
+        }
+    }
+
+    It 'gives each row''s interface its name' {
+        $links = Get-LabLinkName -Namespace $A
+        foreach ($r in $Rows) { $links | Should -Contain $r.Name }
+    }
+}
