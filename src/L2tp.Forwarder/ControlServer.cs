@@ -53,7 +53,7 @@ internal sealed unsafe class ControlServer : IDisposable
                 _fwd.RefreshMtus();
                 lastMtuRefresh = DateTime.UtcNow;
             }
-            if (_fwd.TunnelCount == 0 && _clients.Count == 0 && (servedAny || DateTime.UtcNow - started > idle))
+            if (idle != Timeout.InfiniteTimeSpan && _fwd.TunnelCount == 0 && _clients.Count == 0 && (servedAny || DateTime.UtcNow - started > idle))
             {
                 Log.Info("no tunnel and no client left: exiting");
                 return;
