@@ -24,6 +24,8 @@ internal static unsafe class Program
         string key = NetNamespace.CurrentKey();
         string dir = ForwarderPaths.StateDir(key);
         Directory.CreateDirectory(dir);
+        if (daemon || detached)
+            Log.ToFile(ForwarderPaths.LogFile(key));
         if (daemon)
         {
             // Returns only when the re-exec failed; then this image serves, as before, rather than not at all.
