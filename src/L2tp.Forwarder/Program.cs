@@ -49,6 +49,8 @@ internal static unsafe class Program
         Sys.Check(Tmds.Linux.LibC.listen(listen, 64), "listen");
         Log.Info($"l2tp-forwarder {typeof(Program).Assembly.GetName().Version} serving network namespace {key} (inode {NetNamespace.CurrentInode()})");
 
+        ForwarderControl.Self = new(key, System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime(),
+            typeof(Program).Assembly.GetName().Version?.ToString() ?? "", daemon || detached ? ForwarderPaths.LogFile(key) : "");
         CollectDeadStateFolders(key);
         var store = new StateStore(ForwarderPaths.StateFile(key));
         using var forwarder = new Forwarder(store);

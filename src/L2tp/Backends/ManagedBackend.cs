@@ -13,6 +13,9 @@ internal sealed class ManagedBackend : GenlBackend
 
     public override BackendKind Kind => BackendKind.Managed;
 
+    /// <summary>State entries the forwarder set aside at its start, reported once: to the first cmdlet that connects.</summary>
+    public IReadOnlyList<string> Warnings { get; private init; } = Array.Empty<string>();
+
     /// <summary>
     /// Connects to the forwarder of the current thread's namespace. It is started when <paramref name="start"/> says so,
     /// or when a state file shows it had tunnels (it died and must re-attach them); otherwise null: nothing to manage.
@@ -52,7 +55,7 @@ internal sealed class ManagedBackend : GenlBackend
             ushort family = client.ResolveFamily(L2tpGenl.FamilyName)
                 ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
                     "l2tp-forwarder did not answer the l2tp family lookup.");
-            return new ManagedBackend(client, family, netns);
+            return new ManagedBackend(client, family, netns) { Warnings = ForwarderService.TakeRejectWarnings(client) };
         }
         catch
         {

@@ -89,6 +89,9 @@ internal sealed class UnixSeqPacketSocket : INetlinkTransport
 
     public void Send(ReadOnlySpan<byte> buffer) => Sys.Check(Sys.Send(_fd, buffer), "send(l2tp-forwarder)");
 
+    /// <summary>The forwarder's process id as this process's pid namespace numbers it (SO_PEERCRED).</summary>
+    public int PeerProcessId => Sys.PeerCredentials(_fd).Pid;
+
     public int Receive(Span<byte> buffer)
     {
         while (true)
