@@ -15,6 +15,7 @@ BeforeAll {
     $A = New-LabNamespace -Prefix 'fwd-A'
     $B = New-LabNamespace -Prefix 'fwd-B'
     $script:Idle = New-LabNamespace -Prefix 'fwd-idle'
+    $script:Fg = New-LabNamespace -Prefix 'fwd-fg'
     New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
 
     New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -Backend Managed -ErrorAction Stop |
@@ -34,7 +35,7 @@ BeforeAll {
 
 AfterAll {
     if (Get-Command Remove-LabL2tpConfig -ErrorAction Ignore) { Remove-LabL2tpConfig -Namespace $A, $B }
-    if (Get-Command Remove-LabNamespace -ErrorAction Ignore) { Remove-LabNamespace -Name $A, $B, $Idle }
+    if (Get-Command Remove-LabNamespace -ErrorAction Ignore) { Remove-LabNamespace -Name $A, $B, $Idle, $Fg }
     $env:L2TP_STATE_ROOT = $OldStateRoot
     Remove-Item -Recurse -Force $StateRoot -ErrorAction Ignore
 }
@@ -154,5 +155,59 @@ Describe 'A state file with bad entries' {
         $f.RejectedEntries.What | Should -Contain 'session 1001 of tunnel 3000'
         ($f.RejectedEntries | Where-Object What -EQ 'session 1001 of tunnel 3000').Reason | Should -Match 'ookie'
         Get-Content -Raw $f.LogPath | Should -Match 'session 1001 of tunnel 3000 set aside'
+    }
+}
+
+Describe 'l2tp-forwarder --foreground, as a supervisor runs it' {
+    BeforeAll {
+        Invoke-LabNs $Fg 'ip link add veth0 type veth peer name veth1 && ip addr add 192.0.2.1/24 dev veth0 && ip link set veth0 up && ip link set veth1 up' | Out-Null
+        $script:stderr = Join-Path $StateRoot 'foreground.stderr'
+        $bin = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/bin/l2tp-forwarder'))
+        $script:proc = Start-LabBackgroundProcess -Namespace $Fg -FilePath $bin -ArgumentList '--foreground' -LogPath $stderr
+        Wait-LabCondition { Get-ForwarderPid $Fg } -TimeoutSeconds 20 | Should -BeTrue
+        Wait-LabCondition { (Get-Content -Raw $stderr -ErrorAction Ignore) -match 'serving network namespace' } -TimeoutSeconds 20 | Should -BeTrue
+    }
+    AfterAll {
+        if ($proc -and -not $proc.HasExited) { $proc.Kill() }
+    }
+
+    It 'serves the cmdlets, logging to stderr (no log file)' {
+        New-L2tpTunnel -netns $Fg -TunnelId 7000 -PeerTunnelId 7001 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 7000 -DestinationPort 7001 -Backend Managed -ErrorAction Stop | Out-Null
+        $f = Get-L2tpForwarder -netns $Fg
+        $f.ProcessId | Should -Be $proc.Id
+        $f.LogPath | Should -BeNullOrEmpty
+        Get-Content -Raw $stderr | Should -Match 'tunnel 7000 created'
+    }
+
+    It 'keeps running when its last tunnel is removed (its lifetime is the supervisor''s)' {
+        Remove-L2tpTunnel -netns $Fg -TunnelId 7000 -ErrorAction Stop
+        Start-Sleep -Seconds 2
+        Test-LabProcessAlive $proc.Id | Should -BeTrue
+    }
+
+    It 'exits cleanly (code 0) on Stop-L2tpForwarder' {
+        Stop-L2tpForwarder -netns $Fg -Confirm:$false -ErrorAction Stop
+        $proc.WaitForExit(5000) | Should -BeTrue
+        $proc.ExitCode | Should -Be 0
+    }
+}
+
+Describe 'The shipped systemd units' {
+    It '<Name> passes systemd-analyze verify with the module folder filled in, as the install instructions say' -ForEach @(
+        @{ Name = 'l2tp-forwarder.service' }, @{ Name = 'l2tp-forwarder@.service' }
+    ) {
+        $moduleDir = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp'))
+        $shipped = Join-Path $moduleDir "systemd/$Name"
+        Test-Path $shipped | Should -BeTrue -Because 'the build copies the units into the module'
+        $text = Get-Content -Raw $shipped
+        $text | Should -Match '(?m)^ExecStart=@MODULEDIR@/bin/l2tp-forwarder --foreground$'
+        $text | Should -Match '(?m)^Restart=on-failure$'
+        $dir = Join-Path $StateRoot 'units'
+        New-Item -ItemType Directory -Force $dir | Out-Null
+        $unit = Join-Path $dir $Name
+        ($text -replace '@MODULEDIR@', $moduleDir) | Set-Content -NoNewline $unit
+        $r = Invoke-LabCommand -FilePath '/usr/bin/systemd-analyze' -ArgumentList @('verify', $unit)
+        "$($r.StdOut)$($r.StdErr)".Trim() | Should -BeNullOrEmpty -Because 'systemd warns about every directive it cannot parse'
+        $r.ExitCode | Should -Be 0
     }
 }
