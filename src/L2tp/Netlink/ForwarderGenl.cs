@@ -23,23 +23,42 @@ internal static class ForwarderGenl
     /// <summary>Inside ATTR_REJECTED: one nested attribute per entry, typed 1, 2, ... in order, holding these.</summary>
     public const ushort REJ_TIME = 1, REJ_WHAT = 2, REJ_REASON = 3, REJ_ENTRY = 4;
 
-    /// <summary>At most this many set-aside entries (the latest) and this much of each entry's text go into a reply.</summary>
-    public const int MaxRejected = 100, MaxEntryText = 4096;
+    /// <summary>
+    /// At most this many set-aside entries (the latest) go into a reply, each text cut to MaxText, all within
+    /// MaxNestBytes: a netlink attribute's length is 16 bits, so the nest of them must stay below 64 KiB.
+    /// </summary>
+    public const int MaxRejected = 100, MaxText = 1024, MaxNestBytes = 60 * 1024;
 
     /// <summary>One set-aside entry as carried in a reply.</summary>
     public sealed record RejectedEntry(DateTime Time, string What, string Reason, string Entry);
 
     public static void WriteRejected(NetlinkWriter w, IReadOnlyList<RejectedEntry> entries)
     {
-        w.BeginNested(ATTR_REJECTED);
-        ushort i = 0;
-        foreach (var r in entries.Skip(Math.Max(0, entries.Count - MaxRejected)))
+        static string Cut(string s) => s.Length > MaxText ? s[..MaxText] + "..." : s;
+        // The newest entries that fit, taken from the end, then written oldest first.
+        var chosen = new List<RejectedEntry>();
+        int bytes = 4;
+        for (int i = entries.Count - 1; i >= 0 && chosen.Count < MaxRejected; i--)
         {
-            w.BeginNested(++i);
+            var r = entries[i] with { What = Cut(entries[i].What), Reason = Cut(entries[i].Reason), Entry = Cut(entries[i].Entry) };
+            // Attribute headers, the u64, NULs and padding: 4 + 12 + 3 * (4 + 4) + the UTF-8 text.
+            int size = 40 + System.Text.Encoding.UTF8.GetByteCount(r.What) + System.Text.Encoding.UTF8.GetByteCount(r.Reason)
+                + System.Text.Encoding.UTF8.GetByteCount(r.Entry);
+            if (bytes + size > MaxNestBytes)
+                break;
+            bytes += size;
+            chosen.Add(r);
+        }
+        chosen.Reverse();
+        w.BeginNested(ATTR_REJECTED);
+        ushort n = 0;
+        foreach (var r in chosen)
+        {
+            w.BeginNested(++n);
             w.U64(REJ_TIME, (ulong)new DateTimeOffset(DateTime.SpecifyKind(r.Time, DateTimeKind.Utc)).ToUnixTimeMilliseconds());
             w.StringZ(REJ_WHAT, r.What);
             w.StringZ(REJ_REASON, r.Reason);
-            w.StringZ(REJ_ENTRY, r.Entry.Length > MaxEntryText ? r.Entry[..MaxEntryText] + "..." : r.Entry);
+            w.StringZ(REJ_ENTRY, r.Entry);
             w.EndNested();
         }
         w.EndNested();
