@@ -50,6 +50,8 @@ function Invoke-Build {
     # Help for the cmdlets just built: fails the build when a cmdlet, parameter or example has no help.
     Invoke-Docs -Assembly (Join-Path $bin 'L2tp.dll')
     Copy-Item (Join-Path $Root 'L2tp.psd1'), (Join-Path $Root 'L2tp.Format.ps1xml') $Out
+    # systemd units for those who supervise the forwarder themselves (README, "The managed forwarder").
+    Copy-Item -Recurse (Join-Path $Root 'systemd') $Out
     # Only what Get-Help reads goes into the module: the MAML and the about_ topics, not the Markdown sources.
     $help = Join-Path $Out 'en-US'
     New-Item -ItemType Directory -Force $help | Out-Null

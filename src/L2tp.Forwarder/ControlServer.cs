@@ -81,7 +81,7 @@ internal sealed unsafe class ControlServer : IDisposable
                 lastMtuRefresh = now;
             }
             ExpireClients(now);
-            if (_fwd.TunnelCount == 0 && _clients.Count == 0 && (servedAny || now - started > idle))
+            if (idle != Timeout.InfiniteTimeSpan && _fwd.TunnelCount == 0 && _clients.Count == 0 && (servedAny || now - started > idle))
             {
                 Log.Info("no tunnel and no client left: exiting");
                 return;
@@ -261,6 +261,12 @@ internal sealed unsafe class ControlServer : IDisposable
             HandleControl(m);
             return;
         }
+        if (m.Type == ForwarderGenl.FamilyId)
+        {
+            ForwarderControl.Handle(m, c.Peer.Privileged, _fwd, Stop, _w);
+            Ack(m, 0, null);
+            return;
+        }
         if (m.Type != FamilyId)
             throw new ForwarderError(EOPNOTSUPP, $"l2tp-forwarder only speaks the l2tp family (got message type {m.Type}).");
         byte cmd = m.GenlCommand;
@@ -348,6 +354,12 @@ internal sealed unsafe class ControlServer : IDisposable
         if (m.GenlCommand != Nl.CTRL_CMD_GETFAMILY)
             throw new ForwarderError(EOPNOTSUPP, "Only CTRL_CMD_GETFAMILY is supported.");
         string? name = m.GenlAttributes.String(Nl.CTRL_ATTR_FAMILY_NAME);
+        if (name == ForwarderGenl.FamilyName)
+        {
+            ForwarderControl.WriteFamily(_w, m);
+            Ack(m, 0, null);
+            return;
+        }
         if (name != L2tpGenl.FamilyName)
             throw new ForwarderError(ENOENT, $"Unknown generic netlink family '{name}'.");
         _w.Begin(Nl.GENL_ID_CTRL, 0, m.Seq, m.Pid).Genl(1 /* CTRL_CMD_NEWFAMILY */, 2)

@@ -234,11 +234,21 @@ internal sealed class Forwarder : IDisposable
             StateStore.ToRecord(t.Spec, t.Sessions.Values.Select(s => (s.Spec, s.Tap.Name)))).ToList());
     }
 
-    /// <summary>Re-creates what the state file lists: sockets anew, sessions on their persistent TAPs.</summary>
+    /// <summary>Entries set aside since this forwarder started and not yet shown to a user (see ForwarderControl).</summary>
+    public List<StateStore.Rejected> Unreported { get; } = new();
+
+    public StateStore Store => _store;
+
+    /// <summary>
+    /// Re-creates what the state file lists: sockets anew, sessions on their persistent TAPs. What cannot be read
+    /// or re-created is set aside into state.json.rejected, so that it is neither lost nor retried on every start.
+    /// </summary>
     public void Restore()
     {
-        var records = _store.Load();
-        foreach (var r in records)
+        var loaded = _store.Load();
+        var rejected = new List<StateStore.Rejected>(loaded.Rejected);
+        var failed = new List<StateStore.Rejected>();
+        foreach (var r in loaded.Tunnels)
         {
             try
             {
@@ -247,6 +257,8 @@ internal sealed class Forwarder : IDisposable
             catch (Exception e)
             {
                 Log.Error($"cannot restore tunnel {r.TunnelId}: {e.Message}");
+                failed.Add(new($"tunnel {r.TunnelId}", $"cannot be re-created: {e.Message}",
+                    System.Text.Json.JsonSerializer.SerializeToNode(r, StateStore.JsonOptions), DateTime.UtcNow));
                 continue;
             }
             foreach (var s in r.Sessions)
@@ -261,14 +273,25 @@ internal sealed class Forwarder : IDisposable
                     // The interface is gone (someone deleted it): make a new one of the same name.
                     Log.Error($"re-attaching session {s.SessionId} to {s.InterfaceName} failed ({e.Message}); creating it anew");
                     try { CreateSession(spec, save: false); }
-                    catch (Exception e2) { Log.Error($"cannot restore session {s.SessionId}: {e2.Message}"); }
+                    catch (Exception e2)
+                    {
+                        Log.Error($"cannot restore session {s.SessionId}: {e2.Message}");
+                        failed.Add(new($"session {s.SessionId} of tunnel {r.TunnelId}", $"cannot be re-created: {e2.Message}",
+                            System.Text.Json.JsonSerializer.SerializeToNode(s, StateStore.JsonOptions), DateTime.UtcNow));
+                    }
                 }
             }
         }
-        if (records.Count > 0)
+        if (failed.Count > 0)
+            _store.SetAside(failed);
+        rejected.AddRange(failed);
+        Unreported.AddRange(rejected);
+        if (loaded.Tunnels.Count > 0 || rejected.Count > 0)
         {
+            // Rewritten with only what was restored: a bad entry must not be set aside again on every start.
             Save();
-            Log.Info($"restored {_tunnels.Count} tunnel(s) from {_store.Path}");
+            Log.Info($"restored {_tunnels.Count} tunnel(s) from {_store.Path}" +
+                (rejected.Count > 0 ? $"; {rejected.Count} entr{(rejected.Count == 1 ? "y" : "ies")} set aside into {_store.RejectedPath}" : ""));
         }
     }
 

@@ -9,17 +9,29 @@ internal static unsafe class Program
 {
     private static int Main(string[] args)
     {
-        bool daemon = args.Contains("--daemon");
+        bool daemon = args.Contains(Daemon.DaemonFlag);
+        bool detached = args.Contains(Daemon.DetachedFlag);
+        bool foreground = args.Contains("--foreground");
         if (args.Contains("--help") || args.Contains("-h"))
         {
-            Console.WriteLine("usage: l2tp-forwarder [--daemon]\n  Serves L2TPv3 pseudowires for the current network namespace on @l2tp-forwarder.\n  Started on demand by the L2tp PowerShell module; exits when its last tunnel is removed.");
+            Console.WriteLine("usage: l2tp-forwarder [--daemon | --foreground]\n" +
+                "  Serves L2TPv3 pseudowires for the current network namespace on @l2tp-forwarder.\n" +
+                "  --daemon      detach (new session, no inherited fds, output to forwarder.log); how the L2tp module starts it\n" +
+                "  --foreground  for a supervisor (systemd): log to stderr, and keep running when no tunnel is left\n" +
+                "  Without either it runs attached, logging to stderr, and exits when its last tunnel is removed.");
             return 0;
         }
         string key = NetNamespace.CurrentKey();
         string dir = ForwarderPaths.StateDir(key);
         Directory.CreateDirectory(dir);
+        if (daemon || detached)
+            Log.ToFile(ForwarderPaths.LogFile(key));
         if (daemon)
-            Detach(ForwarderPaths.LogFile(key));
+        {
+            // Returns only when the re-exec failed; then this image serves, as before, rather than not at all.
+            string? failure = Daemon.Detach(ForwarderPaths.LogFile(key));
+            Log.Error($"detaching: {failure}; serving without re-exec (inherited fds may stay open)");
+        }
 
         int listen = Sys.Socket(AF_UNIX, SOCK_SEQPACKET, 0);
         if (Sys.Bind(listen, Sys.AbstractUnixAddress(ForwarderPaths.SocketName)) < 0)
@@ -37,6 +49,8 @@ internal static unsafe class Program
         Sys.Check(Tmds.Linux.LibC.listen(listen, 512), "listen");
         Log.Info($"l2tp-forwarder {typeof(Program).Assembly.GetName().Version} serving network namespace {key} (inode {NetNamespace.CurrentInode()})");
 
+        ForwarderControl.Self = new(key, System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime(),
+            typeof(Program).Assembly.GetName().Version?.ToString() ?? "", daemon || detached ? ForwarderPaths.LogFile(key) : "");
         CollectDeadStateFolders(key);
         var store = new StateStore(ForwarderPaths.StateFile(key));
         using var forwarder = new Forwarder(store);
@@ -44,7 +58,8 @@ internal static unsafe class Program
         using var server = new ControlServer(listen, forwarder);
         using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Stop(); });
-        server.Run(idle: TimeSpan.FromSeconds(30));
+        // Under a supervisor the forwarder's lifetime is the supervisor's to decide: it never exits for being idle.
+        server.Run(idle: foreground ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(30));
         Sys.Close(listen);
         bool empty = forwarder.TunnelCount == 0;
         if (empty)
@@ -74,19 +89,5 @@ internal static unsafe class Program
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
-    }
-
-    /// <summary>Leaves the caller's session and terminal: stdin from /dev/null, stdout and stderr to the log.</summary>
-    private static void Detach(string logFile)
-    {
-        setsid();
-        int nul, log;
-        fixed (byte* p = "/dev/null\0"u8)
-            nul = open(p, O_RDONLY | O_CLOEXEC);
-        var path = System.Text.Encoding.UTF8.GetBytes(logFile + "\0");
-        fixed (byte* p = path)
-            log = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0x180 /* 0600 */);
-        if (nul >= 0) { dup2(nul, 0); close(nul); }
-        if (log >= 0) { dup2(log, 1); dup2(log, 2); close(log); }
     }
 }

@@ -13,6 +13,9 @@ internal sealed class ManagedBackend : GenlBackend
 
     public override BackendKind Kind => BackendKind.Managed;
 
+    /// <summary>State entries the forwarder set aside at its start, reported once: to the first cmdlet that connects.</summary>
+    public IReadOnlyList<string> Warnings { get; private init; } = Array.Empty<string>();
+
     /// <summary>
     /// Connects to the forwarder of the current thread's namespace. It is started when <paramref name="start"/> says so,
     /// or when a state file shows it had tunnels (it died and must re-attach them); otherwise null: nothing to manage.
@@ -74,7 +77,7 @@ internal sealed class ManagedBackend : GenlBackend
                 throw new L2tpException("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(netns) ? null : netns,
                     e.ExtendedAck ?? e.Message, e) { Errno = e.Errno };
             }
-            return new ManagedBackend(client, family, netns) { Verbose = verbose };
+            return new ManagedBackend(client, family, netns) { Verbose = verbose, Warnings = ForwarderService.TakeRejectWarnings(client) };
         }
         catch
         {

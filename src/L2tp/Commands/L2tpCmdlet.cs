@@ -138,6 +138,9 @@ public abstract class L2tpCmdlet : L2tpNetnsCmdlet
         var opened = BackendSelector.Open(Backend, NetworkNamespace ?? "", create, WriteVerbose, Cancellation);
         if (opened is not null)
             _backends[key] = opened;
+        if (opened is ManagedBackend managed)
+            foreach (var warning in managed.Warnings)
+                WriteWarning(warning);
         return opened;
     }
 

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using L2tp.Native;
+using L2tp.Netlink;
+using static Tmds.Linux.LibC;
+
+namespace L2tp.Backends;
+
+/// <summary>
+/// Operating a namespace's managed forwarder through its `l2tp-forwarder` family: what it is and carries, stopping
+/// it, and the state entries it set aside. Never starts one: asking about a forwarder must not create it.
+/// </summary>
+internal static class ForwarderService
+{
+    /// <summary>The forwarder of <paramref name="netns"/>; null when none runs.</summary>
+    public static L2tpForwarder? Get(string netns)
+    {
+        using var scope = NetNamespace.Enter(netns);
+        using var conn = Connect(netns);
+        if (conn is null)
+            return null;
+        var (client, family, pid) = conn;
+        var a = Call(client, family, ForwarderGenl.CMD_INFO, _ => { }, netns).Single().GenlAttributes;
+        return new L2tpForwarder
+        {
+            // Ours (SO_PEERCRED) is right in this pid namespace; the forwarder's own number may not be.
+            ProcessId = pid,
+            NetworkNamespace = netns,
+            NetnsKey = a.String(ForwarderGenl.ATTR_NETNS_KEY) ?? "",
+            StartTime = DateTimeOffset.FromUnixTimeMilliseconds((long)a.U64OrZero(ForwarderGenl.ATTR_START_TIME)).UtcDateTime,
+            Version = a.String(ForwarderGenl.ATTR_VERSION) ?? "",
+            Tunnels = (int)(a.U32OrNull(ForwarderGenl.ATTR_TUNNELS) ?? 0),
+            Sessions = (int)(a.U32OrNull(ForwarderGenl.ATTR_SESSIONS) ?? 0),
+            StatePath = a.String(ForwarderGenl.ATTR_STATE_PATH) ?? "",
+            LogPath = a.String(ForwarderGenl.ATTR_LOG_PATH) ?? "",
+            RejectedEntries = ForwarderGenl.ReadRejected(a).Select(ToEntry).ToArray(),
+        };
+    }
+
+    /// <summary>
+    /// Asks the forwarder of <paramref name="netns"/> to exit and returns once its process is gone; false when none
+    /// ran. Its TAPs are persistent and its state file stays, so the next cmdlet starts one that re-attaches them.
+    /// </summary>
+    public static bool Stop(string netns, TimeSpan timeout)
+    {
+        using var scope = NetNamespace.Enter(netns);
+        using var conn = Connect(netns);
+        if (conn is null)
+            return false;
+        var (client, family, pid) = conn;
+        Call(client, family, ForwarderGenl.CMD_STOP, _ => { }, netns);
+        var sw = Stopwatch.StartNew();
+        while (IsAlive(pid))
+        {
+            if (sw.Elapsed > timeout)
+                throw new L2tpException("L2tp.ForwarderStopTimeout", L2tpErrorKind.ResourceUnavailable, pid,
+                    $"l2tp-forwarder {pid} accepted the stop but is still running after {timeout.TotalSeconds:0} s; see its log, or kill -TERM {pid}.");
+            Thread.Sleep(20);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The entries this forwarder set aside at its start and has not yet reported, marked reported by this call, as
+    /// warnings for the user; none when the forwarder cannot say (an older build, or an unprivileged caller).
+    /// </summary>
+    public static IReadOnlyList<string> TakeRejectWarnings(NetlinkClient client)
+    {
+        try
+        {
+            if (client.ResolveFamily(ForwarderGenl.FamilyName) is not { } family)
+                return Array.Empty<string>();
+            var reply = client.Genl(family, ForwarderGenl.CMD_INFO, ForwarderGenl.Version, 0,
+                w => w.Flag(ForwarderGenl.ATTR_NEW_REJECTS_ONLY)).Single().GenlAttributes;
+            string path = (reply.String(ForwarderGenl.ATTR_STATE_PATH) ?? "state.json") + ".rejected";
+            return ForwarderGenl.ReadRejected(reply)
+                .Select(r => $"l2tp-forwarder set aside {r.What} of its state file, which it could not restore: {r.Reason}. The entry is kept in {path}.")
+                .ToList();
+        }
+        catch (Exception e) when (e is NetlinkException or InvalidOperationException or InvalidDataException)
+        {
+            return Array.Empty<string>();
+        }
+    }
+
+    private static L2tpRejectedEntry ToEntry(ForwarderGenl.RejectedEntry r) =>
+        new() { Time = r.Time, What = r.What, Reason = r.Reason, Entry = r.Entry };
+
+    private sealed class Connection : IDisposable
+    {
+        public required NetlinkClient Client { get; init; }
+        public required ushort Family { get; init; }
+        public required int Pid { get; init; }
+        public void Deconstruct(out NetlinkClient c, out ushort f, out int p) => (c, f, p) = (Client, Family, Pid);
+        public void Dispose() => Client.Dispose();
+    }
+
+    private static Connection? Connect(string netns)
+    {
+        var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out int err);
+        if (sock is null)
+        {
+            if (err == ECONNREFUSED || err == ENOENT)
+                return null;
+            throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
+                $"Cannot reach l2tp-forwarder{InNs(netns)}: {new ErrnoException(err, "connect").Message}");
+        }
+        int pid = sock.Peer().Pid;
+        var client = new NetlinkClient(sock);
+        try
+        {
+            ushort family = client.ResolveFamily(ForwarderGenl.FamilyName)
+                ?? throw new L2tpException("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, pid,
+                    $"l2tp-forwarder {pid}{InNs(netns)} predates the '{ForwarderGenl.FamilyName}' control family; stop it with kill -TERM {pid} and run a cmdlet to start the current one.");
+            return new Connection { Client = client, Family = family, Pid = pid };
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private static List<NetlinkMessage> Call(NetlinkClient client, ushort family, byte cmd, Action<NetlinkWriter> attrs, string netns)
+    {
+        try
+        {
+            return client.Genl(family, cmd, ForwarderGenl.Version, 0, attrs);
+        }
+        catch (NetlinkException e) when (e.Errno == EPERM || e.Errno == EACCES)
+        {
+            throw new L2tpException("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(netns) ? null : netns,
+                $"Operating l2tp-forwarder{InNs(netns)} needs root or CAP_NET_ADMIN. {e.Message}", e) { Errno = e.Errno };
+        }
+        catch (NetlinkException e)
+        {
+            throw new L2tpException("L2tp.ForwarderError", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
+                $"l2tp-forwarder{InNs(netns)} refused the request: {e.Message}", e) { Errno = e.Errno };
+        }
+    }
+
+    /// <summary>Alive: /proc/PID exists and is no zombie (a forwarder this process started is reaped by the runtime).</summary>
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            char state = stat[stat.LastIndexOf(')') + 2];
+            return state is not ('Z' or 'X' or 'x');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static string InNs(string netns) => string.IsNullOrEmpty(netns) ? "" : $" in network namespace '{netns}'";
+}

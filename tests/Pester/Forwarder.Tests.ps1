@@ -1,0 +1,213 @@
+#Requires -Version 7.2
+# Pester 5: operating the managed forwarder. Get-L2tpForwarder reports the running one (and never starts one);
+# Stop-L2tpForwarder ends it while its interfaces and state stay, and the next cmdlet's forwarder carries traffic
+# again. A state file with bad entries costs only those entries: they are set aside into state.json.rejected, named
+# once in a warning, and the rest is restored.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
+    Import-Module ([System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))) -Force
+    $script:OldStateRoot = $env:L2TP_STATE_ROOT
+    $script:StateRoot = Join-Path ([System.IO.Path]::GetTempPath()) "l2tp-fwd-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+    New-Item -ItemType Directory $StateRoot | Out-Null
+    $env:L2TP_STATE_ROOT = $StateRoot
+
+    $A = New-LabNamespace -Prefix 'fwd-A'
+    $B = New-LabNamespace -Prefix 'fwd-B'
+    $script:Idle = New-LabNamespace -Prefix 'fwd-idle'
+    $script:Fg = New-LabNamespace -Prefix 'fwd-fg'
+    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+
+    New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -Backend Managed -ErrorAction Stop |
+        New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -ErrorAction Stop |
+        Set-L2tpInterface -Up -Address 198.51.100.1 -PeerAddress 198.51.100.2 -ErrorAction Stop | Out-Null
+    New-L2tpTunnel -netns $B -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -Backend Managed -ErrorAction Stop |
+        New-L2tpSession -SessionId 2000 -PeerSessionId 1000 -ErrorAction Stop |
+        Set-L2tpInterface -Up -Address 198.51.100.2 -PeerAddress 198.51.100.1 -ErrorAction Stop | Out-Null
+
+    function Get-ForwarderPid([string] $Namespace) {
+        @(Get-LabNamespaceProcess -Namespace $Namespace -CommandLinePattern 'l2tp-forwarder') | Select-Object -ExpandProperty Id
+    }
+    function Get-AddressLine([string] $Namespace) {
+        Invoke-LabNs $Namespace 'ip -o addr show dev l2tpeth0 scope global'
+    }
+}
+
+AfterAll {
+    if (Get-Command Remove-LabL2tpConfig -ErrorAction Ignore) { Remove-LabL2tpConfig -Namespace $A, $B }
+    if (Get-Command Remove-LabNamespace -ErrorAction Ignore) { Remove-LabNamespace -Name $A, $B, $Idle, $Fg }
+    $env:L2TP_STATE_ROOT = $OldStateRoot
+    Remove-Item -Recurse -Force $StateRoot -ErrorAction Ignore
+}
+
+Describe 'Get-L2tpForwarder' {
+    It 'reports the running forwarder: its process id, counts, namespace and paths' {
+        $f = Get-L2tpForwarder -netns $A -ErrorAction Stop
+        $f | Should -HaveCount 1
+        $f.PSObject.TypeNames[0] | Should -Be 'L2tp.L2tpForwarder'
+        $f.ProcessId | Should -Be (Get-ForwarderPid $A)
+        $f.NetworkNamespace | Should -Be $A
+        $f.Tunnels | Should -Be 1
+        $f.Sessions | Should -Be 1
+        $f.StatePath | Should -Be (Join-Path $StateRoot $f.NetnsKey 'state.json')
+        $f.LogPath | Should -Be (Join-Path $StateRoot $f.NetnsKey 'forwarder.log')
+        Test-Path $f.StatePath | Should -BeTrue
+        Get-Content -Raw $f.LogPath | Should -Match "serving network namespace $($f.NetnsKey)"
+        $f.StartTime | Should -BeGreaterThan ([datetime]::UtcNow.AddMinutes(-10))
+        $f.Version | Should -Match '^\d+\.\d+'
+        $f.RejectedEntries | Should -HaveCount 0
+    }
+
+    It 'returns nothing and no error where no forwarder runs, and does not start one' {
+        $out = Get-L2tpForwarder -netns $Idle -ErrorVariable errs
+        $out | Should -BeNullOrEmpty
+        $errs | Should -BeNullOrEmpty
+        Get-ForwarderPid $Idle | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Stop-L2tpForwarder' {
+    BeforeAll {
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue -Because 'the pseudowire works before the stop'
+        $script:addrBefore = Get-AddressLine $A
+        $script:pidBefore = Get-ForwarderPid $A
+        $script:statePath = (Get-L2tpForwarder -netns $A).StatePath
+    }
+
+    It 'with -WhatIf stops nothing' {
+        Stop-L2tpForwarder -netns $A -WhatIf
+        Get-ForwarderPid $A | Should -Be $pidBefore
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 1 -Attempts 3 | Should -BeTrue
+    }
+
+    It 'returns once the process is gone, writing the stopped forwarder with -PassThru' {
+        $f = Stop-L2tpForwarder -netns $A -PassThru -Confirm:$false -ErrorAction Stop
+        $f.ProcessId | Should -Be $pidBefore
+        Test-LabProcessAlive $pidBefore | Should -BeFalse
+        Get-ForwarderPid $A | Should -BeNullOrEmpty
+    }
+
+    It 'leaves l2tpeth0 with its address, and the state file' {
+        Get-AddressLine $A | Should -Be $addrBefore
+        Test-Path $statePath | Should -BeTrue
+        Get-L2tpForwarder -netns $A | Should -BeNullOrEmpty
+    }
+
+    It 'is followed on the next Get-L2tpSession by a new forwarder that carries traffic again' {
+        (Get-L2tpSession -netns $A -ErrorAction Stop).InterfaceName | Should -Be 'l2tpeth0'
+        $new = Get-ForwarderPid $A
+        $new | Should -Not -BeNullOrEmpty
+        $new | Should -Not -Be $pidBefore
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue
+    }
+
+    It 'does nothing, without error, where no forwarder runs' {
+        Stop-L2tpForwarder -netns $Idle -Confirm:$false -ErrorVariable errs
+        $errs | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'A state file with bad entries' {
+    BeforeAll {
+        $f = Get-L2tpForwarder -netns $A -ErrorAction Stop
+        $script:statePath = $f.StatePath
+        Stop-L2tpForwarder -netns $A -Confirm:$false -ErrorAction Stop
+        # The good tunnel gains a session with a bad cookie, and a second tunnel has an address that is none.
+        $state = Get-Content -Raw $statePath | ConvertFrom-Json -AsHashtable -NoEnumerate
+        $good = $state[0]
+        $badSession = $good.Sessions[0].Clone()
+        $badSession.SessionId = 1001; $badSession.InterfaceName = 'l2tpeth9'; $badSession.Cookie = '01zz'
+        $good.Sessions += $badSession
+        $badTunnel = $good.Clone()
+        $badTunnel.TunnelId = 3001; $badTunnel.Local = '192.0.2.300'; $badTunnel.Sessions = @()
+        ConvertTo-Json -Depth 5 -InputObject @($good, $badTunnel) | Set-Content $statePath
+        $script:first = Get-L2tpSession -netns $A -ErrorAction Stop -WarningVariable firstWarnings 3>$null
+        $script:firstWarnings = $firstWarnings
+    }
+
+    It 'does not keep the forwarder from starting: the good tunnel and session are restored and carry traffic' {
+        $first.SessionId | Should -Be 1000
+        (Get-L2tpTunnel -netns $A -ErrorAction Stop).TunnelId | Should -Be 3000
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue
+    }
+
+    It 'sets the bad entries aside into state.json.rejected with the reason, and keeps only good ones in the state file' {
+        $rejected = Get-Content -Raw "$statePath.rejected" | ConvertFrom-Json
+        $rejected.What | Should -Contain 'session 1001 of tunnel 3000'
+        $rejected.What | Should -Contain 'tunnel 3001'
+        ($rejected | Where-Object What -EQ 'session 1001 of tunnel 3000').Entry.Cookie | Should -Be '01zz'
+        ($rejected | Where-Object What -EQ 'tunnel 3001').Reason | Should -Match '192\.0\.2\.300'
+        $state = Get-Content -Raw $statePath | ConvertFrom-Json
+        $state.TunnelId | Should -Be 3000
+        $state.Sessions.SessionId | Should -Be 1000
+    }
+
+    It 'names the set-aside entries in a warning of the first cmdlet, once' {
+        $firstWarnings | Should -HaveCount 2
+        ($firstWarnings.Message -join "`n") | Should -Match 'session 1001 of tunnel 3000.*ookie'
+        ($firstWarnings.Message -join "`n") | Should -Match 'tunnel 3001 of its state file.*192\.0\.2\.300'
+        Get-L2tpTunnel -netns $A -WarningVariable again 3>$null | Out-Null
+        $again | Should -BeNullOrEmpty
+    }
+
+    It 'lists them in RejectedEntries of Get-L2tpForwarder, and in the log' {
+        $f = Get-L2tpForwarder -netns $A
+        $f.RejectedEntries.What | Should -Contain 'session 1001 of tunnel 3000'
+        ($f.RejectedEntries | Where-Object What -EQ 'session 1001 of tunnel 3000').Reason | Should -Match 'ookie'
+        Get-Content -Raw $f.LogPath | Should -Match 'session 1001 of tunnel 3000 set aside'
+    }
+}
+
+Describe 'l2tp-forwarder --foreground, as a supervisor runs it' {
+    BeforeAll {
+        Invoke-LabNs $Fg 'ip link add veth0 type veth peer name veth1 && ip addr add 192.0.2.1/24 dev veth0 && ip link set veth0 up && ip link set veth1 up' | Out-Null
+        $script:stderr = Join-Path $StateRoot 'foreground.stderr'
+        $bin = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/bin/l2tp-forwarder'))
+        $script:proc = Start-LabBackgroundProcess -Namespace $Fg -FilePath $bin -ArgumentList '--foreground' -LogPath $stderr
+        Wait-LabCondition { Get-ForwarderPid $Fg } -TimeoutSeconds 20 | Should -BeTrue
+        Wait-LabCondition { (Get-Content -Raw $stderr -ErrorAction Ignore) -match 'serving network namespace' } -TimeoutSeconds 20 | Should -BeTrue
+    }
+    AfterAll {
+        if ($proc -and -not $proc.HasExited) { $proc.Kill() }
+    }
+
+    It 'serves the cmdlets, logging to stderr (no log file)' {
+        New-L2tpTunnel -netns $Fg -TunnelId 7000 -PeerTunnelId 7001 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 7000 -DestinationPort 7001 -Backend Managed -ErrorAction Stop | Out-Null
+        $f = Get-L2tpForwarder -netns $Fg
+        $f.ProcessId | Should -Be $proc.Id
+        $f.LogPath | Should -BeNullOrEmpty
+        Get-Content -Raw $stderr | Should -Match 'tunnel 7000 created'
+    }
+
+    It 'keeps running when its last tunnel is removed (its lifetime is the supervisor''s)' {
+        Remove-L2tpTunnel -netns $Fg -TunnelId 7000 -ErrorAction Stop
+        Start-Sleep -Seconds 2
+        Test-LabProcessAlive $proc.Id | Should -BeTrue
+    }
+
+    It 'exits cleanly (code 0) on Stop-L2tpForwarder' {
+        Stop-L2tpForwarder -netns $Fg -Confirm:$false -ErrorAction Stop
+        $proc.WaitForExit(5000) | Should -BeTrue
+        $proc.ExitCode | Should -Be 0
+    }
+}
+
+Describe 'The shipped systemd units' {
+    It '<Name> passes systemd-analyze verify with the module folder filled in, as the install instructions say' -ForEach @(
+        @{ Name = 'l2tp-forwarder.service' }, @{ Name = 'l2tp-forwarder@.service' }
+    ) {
+        $moduleDir = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp'))
+        $shipped = Join-Path $moduleDir "systemd/$Name"
+        Test-Path $shipped | Should -BeTrue -Because 'the build copies the units into the module'
+        $text = Get-Content -Raw $shipped
+        $text | Should -Match '(?m)^ExecStart=@MODULEDIR@/bin/l2tp-forwarder --foreground$'
+        $text | Should -Match '(?m)^Restart=on-failure$'
+        $dir = Join-Path $StateRoot 'units'
+        New-Item -ItemType Directory -Force $dir | Out-Null
+        $unit = Join-Path $dir $Name
+        ($text -replace '@MODULEDIR@', $moduleDir) | Set-Content -NoNewline $unit
+        $r = Invoke-LabCommand -FilePath '/usr/bin/systemd-analyze' -ArgumentList @('verify', $unit)
+        "$($r.StdOut)$($r.StdErr)".Trim() | Should -BeNullOrEmpty -Because 'systemd warns about every directive it cannot parse'
+        $r.ExitCode | Should -Be 0
+    }
+}
