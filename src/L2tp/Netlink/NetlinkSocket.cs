@@ -112,6 +112,8 @@ internal sealed class UnixSeqPacketSocket : INetlinkTransport
         long rc;
         try { rc = Sys.Send(f, buffer); }
         finally { _fd.Release(); }
+        if (_cancelled)
+            throw new OperationCanceledException("The request to l2tp-forwarder was cancelled.");
         if (rc < 0)
             throw Failure(Sys.Errno, "send");
     }
