@@ -15,10 +15,11 @@ internal static class ForwarderService
     public static L2tpForwarder? Get(string netns)
     {
         using var scope = NetNamespace.Enter(netns);
-        using var conn = Connect(netns);
-        if (conn is null)
+        if (Connect(netns) is not { } conn)
             return null;
-        var (client, family, pid) = conn;
+        var (link, family) = conn;
+        using var _ = link;
+        var (client, pid) = (link.Client, link.Server.Pid);
         var a = Call(client, family, ForwarderGenl.CMD_INFO, _ => { }, netns).Single().GenlAttributes;
         return new L2tpForwarder
         {
@@ -43,10 +44,11 @@ internal static class ForwarderService
     public static bool Stop(string netns, TimeSpan timeout)
     {
         using var scope = NetNamespace.Enter(netns);
-        using var conn = Connect(netns);
-        if (conn is null)
+        if (Connect(netns) is not { } conn)
             return false;
-        var (client, family, pid) = conn;
+        var (link, family) = conn;
+        using var _ = link;
+        var (client, pid) = (link.Client, link.Server.Pid);
         Call(client, family, ForwarderGenl.CMD_STOP, _ => { }, netns);
         var sw = Stopwatch.StartNew();
         while (IsAlive(pid))
@@ -85,37 +87,21 @@ internal static class ForwarderService
     private static L2tpRejectedEntry ToEntry(ForwarderGenl.RejectedEntry r) =>
         new() { Time = r.Time, What = r.What, Reason = r.Reason, Entry = r.Entry };
 
-    private sealed class Connection : IDisposable
+    private static (ForwarderLink Link, ushort Family)? Connect(string netns)
     {
-        public required NetlinkClient Client { get; init; }
-        public required ushort Family { get; init; }
-        public required int Pid { get; init; }
-        public void Deconstruct(out NetlinkClient c, out ushort f, out int p) => (c, f, p) = (Client, Family, Pid);
-        public void Dispose() => Client.Dispose();
-    }
-
-    private static Connection? Connect(string netns)
-    {
-        var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out int err);
-        if (sock is null)
-        {
-            if (err == ECONNREFUSED || err == ENOENT)
-                return null;
-            throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
-                $"Cannot reach l2tp-forwarder{InNs(netns)}: {new ErrnoException(err, "connect").Message}");
-        }
-        int pid = sock.Peer().Pid;
-        var client = new NetlinkClient(sock);
+        var link = ForwarderLink.TryOpen(netns, null, default);
+        if (link is null)
+            return null;
         try
         {
-            ushort family = client.ResolveFamily(ForwarderGenl.FamilyName)
-                ?? throw new L2tpException("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, pid,
-                    $"l2tp-forwarder {pid}{InNs(netns)} predates the '{ForwarderGenl.FamilyName}' control family; stop it with kill -TERM {pid} and run a cmdlet to start the current one.");
-            return new Connection { Client = client, Family = family, Pid = pid };
+            ushort family = link.Family(ForwarderGenl.FamilyName)
+                ?? throw new L2tpException("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, link.Server.Pid,
+                    $"l2tp-forwarder {link.Server.Pid}{InNs(netns)} predates the '{ForwarderGenl.FamilyName}' control family; stop it with kill -TERM {link.Server.Pid} and run a cmdlet to start the current one.");
+            return (link, family);
         }
         catch
         {
-            client.Dispose();
+            link.Dispose();
             throw;
         }
     }
@@ -153,5 +139,5 @@ internal static class ForwarderService
         }
     }
 
-    private static string InNs(string netns) => string.IsNullOrEmpty(netns) ? "" : $" in network namespace '{netns}'";
+    private static string InNs(string netns) => ForwarderLink.InNs(netns);
 }

@@ -38,50 +38,27 @@ internal sealed class ManagedBackend : GenlBackend
 
     private static ManagedBackend? ConnectOnce(string netns, bool start, Action<string>? verbose, CancellationToken cancel)
     {
-        var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out int err, cancel);
-        if (sock is null)
+        var link = ForwarderLink.TryOpen(netns, verbose, cancel);
+        if (link is null)
         {
-            if (err != ECONNREFUSED && err != ENOENT)
-                throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
-                    $"Cannot reach l2tp-forwarder: {new ErrnoException(err, "connect").Message}");
             string key = NetNamespace.CurrentKey();
             if (!start && !File.Exists(ForwarderPaths.StateFile(key)))
             {
                 verbose?.Invoke("Managed backend: no l2tp-forwarder runs in this namespace and none is needed to answer");
                 return null;
             }
-            sock = StartForwarder(key, netns, verbose, cancel);
+            link = ForwarderLink.Open(StartForwarder(key, netns, verbose, cancel), netns, verbose);
         }
-        var client = new NetlinkClient(sock);
         try
         {
-            // Anyone may bind an abstract name first: a privileged caller talks only to a forwarder that could really
-            // configure this namespace. (An unprivileged caller may not judge it, nor has it anything to lose: the
-            // forwarder refuses it.)
-            var server = sock.Peer();
-            if (!server.Privileged && PeerAuthorization.Self().Privileged)
-                throw new L2tpException("L2tp.ForwarderNotTrusted", L2tpErrorKind.PermissionDenied, server.Pid,
-                    $"The process holding @{ForwarderPaths.SocketName} (pid {server.Pid}, uid {server.Uid}) is not a privileged l2tp-forwarder " +
-                    $"({server.Reason}); stop it (kill {server.Pid}) and run the command again.");
-            verbose?.Invoke($"Managed backend: connected to l2tp-forwarder pid {server.Pid} (uid {server.Uid})");
-            ushort family;
-            try
-            {
-                family = client.ResolveFamily(L2tpGenl.FamilyName)
-                    ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
-                        "l2tp-forwarder did not answer the l2tp family lookup.");
-            }
-            catch (NetlinkException e) when (e.Errno == EPERM || e.Errno == EACCES)
-            {
-                // The forwarder's own refusal, with its reason (e.g. root only in a user namespace of one's own).
-                throw new L2tpException("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(netns) ? null : netns,
-                    e.ExtendedAck ?? e.Message, e) { Errno = e.Errno };
-            }
-            return new ManagedBackend(client, family, netns) { Verbose = verbose, Warnings = ForwarderService.TakeRejectWarnings(client) };
+            ushort family = link.Family(L2tpGenl.FamilyName)
+                ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
+                    "l2tp-forwarder did not answer the l2tp family lookup.");
+            return new ManagedBackend(link.Client, family, netns) { Verbose = verbose, Warnings = ForwarderService.TakeRejectWarnings(link.Client) };
         }
         catch
         {
-            client.Dispose();
+            link.Dispose();
             throw;
         }
     }

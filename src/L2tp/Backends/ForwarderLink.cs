@@ -1,0 +1,85 @@
+using L2tp.Native;
+using L2tp.Netlink;
+using static Tmds.Linux.LibC;
+
+namespace L2tp.Backends;
+
+/// <summary>
+/// A verified connection to the forwarder of the current thread's namespace: the one way the module reaches it, for
+/// the l2tp family (ManagedBackend) and the forwarder's own family (ForwarderService) alike.
+/// </summary>
+internal sealed class ForwarderLink : IDisposable
+{
+    private readonly string _netns;
+
+    private ForwarderLink(NetlinkClient client, PeerIdentity server, string netns)
+    {
+        Client = client;
+        Server = server;
+        _netns = netns;
+    }
+
+    /// <summary>The request/reply path to the forwarder.</summary>
+    public NetlinkClient Client { get; }
+
+    /// <summary>Who serves the socket (pid as this process's pid namespace numbers it).</summary>
+    public PeerIdentity Server { get; }
+
+    /// <summary>Connects to a running forwarder; null when none listens.</summary>
+    public static ForwarderLink? TryOpen(string netns, Action<string>? verbose, CancellationToken cancel)
+    {
+        var sock = UnixSeqPacketSocket.TryConnect(ForwarderPaths.SocketName, out int err, cancel);
+        if (sock is not null)
+            return Open(sock, netns, verbose);
+        if (err == ECONNREFUSED || err == ENOENT)
+            return null;
+        throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
+            $"Cannot reach l2tp-forwarder{InNs(netns)}: {new ErrnoException(err, "connect").Message}");
+    }
+
+    /// <summary>
+    /// Checks who serves <paramref name="sock"/>. Anyone may bind an abstract name first: a privileged caller talks only
+    /// to a forwarder that could really configure this namespace. (An unprivileged caller may not judge it, nor has it
+    /// anything to lose: the forwarder refuses it.)
+    /// </summary>
+    public static ForwarderLink Open(UnixSeqPacketSocket sock, string netns, Action<string>? verbose)
+    {
+        try
+        {
+            var server = sock.Peer();
+            if (!server.Privileged && PeerAuthorization.Self().Privileged)
+                throw new L2tpException("L2tp.ForwarderNotTrusted", L2tpErrorKind.PermissionDenied, server.Pid,
+                    $"The process holding @{ForwarderPaths.SocketName}{InNs(netns)} (pid {server.Pid}, uid {server.Uid}) is not a privileged " +
+                    $"l2tp-forwarder ({server.Reason}); stop it (kill {server.Pid}) and run the command again.");
+            verbose?.Invoke($"Managed backend: connected to l2tp-forwarder pid {server.Pid} (uid {server.Uid})");
+            return new ForwarderLink(new NetlinkClient(sock), server, netns);
+        }
+        catch
+        {
+            sock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A family's id; null when the forwarder has no such family. Its refusal is L2tp.PermissionDenied.</summary>
+    public ushort? Family(string name)
+    {
+        try
+        {
+            return Client.ResolveFamily(name);
+        }
+        catch (NetlinkException e) when (e.Errno == EPERM || e.Errno == EACCES)
+        {
+            throw Denied(e);
+        }
+    }
+
+    /// <summary>The forwarder's own refusal, with its reason (e.g. root only in a user namespace of one's own).</summary>
+    public L2tpException Denied(NetlinkException e) =>
+        new("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(_netns) ? null : _netns,
+            e.ExtendedAck ?? e.Message, e) { Errno = e.Errno };
+
+    public static string InNs(string netns) => string.IsNullOrEmpty(netns) ? "" : $" in network namespace '{netns}'";
+
+    public void Dispose() => Client.Dispose();
+}
