@@ -44,15 +44,9 @@ internal sealed unsafe class ControlServer : IDisposable
     {
         var started = DateTime.UtcNow;
         bool servedAny = false;
-        var fds = new pollfd[1 + 256];
-        var lastMtuRefresh = DateTime.UtcNow;
+        var fds = new pollfd[2 + 256];
         while (!_stop)
         {
-            if (DateTime.UtcNow - lastMtuRefresh > TimeSpan.FromSeconds(1))
-            {
-                _fwd.RefreshMtus();
-                lastMtuRefresh = DateTime.UtcNow;
-            }
             if (_fwd.TunnelCount == 0 && _clients.Count == 0 && (servedAny || DateTime.UtcNow - started > idle))
             {
                 Log.Info("no tunnel and no client left: exiting");
@@ -60,16 +54,20 @@ internal sealed unsafe class ControlServer : IDisposable
             }
             int n = 0;
             fds[n++] = new pollfd { fd = _listen, events = (short)POLLIN };
-            foreach (var c in _clients.Take(fds.Length - 1))
+            fds[n++] = new pollfd { fd = _fwd.EventFd, events = (short)POLLIN };
+            foreach (var c in _clients.Take(fds.Length - 2))
                 fds[n++] = new pollfd { fd = c.Fd, events = (short)POLLIN };
             int ready;
             fixed (pollfd* p = fds)
                 ready = poll(p, (ulong_t)(ulong)n, 500);
             if (ready <= 0)
                 continue;
+            // Before any request: a link deleted before a request was sent is gone for that request.
+            if (fds[1].revents != 0)
+                _fwd.ProcessEvents();
             if ((fds[0].revents & POLLIN) != 0)
                 Accept();
-            for (int i = 1; i < n; i++)
+            for (int i = 2; i < n; i++)
             {
                 if (fds[i].revents == 0)
                     continue;

@@ -94,7 +94,7 @@ Describe 'A session interface deleted by hand (ip link del)' {
     }
 
     It 'says so in its log' {
-        Get-Content (Join-Path (Split-Path $stateFile) 'forwarder.log') | Should -Match 'session 1000 .*l2tpeth0.*(deleted|gone)'
+        Get-Content -Raw (Join-Path (Split-Path $stateFile) 'forwarder.log') | Should -Match 'session 1000 in tunnel 3000 deleted: .*l2tpeth0'
     }
 
     It 'takes the same session id and interface name again at once, and the new session carries traffic' {
