@@ -248,7 +248,7 @@ internal sealed unsafe class ControlServer : IDisposable
     private void ReplyTunnel(NetlinkMessage req, Forwarder.TunnelEntry t, ushort flags)
     {
         _w.Begin(FamilyId, flags, req.Seq, req.Pid).Genl(L2tpGenl.CMD_TUNNEL_GET, L2tpGenl.Version);
-        L2tpGenl.WriteTunnel(_w, t.Spec, t.Counters.Snapshot());
+        L2tpGenl.WriteTunnel(_w, t.Spec, t.Counters.Snapshot(), t.Counters.SendError());
         _w.End();
     }
 

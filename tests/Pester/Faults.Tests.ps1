@@ -106,3 +106,104 @@ Describe 'A session interface deleted by hand (ip link del)' {
         Get-ForwarderPid $A | Should -Be $fwd -Because 'the same forwarder serves on'
     }
 }
+
+Describe 'Underlay faults on the path between the tunnel ends' {
+    BeforeAll {
+        $A = New-LabNamespace -Prefix 'flt-ul-A'
+        $B = New-LabNamespace -Prefix 'flt-ul-B'
+        New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+        New-Pseudowire $A $B 192.0.2.1 192.0.2.2
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue -Because 'the pseudowire works before the faults'
+
+        # Frames from site A's session while the underlay is broken: each one a send the forwarder cannot make.
+        function Send-DuringFault {
+            Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 3 -TimeoutSeconds 1 | Should -BeFalse -Because 'nothing can pass during the fault'
+            Get-L2tpTunnel -netns $A -TunnelId 3000 -ErrorAction Stop
+        }
+    }
+    AfterAll {
+        if (Get-Command Remove-LabL2tpConfig -ErrorAction Ignore) { Remove-LabL2tpConfig -Namespace $A, $B }
+        Remove-LabNamespace -Name $A, $B
+    }
+
+    It 'reports a sending tunnel as Up, with no send error' {
+        $t = Get-L2tpTunnel -netns $A -TunnelId 3000 -ErrorAction Stop
+        $t.State | Should -Be ([L2tp.L2tpTunnelState]::Up)
+        $t.LastSendError | Should -BeNullOrEmpty
+        $t.LastSendErrorTime | Should -BeNullOrEmpty
+    }
+
+    Context 'the underlay link goes down, then up' {
+        It 'says SendFailing with the reason and time while the link is down (not a silent drop)' {
+            $before = (Get-L2tpTunnel -netns $A -TunnelId 3000).Statistics.TxErrors
+            Invoke-LabNs $A 'ip link set veth0 down' | Out-Null
+            $t = Send-DuringFault
+            $t.State | Should -Be ([L2tp.L2tpTunnelState]::SendFailing)
+            $t.LastSendError | Should -Be 'Network is unreachable (ENETUNREACH)'
+            $t.LastSendErrorTime | Should -BeGreaterThan ([DateTime]::UtcNow.AddSeconds(-30))
+            $t.Statistics.TxErrors | Should -BeGreaterThan $before
+        }
+
+        It 'carries traffic again once the link is up, with no command, and says Up again' {
+            Invoke-LabNs $A 'ip link set veth0 up' | Out-Null
+            $ms = Measure-Recovery $A 198.51.100.2
+            Write-Host "recovery after underlay link up: $ms ms"
+            $ms | Should -BeGreaterOrEqual 0
+            Test-LabPing -Namespace $B -Address 198.51.100.1 -Count 2 -Attempts 3 | Should -BeTrue -Because 'both directions work'
+            $t = Get-L2tpTunnel -netns $A -TunnelId 3000
+            $t.State | Should -Be ([L2tp.L2tpTunnelState]::Up)
+            $t.LastSendError | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'the local address is removed, then added again' {
+        It 'says SendFailing with the reason while the tunnel''s local address is gone' {
+            Invoke-LabNs $A 'ip addr del 192.0.2.1/24 dev veth0' | Out-Null
+            $t = Send-DuringFault
+            Write-Host "send error with the local address removed: $($t.LastSendError)"
+            $t.State | Should -Be ([L2tp.L2tpTunnelState]::SendFailing)
+            $t.LastSendError | Should -Match '\(E[A-Z]+\)$'
+        }
+
+        It 'carries traffic again once the address is back, with no command' {
+            Invoke-LabNs $A 'ip addr add 192.0.2.1/24 dev veth0' | Out-Null
+            $ms = Measure-Recovery $A 198.51.100.2
+            Write-Host "recovery after the local address came back: $ms ms"
+            $ms | Should -BeGreaterOrEqual 0
+            Test-LabPing -Namespace $B -Address 198.51.100.1 -Count 2 -Attempts 3 | Should -BeTrue -Because 'both directions work'
+            (Get-L2tpTunnel -netns $A -TunnelId 3000).State | Should -Be ([L2tp.L2tpTunnelState]::Up)
+        }
+    }
+}
+
+Describe 'The route to the remote moves to another path' {
+    # Two veth pairs between A and B; the tunnel runs between addresses on lo (203.0.113.1 and .2), routed over
+    # veth0 first, then over veth1 while veth0 goes down.
+    BeforeAll {
+        $A = New-LabNamespace -Prefix 'flt-rt-A'
+        $B = New-LabNamespace -Prefix 'flt-rt-B'
+        New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/25 -PeerAddress 192.0.2.2/25 | Out-Null
+        New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.129/25 -PeerAddress 192.0.2.130/25 -Name veth1 -PeerName veth1 | Out-Null
+        Invoke-LabNs $A 'ip addr add 203.0.113.1/32 dev lo && ip route add 203.0.113.2/32 via 192.0.2.2 dev veth0' | Out-Null
+        Invoke-LabNs $B 'ip addr add 203.0.113.2/32 dev lo && ip route add 203.0.113.1/32 via 192.0.2.1 dev veth0' | Out-Null
+        New-Pseudowire $A $B 203.0.113.1 203.0.113.2
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue -Because 'the pseudowire works over veth0'
+    }
+    AfterAll {
+        if (Get-Command Remove-LabL2tpConfig -ErrorAction Ignore) { Remove-LabL2tpConfig -Namespace $A, $B }
+        Remove-LabNamespace -Name $A, $B
+    }
+
+    It 'carries traffic over the new path with no command' {
+        $rx1 = [long](Invoke-LabNs $B 'cat /sys/class/net/veth1/statistics/rx_packets')
+        Invoke-LabNs $A 'ip route replace 203.0.113.2/32 via 192.0.2.130 dev veth1' | Out-Null
+        Invoke-LabNs $B 'ip route replace 203.0.113.1/32 via 192.0.2.129 dev veth1' | Out-Null
+        Invoke-LabNs $A 'ip link set veth0 down' | Out-Null
+        $ms = Measure-Recovery $A 198.51.100.2
+        Write-Host "recovery after the route moved to veth1 (veth0 down): $ms ms"
+        $ms | Should -BeGreaterOrEqual 0
+        Test-LabPing -Namespace $B -Address 198.51.100.1 -Count 3 -Attempts 3 | Should -BeTrue -Because 'both directions work'
+        [long](Invoke-LabNs $B 'cat /sys/class/net/veth1/statistics/rx_packets') | Should -BeGreaterThan ($rx1 + 3) -Because 'the packets took veth1'
+        (Get-L2tpTunnel -netns $A -TunnelId 3000).State | Should -Be ([L2tp.L2tpTunnelState]::Up)
+    }
+}
