@@ -40,14 +40,15 @@ BeforeAll {
         -1
     }
     # A pseudowire between two namespaces over their veth0: inner 198.51.100.1 (A) <-> 198.51.100.2 (B).
-    function New-Pseudowire([string] $A, [string] $B, [string] $LocalA, [string] $LocalB, [string] $PeerCookieB = '') {
+    # With -CookieA, A's session sends that cookie and B's requires it.
+    function New-Pseudowire([string] $A, [string] $B, [string] $LocalA, [string] $LocalB, [string] $CookieA = '') {
+        $send = @{}; $require = @{}
+        if ($CookieA) { $send = @{ Cookie = $CookieA }; $require = @{ PeerCookie = $CookieA } }
         New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local $LocalA -Remote $LocalB -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop |
-            New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -InterfaceName l2tpeth0 -ErrorAction Stop |
+            New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -InterfaceName l2tpeth0 @send -ErrorAction Stop |
             Set-L2tpInterface -Up -Address 198.51.100.1 -PeerAddress 198.51.100.2 -ErrorAction Stop | Out-Null
-        $cookie = @{}
-        if ($PeerCookieB) { $cookie = @{ PeerCookie = $PeerCookieB } }
         New-L2tpTunnel -netns $B -TunnelId 4000 -PeerTunnelId 3000 -Local $LocalB -Remote $LocalA -SourcePort 6000 -DestinationPort 5000 -ErrorAction Stop |
-            New-L2tpSession -SessionId 2000 -PeerSessionId 1000 -InterfaceName l2tpeth0 @cookie -ErrorAction Stop |
+            New-L2tpSession -SessionId 2000 -PeerSessionId 1000 -InterfaceName l2tpeth0 @require -ErrorAction Stop |
             Set-L2tpInterface -Up -Address 198.51.100.2 -PeerAddress 198.51.100.1 -ErrorAction Stop | Out-Null
     }
 }
@@ -205,5 +206,112 @@ Describe 'The route to the remote moves to another path' {
         Test-LabPing -Namespace $B -Address 198.51.100.1 -Count 3 -Attempts 3 | Should -BeTrue -Because 'both directions work'
         [long](Invoke-LabNs $B 'cat /sys/class/net/veth1/statistics/rx_packets') | Should -BeGreaterThan ($rx1 + 3) -Because 'the packets took veth1'
         (Get-L2tpTunnel -netns $A -TunnelId 3000).State | Should -Be ([L2tp.L2tpTunnelState]::Up)
+    }
+}
+
+Describe 'A flood of forged packets (unknown sessions, wrong cookies)' {
+    # Site A's namespace forges, through a raw socket, UDP packets with its tunnel's own 4-tuple 192.0.2.1:5000 ->
+    # 192.0.2.2:6000, so site B's connected tunnel socket takes them: half for sessions B does not have, half for its
+    # session 2000 with a wrong cookie (B requires 0102030405060708). Bounded in count and in time.
+    BeforeAll {
+        $A = New-LabNamespace -Prefix 'flt-mem-A'
+        $B = New-LabNamespace -Prefix 'flt-mem-B'
+        New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+        New-Pseudowire $A $B 192.0.2.1 192.0.2.2 -CookieA 0102030405060708
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue -Because 'the pseudowire works before the flood'
+        $script:fwdB = Get-ForwarderPid $B
+
+        $sender = @'
+import socket, struct, sys, time
+n, limit = int(sys.argv[1]), float(sys.argv[2])
+src, dst, sport, dport = '192.0.2.1', '192.0.2.2', 5000, 6000
+frame = bytes.fromhex('ffffffffffff02005e00536688b5') + b'L2TP-FAULTS-FLOOD'.ljust(46, b'#')
+def udp(payload):
+    u = struct.pack('!HHHH', sport, dport, 8 + len(payload), 0) + payload
+    return struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(u), 0, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst)) + u
+cookie = bytes.fromhex('0102030405060708')
+packets = [udp(struct.pack('!HHI', 3, 0, sid) + cookie + bytes(4) + frame) for sid in (2001, 2002, 99999, 4294967295)]
+packets += [udp(struct.pack('!HHI', 3, 0, 2000) + bytes.fromhex(c) + bytes(4) + frame)
+            for c in ('0102030405060709', '1102030405060708', '0000000000000000', 'ffffffffffffffff')]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+to = (dst, 0)
+sent = failed = 0
+t0 = time.monotonic()
+while sent < n:
+    if (sent & 4095) == 0 and time.monotonic() - t0 > limit:
+        break
+    try:
+        s.sendto(packets[sent & 7], to)
+        sent += 1
+    except OSError:
+        failed += 1
+        if failed > 1000000: break
+print(sent, time.monotonic() - t0)
+'@
+        # Sends -Count forged packets (a multiple of 8: half unknown sessions, half wrong cookies) within 60 s.
+        function Send-Flood([int] $Count) {
+            $r = Invoke-LabCommand -Namespace $A -FilePath 'python3' -ArgumentList @('-c', $sender, "$Count", '60')
+            if ($r.ExitCode -ne 0) { throw "flood sender failed: $($r.StdErr)" }
+            $sent, $seconds = $r.StdOut.Trim() -split ' '
+            [pscustomobject]@{ Sent = [long]$sent; Seconds = [double]$seconds; Pps = [long]([long]$sent / [double]$seconds) }
+        }
+        # What B's forwarder counted, and what the kernel dropped before it could (socket buffer full, veth backlog).
+        function Get-Accounting {
+            $t = (Get-L2tpTunnel -netns $B -TunnelId 4000 -ErrorAction Stop).Statistics
+            $s = (Get-L2tpSession -netns $B -TunnelId 4000 -SessionId 2000 -ErrorAction Stop).Statistics
+            $snmp = (Invoke-LabNs $B 'cat /proc/net/snmp') -split "`n" | Where-Object { $_ -like 'Udp:*' }
+            $names = $snmp[0] -split '\s+'; $values = $snmp[1] -split '\s+'
+            $udp = @{}; for ($i = 1; $i -lt $names.Count; $i++) { $udp[$names[$i]] = [long]$values[$i] }
+            [pscustomobject]@{
+                TunnelRxInvalid   = [long]$t.RxInvalid
+                RxCookieDiscards  = [long]$s.RxCookieDiscards
+                SessionRxErrors   = [long]$s.RxErrors
+                KernelDrops       = $udp['RcvbufErrors'] + [long](Invoke-LabNs $A 'cat /sys/class/net/veth0/statistics/tx_dropped') +
+                    [long](Invoke-LabNs $B 'cat /sys/class/net/veth0/statistics/rx_dropped')
+            }
+        }
+
+        # Warm-up: the receive path's buffers, the JIT and the GC heap reach their working size.
+        Send-Flood 100000 | Out-Null
+        Start-Sleep -Milliseconds 500
+        $script:before = Get-Accounting
+        $script:rssBefore = Get-RssKb $fwdB
+        $cpu0 = Get-CpuTicks $fwdB
+        $script:flood = Send-Flood 1000000
+        Start-Sleep -Milliseconds 500
+        $script:cpuTicks = (Get-CpuTicks $fwdB) - $cpu0
+        $script:rssAfter = Get-RssKb $fwdB
+        $script:after = Get-Accounting
+        Write-Host ("flood: {0} packets in {1:N2} s ({2} pkt/s); forwarder CPU {3} ticks; VmRSS {4} kB before, {5} kB after ({6:+0.0;-0.0} %)" -f
+            $flood.Sent, $flood.Seconds, $flood.Pps, $cpuTicks, $rssBefore, $rssAfter, (100.0 * ($rssAfter - $rssBefore) / $rssBefore))
+        Write-Host ("counted: RxInvalid +{0}, RxCookieDiscards +{1}, kernel drops +{2}" -f ($after.TunnelRxInvalid - $before.TunnelRxInvalid),
+            ($after.RxCookieDiscards - $before.RxCookieDiscards), ($after.KernelDrops - $before.KernelDrops))
+    }
+    AfterAll {
+        if (Get-Command Remove-LabL2tpConfig -ErrorAction Ignore) { Remove-LabL2tpConfig -Namespace $A, $B }
+        Remove-LabNamespace -Name $A, $B
+    }
+
+    It 'sends the whole million (the flood really happened)' {
+        $flood.Sent | Should -Be 1000000
+    }
+
+    It 'leaves the forwarder''s resident memory within 10 % of where it was after the warm-up' {
+        Test-LabProcessAlive $fwdB | Should -BeTrue
+        [math]::Abs($rssAfter - $rssBefore) | Should -BeLessOrEqual ($rssBefore * 0.10)
+    }
+
+    It 'accounts for every packet: unknown sessions as tunnel RxInvalid, wrong cookies as RxCookieDiscards, or dropped by the kernel' {
+        $invalid = $after.TunnelRxInvalid - $before.TunnelRxInvalid
+        $cookie = $after.RxCookieDiscards - $before.RxCookieDiscards
+        $kernel = $after.KernelDrops - $before.KernelDrops
+        $invalid + $cookie + $kernel | Should -Be $flood.Sent
+        $invalid | Should -BeLessOrEqual ($flood.Sent / 2)
+        $cookie | Should -BeLessOrEqual ($flood.Sent / 2)
+        ($after.SessionRxErrors - $before.SessionRxErrors) | Should -Be $cookie -Because 'a cookie discard is a receive error, as in the kernel'
+    }
+
+    It 'still carries the pseudowire''s own traffic' {
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue
     }
 }
