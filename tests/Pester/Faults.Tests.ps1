@@ -106,6 +106,16 @@ Describe 'A session interface deleted by hand (ip link del)' {
         (Get-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000).Statistics.RxPackets | Should -BeGreaterThan 0
         Get-ForwarderPid $A | Should -Be $fwd -Because 'the same forwarder serves on'
     }
+
+    It 'follows an MTU change of a session interface from the link notification (frames above it are dropped, as l2tp_eth does)' {
+        $errors = { (Get-L2tpSession -netns $B -TunnelId 4000 -SessionId 2000).Statistics.RxErrors }
+        $before = & $errors
+        Invoke-LabNs $B 'ip link set l2tpeth0 mtu 1000' | Out-Null
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Size 1200 | Should -BeFalse -Because 'B takes no frame above 1000 + 18 bytes now'
+        & $errors | Should -BeGreaterThan $before
+        Invoke-LabNs $B 'ip link set l2tpeth0 mtu 1446' | Out-Null
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Size 1200 | Should -BeTrue
+    }
 }
 
 Describe 'Underlay faults on the path between the tunnel ends' {
