@@ -46,6 +46,7 @@ internal sealed unsafe class ControlServer : IDisposable
     private readonly List<Client> _clients = new();
     private readonly byte[] _rx = new byte[MaxRequest];
     private readonly NetlinkWriter _w = new();
+    private readonly int _wake = Sys.Check(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd");
     private volatile bool _stop;
 
     /// <summary>Serves <paramref name="listenFd"/> (a listening unix socket, made non-blocking here) for <paramref name="forwarder"/>.</summary>
@@ -56,7 +57,33 @@ internal sealed unsafe class ControlServer : IDisposable
         Sys.SetNonBlocking(_listen);
     }
 
-    public void Stop() => _stop = true;
+    /// <summary>Ends <see cref="Run"/> from any thread (SIGTERM's handler, the STOP command): the wake fd breaks its poll.</summary>
+    public void Stop()
+    {
+        _stop = true;
+        ulong one = 1;
+        write(_wake, &one, 8);
+    }
+
+    /// <summary>Poll slots before the clients': the listener, the forwarder's events, the wake fd.</summary>
+    private const int Fixed = 3;
+
+    /// <summary>
+    /// How long poll may sleep: until the next deadline (an unprivileged client's grace, a stalled reply, the idle exit
+    /// of a forwarder nobody used), else for ever. An idle forwarder wakes for nothing.
+    /// </summary>
+    private int Timeout(DateTime now, DateTime started, TimeSpan idle, bool waitingForFirst)
+    {
+        DateTime? next = waitingForFirst && idle != System.Threading.Timeout.InfiniteTimeSpan ? started + idle : null;
+        foreach (var c in _clients)
+        {
+            if (!c.Peer.Privileged && (next is null || c.Connected + UnprivilegedGrace < next))
+                next = c.Connected + UnprivilegedGrace;
+            if (c.Out.Count > 0 && (next is null || c.OutSince + StalledReply < next))
+                next = c.OutSince + StalledReply;
+        }
+        return next is { } t ? (int)Math.Clamp(Math.Ceiling((t - now).TotalMilliseconds) + 1, 0, int.MaxValue) : -1;
+    }
 
     /// <summary>Connections currently held (for tests and the forwarder's own report).</summary>
     internal int ClientCount => _clients.Count;
@@ -69,25 +96,24 @@ internal sealed unsafe class ControlServer : IDisposable
     {
         var started = DateTime.UtcNow;
         bool servedAny = false;
-        var lastMtuRefresh = DateTime.UtcNow;
-        var fds = new pollfd[1 + MaxClients];
+        var fds = new pollfd[Fixed + MaxClients];
         var polled = new Client?[fds.Length];
         while (!_stop)
         {
             var now = DateTime.UtcNow;
-            if (now - lastMtuRefresh > TimeSpan.FromSeconds(1))
-            {
-                _fwd.RefreshMtus();
-                lastMtuRefresh = now;
-            }
             ExpireClients(now);
-            if (idle != Timeout.InfiniteTimeSpan && _fwd.TunnelCount == 0 && _clients.Count == 0 && (servedAny || now - started > idle))
+            bool empty = _fwd.TunnelCount == 0 && _clients.Count == 0;
+            if (idle != System.Threading.Timeout.InfiniteTimeSpan && empty && (servedAny || now - started > idle))
             {
                 Log.Info("no tunnel and no client left: exiting");
                 return;
             }
             int n = 0;
             fds[n] = new pollfd { fd = _listen, events = (short)POLLIN };
+            polled[n++] = null;
+            fds[n] = new pollfd { fd = _fwd.EventFd, events = (short)POLLIN };
+            polled[n++] = null;
+            fds[n] = new pollfd { fd = _wake, events = (short)POLLIN };
             polled[n++] = null;
             foreach (var c in _clients)
             {
@@ -96,10 +122,13 @@ internal sealed unsafe class ControlServer : IDisposable
             }
             int ready;
             fixed (pollfd* p = fds)
-                ready = poll(p, (ulong_t)(ulong)n, 250);
+                ready = poll(p, (ulong_t)(ulong)n, Timeout(now, started, idle, empty && !servedAny));
             if (ready <= 0)
                 continue;
-            for (int i = 1; i < n; i++)
+            // Before any request: a link deleted before a request was sent is gone for that request.
+            if (fds[1].revents != 0)
+                _fwd.ProcessEvents();
+            for (int i = Fixed; i < n; i++)
             {
                 var c = polled[i]!;
                 short ev = fds[i].revents;
@@ -375,7 +404,7 @@ internal sealed unsafe class ControlServer : IDisposable
     private void ReplyTunnel(NetlinkMessage req, Forwarder.TunnelEntry t, ushort flags)
     {
         _w.Begin(FamilyId, flags, req.Seq, req.Pid).Genl(L2tpGenl.CMD_TUNNEL_GET, L2tpGenl.Version);
-        L2tpGenl.WriteTunnel(_w, t.Spec, t.Counters.Snapshot());
+        L2tpGenl.WriteTunnel(_w, t.Spec, t.Counters.Snapshot(), t.Counters.SendError());
         _w.End();
     }
 
@@ -451,6 +480,7 @@ internal sealed unsafe class ControlServer : IDisposable
 
     public void Dispose()
     {
+        Sys.Close(_wake);
         foreach (var c in _clients)
             Sys.Close(c.Fd);
         _clients.Clear();

@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using L2tp.Forwarder.Dataplane;
 using L2tp.Native;
 using L2tp.Protocol;
+using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
 namespace L2tp.Forwarder;
@@ -24,6 +26,8 @@ internal sealed class Forwarder : IDisposable
         public required SessionSpec Spec { get; init; }
         public required TapDevice Tap { get; init; }
         public required SessionRuntime Runtime { get; init; }
+        /// <summary>The TAP's interface index: link notifications name a deleted interface by index only.</summary>
+        public required int IfIndex { get; init; }
     }
 
     private readonly SortedDictionary<uint, TunnelEntry> _tunnels = new();
@@ -31,14 +35,117 @@ internal sealed class Forwarder : IDisposable
     private readonly RxLoop _rx;
     private readonly TxLoop _tx;
     private DataplaneMap _map = DataplaneMap.Empty;
+    private readonly LinkMonitor _links;
+    /// <summary>Sessions whose TAP the transmit loop found dead, for the control thread to delete.</summary>
+    private readonly ConcurrentQueue<SessionRuntime> _tapsGone = new();
+    private readonly int _wake, _events;
 
     public Forwarder(StateStore store)
     {
         _store = store;
+        // Subscribed before any TAP is made or re-attached, so no deletion can slip between.
+        _links = new LinkMonitor();
+        _wake = Sys.Check(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd");
+        _events = Sys.Check(epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
+        Watch(_links.Fd);
+        Watch(_wake);
         _rx = new RxLoop(() => Volatile.Read(ref _map));
-        _tx = new TxLoop(() => Volatile.Read(ref _map));
+        _tx = new TxLoop(() => Volatile.Read(ref _map), OnTapGone);
         _rx.Start();
         _tx.Start();
+    }
+
+    /// <summary>
+    /// Readable when <see cref="ProcessEvents"/> has work: a link notification, or a dead TAP from the transmit loop.
+    /// The control thread polls it with its clients (an epoll fd, so one fd covers both sources).
+    /// </summary>
+    public int EventFd => _events;
+
+    private unsafe void Watch(int fd)
+    {
+        epoll_event ev = default;
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        Sys.Check(epoll_ctl(_events, EPOLL_CTL_ADD, fd, &ev), "epoll_ctl(ADD)");
+    }
+
+    /// <summary>On the transmit thread: hands the session to the control thread without blocking or allocating much.</summary>
+    private unsafe void OnTapGone(SessionRuntime s)
+    {
+        _tapsGone.Enqueue(s);
+        ulong one = 1;
+        write(_wake, &one, 8);
+    }
+
+    /// <summary>
+    /// Follows what changed under the forwarder (control thread only): deletes sessions whose interface was deleted, as
+    /// l2tp_eth does, and follows MTU and name changes of session interfaces. Never throws.
+    /// </summary>
+    public unsafe void ProcessEvents()
+    {
+        ulong count;
+        read(_wake, &count, 8);
+        try
+        {
+            while (_tapsGone.TryDequeue(out var runtime))
+                if (FindSession(s => s.Runtime == runtime) is var (t, s))
+                    SessionGone(t, s, $"the TAP fd of {s.Tap.Name} reports its device gone");
+            if (!_links.Drain(OnLink))
+                Resync();
+        }
+        catch (Exception e)
+        {
+            Log.Error($"following link changes: {e}");
+        }
+    }
+
+    private (TunnelEntry, SessionEntry)? FindSession(Func<SessionEntry, bool> match)
+    {
+        foreach (var t in _tunnels.Values)
+            foreach (var s in t.Sessions.Values)
+                if (match(s))
+                    return (t, s);
+        return null;
+    }
+
+    private void OnLink(LinkEvent e)
+    {
+        if (FindSession(s => s.IfIndex == e.Index) is not var (t, s))
+            return;
+        if (e.Deleted)
+        {
+            SessionGone(t, s, $"its interface {s.Tap.Name} was deleted");
+            return;
+        }
+        if (e.Mtu > 0)
+            s.Runtime.MaxFrame = SessionRuntime.MaxFrameFor(e.Mtu);
+        if (e.Name is { Length: > 0 } name && name != s.Tap.Name)
+        {
+            // Renamed (ip link set name): the state file must name it so for a new forwarder to re-attach.
+            Log.Info($"session {s.Spec.SessionId} in tunnel {t.Spec.TunnelId}: interface {s.Tap.Name} renamed {name}");
+            s.Tap.Name = name;
+            Save();
+        }
+    }
+
+    /// <summary>After lost notifications (the socket's queue overran): the same conclusions from one link dump.</summary>
+    private void Resync()
+    {
+        Log.Error("link notifications were lost: re-reading the links");
+        List<L2tp.Netlink.LinkInfo> links;
+        using (var rt = new L2tp.Netlink.RtNetlink())
+            links = rt.Links();
+        var byIndex = links.ToDictionary(l => l.Index);
+        foreach (var (t, s) in _tunnels.Values.SelectMany(t => t.Sessions.Values.Select(s => (t, s))).ToList())
+            OnLink(byIndex.TryGetValue(s.IfIndex, out var l)
+                ? new LinkEvent(false, l.Index, l.Name, l.Mtu)
+                : new LinkEvent(true, s.IfIndex, null, 0));
+    }
+
+    private void SessionGone(TunnelEntry t, SessionEntry s, string why)
+    {
+        // Its fd may still be in the transmit loop's set (the notification can come first): DeleteSession removes it.
+        DeleteSession(t.Spec.TunnelId, s.Spec.SessionId, save: true, why: why);
     }
 
     public int TunnelCount => _tunnels.Count;
@@ -119,7 +226,10 @@ internal sealed class Forwarder : IDisposable
                 InterfaceControl.SetMtu(tap.Name, SessionMtu(t, spec));
             var runtime = SessionRuntime.Create(t.Spec, spec, tap.Fd, t.Socket.Fd, new Counters(), t.Counters, tap.VnetHeader);
             runtime.MaxFrame = SessionRuntime.MaxFrameFor(InterfaceControl.GetMtu(tap.Name));
-            var entry = new SessionEntry { Spec = spec with { InterfaceName = tap.Name }, Tap = tap, Runtime = runtime };
+            var entry = new SessionEntry
+            {
+                Spec = spec with { InterfaceName = tap.Name }, Tap = tap, Runtime = runtime, IfIndex = InterfaceControl.IndexOf(tap.Name),
+            };
             t.Sessions.Add(spec.SessionId, entry);
             Publish();
             _tx.Add(tap.Fd);
@@ -148,7 +258,8 @@ internal sealed class Forwarder : IDisposable
         SessionMtu(t.Socket.PathMtu(), t.Socket.UnderlayOverhead,
             L2tpHeader.Length(t.Spec.Encapsulation, s.Cookie.Length, s.L2SpecType));
 
-    public void DeleteSession(uint tunnelId, uint sessionId, bool save = true)
+    /// <summary>Deletes a session and its TAP; `why` is given (and logged) when it goes by itself rather than by request.</summary>
+    public void DeleteSession(uint tunnelId, uint sessionId, bool save = true, string? why = null)
     {
         var t = _tunnels.GetValueOrDefault(tunnelId) ?? throw new ForwarderError(ENODEV, $"There is no tunnel {tunnelId}.");
         var s = t.Sessions.GetValueOrDefault(sessionId) ?? throw new ForwarderError(ENODEV, $"There is no session {sessionId} in tunnel {tunnelId}.");
@@ -160,29 +271,7 @@ internal sealed class Forwarder : IDisposable
         s.Tap.Destroy();
         if (save)
             Save();
-        Log.Info($"session {sessionId} in tunnel {tunnelId} deleted");
-    }
-
-    /// <summary>Follows MTU changes made to session interfaces (Set-L2tpInterface, ip link) with one link dump.</summary>
-    public void RefreshMtus()
-    {
-        if (_tunnels.Count == 0)
-            return;
-        Dictionary<string, int> mtus;
-        try
-        {
-            using var rt = new L2tp.Netlink.RtNetlink();
-            mtus = rt.Links().GroupBy(l => l.Name).ToDictionary(g => g.Key, g => g.First().Mtu);
-        }
-        catch (Exception e)
-        {
-            Log.Error($"reading interface MTUs: {e.Message}");
-            return;
-        }
-        foreach (var t in _tunnels.Values)
-            foreach (var s in t.Sessions.Values)
-                if (mtus.TryGetValue(s.Tap.Name, out int mtu))
-                    s.Runtime.MaxFrame = SessionRuntime.MaxFrameFor(mtu);
+        Log.Info(why is null ? $"session {sessionId} in tunnel {tunnelId} deleted" : $"session {sessionId} in tunnel {tunnelId} deleted: {why}");
     }
 
     private static void Validate(Action validate)
@@ -300,6 +389,9 @@ internal sealed class Forwarder : IDisposable
     {
         _rx.Dispose();
         _tx.Dispose();
+        _links.Dispose();
+        Sys.Close(_wake);
+        Sys.Close(_events);
         foreach (var t in _tunnels.Values)
         {
             foreach (var s in t.Sessions.Values)

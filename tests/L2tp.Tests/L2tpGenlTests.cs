@@ -301,6 +301,32 @@ public class L2tpGenlTests
     }
 
     [Fact]
+    public void Tunnel_reply_carries_the_forwarders_send_state_in_private_attributes()
+    {
+        var up = L2tpGenl.ReadTunnel(Parse(w => L2tpGenl.WriteTunnel(w, Udp4, new(), (0, 0))), BackendKind.Managed, "");
+        Assert.Equal(L2tpTunnelState.Up, up.State);
+        Assert.Equal("", up.LastSendError);
+        Assert.Null(up.LastSendErrorTime);
+
+        var attrs = Parse(w => L2tpGenl.WriteTunnel(w, Udp4, new(), (101, 1_700_000_000_123)));
+        Assert.All(new[] { L2tpGenl.ATTR_FWD_TX_STATE, L2tpGenl.ATTR_FWD_TX_ERRNO, L2tpGenl.ATTR_FWD_TX_ERROR_TIME },
+            t => Assert.True(t > 0xFF, "forwarder-only attributes stay clear of the kernel's range"));
+        var failing = L2tpGenl.ReadTunnel(attrs, BackendKind.Managed, "");
+        Assert.Equal(L2tpTunnelState.SendFailing, failing.State);
+        Assert.Equal("Network is unreachable (ENETUNREACH)", failing.LastSendError);
+        Assert.Equal(new DateTime(2023, 11, 14, 22, 13, 20, 123, DateTimeKind.Utc), failing.LastSendErrorTime);
+    }
+
+    [Fact]
+    public void Tunnel_reply_without_send_state_reads_Unknown_as_from_the_kernel()
+    {
+        var r = L2tpGenl.ReadTunnel(Parse(w => L2tpGenl.WriteTunnel(w, Udp4, new())), BackendKind.Kernel, "");
+        Assert.Equal(L2tpTunnelState.Unknown, r.State);
+        Assert.Equal("", r.LastSendError);
+        Assert.Null(r.LastSendErrorTime);
+    }
+
+    [Fact]
     public void Tunnel_reply_reports_local_any_as_the_bind_address()
     {
         var r = L2tpGenl.ReadTunnel(Parse(w => L2tpGenl.WriteTunnel(w, Udp4 with { Local = IPAddress.Any }, new())), BackendKind.Managed, "");

@@ -9,6 +9,28 @@ internal sealed class Counters
     public long TxPackets, TxBytes, TxErrors;
     public long RxPackets, RxBytes, RxErrors, RxSeqDiscards, RxOosPackets, RxCookieDiscards, RxInvalid;
 
+    /// <summary>
+    /// Why the last send failed (errno; 0 once a send succeeds again) and when (Unix milliseconds): a number and a
+    /// time rather than text, so the failing path allocates nothing. Written by the transmit thread only.
+    /// </summary>
+    public int LastTxErrno;
+    public long LastTxErrorTime;
+
+    public void RecordSendError(int errno)
+    {
+        Volatile.Write(ref LastTxErrorTime, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Volatile.Write(ref LastTxErrno, errno);
+    }
+
+    public void ClearSendError() => Volatile.Write(ref LastTxErrno, 0);
+
+    /// <summary>The send error in force (errno 0: none) and its time, as the control thread reads them.</summary>
+    public (int Errno, long UnixMilliseconds) SendError()
+    {
+        int e = Volatile.Read(ref LastTxErrno);
+        return (e, e == 0 ? 0 : Volatile.Read(ref LastTxErrorTime));
+    }
+
     public L2tpStatistics Snapshot() => new()
     {
         TxPackets = (ulong)Volatile.Read(ref TxPackets),

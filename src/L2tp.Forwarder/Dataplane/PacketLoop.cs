@@ -78,7 +78,7 @@ internal abstract unsafe class PacketLoop : IDisposable
                     continue;
                 try
                 {
-                    Handle(map, fd);
+                    Handle(map, fd, events[i].events);
                 }
                 catch (Exception e)
                 {
@@ -89,8 +89,8 @@ internal abstract unsafe class PacketLoop : IDisposable
         }
     }
 
-    /// <summary>Drains a ready fd (bounded, so one busy fd cannot starve the others).</summary>
-    protected abstract void Handle(DataplaneMap map, int fd);
+    /// <summary>Drains a ready fd (bounded, so one busy fd cannot starve the others); events are epoll's for it.</summary>
+    protected abstract void Handle(DataplaneMap map, int fd, int events);
 
     public void Dispose()
     {

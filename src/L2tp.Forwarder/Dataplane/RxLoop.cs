@@ -14,7 +14,7 @@ internal sealed unsafe class RxLoop : PacketLoop
 
     public RxLoop(Func<DataplaneMap> map) : base("l2tp-rx", map) { }
 
-    protected override void Handle(DataplaneMap map, int fd)
+    protected override void Handle(DataplaneMap map, int fd, int events)
     {
         if (!map.BySocket.TryGetValue(fd, out var tunnel))
             return;

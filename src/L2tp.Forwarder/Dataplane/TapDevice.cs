@@ -23,7 +23,8 @@ internal sealed unsafe class TapDevice : IDisposable
     private const int IfReqSize = 40, IfNameSize = 16;
 
     public int Fd { get; private set; }
-    public string Name { get; }
+    /// <summary>The interface name; the control thread follows renames (ip link set name).</summary>
+    public string Name { get; set; }
     /// <summary>Every read and write on <see cref="Fd"/> starts with a <see cref="VnetHdr"/>.</summary>
     public bool VnetHeader { get; }
 

@@ -17,12 +17,25 @@ internal sealed unsafe class TxLoop : PacketLoop
     /// <summary>UDP_MAX_SEGMENTS of kernels before 6.9 (later ones take 128), and the largest IPv4 UDP payload.</summary>
     private const int MaxGsoSegments = 64, MaxUdpPayload = 65507;
 
-    public TxLoop(Func<DataplaneMap> map) : base("l2tp-tx", map) { }
+    private readonly Action<SessionRuntime> _tapGone;
 
-    protected override void Handle(DataplaneMap map, int fd)
+    /// <summary>tapGone is called on this thread with a session whose TAP interface was deleted; it must not block.</summary>
+    public TxLoop(Func<DataplaneMap> map, Action<SessionRuntime> tapGone) : base("l2tp-tx", map) => _tapGone = tapGone;
+
+    /// <summary>EBADFD: what read gives on a TAP fd whose interface was deleted (the fd is detached from any device).</summary>
+    private const int EBADFD_ = 77;
+
+    protected override void Handle(DataplaneMap map, int fd, int events)
     {
         if (!map.ByTap.TryGetValue(fd, out var s))
             return;
+        // A TAP fd whose interface was deleted (ip link del) polls EPOLLERR for ever and epoll is level-triggered: left
+        // in the set it would spin this thread at 100 %. It leaves the set at once; the control thread deletes the session.
+        if ((events & (EPOLLERR | EPOLLHUP)) != 0)
+        {
+            TapGone(s, fd);
+            return;
+        }
         int vnet = s.TapVnetHeader ? VnetHdr.Size : 0;
         for (int round = 0; round < MaxBatchesPerWakeup; round++)
         {
@@ -34,6 +47,13 @@ internal sealed unsafe class TxLoop : PacketLoop
                 long n = read(fd, frame - vnet, FrameRoom + vnet);
                 if (n < 0)
                 {
+                    if (errno == EBADFD_)
+                    {
+                        if (count > 0)
+                            Send(s, count);
+                        TapGone(s, fd);
+                        return;
+                    }
                     drained = true;
                     break;   // EAGAIN: the TAP queue is empty (or the device went down)
                 }
@@ -97,6 +117,12 @@ internal sealed unsafe class TxLoop : PacketLoop
         }
     }
 
+    private void TapGone(SessionRuntime s, int fd)
+    {
+        Remove(fd);
+        _tapGone(s);
+    }
+
     /// <summary>Writes the session's L2TP header in front of a frame in slot i and points message i at the packet.</summary>
     private void Stage(SessionRuntime s, int i, byte* frame, int length)
     {
@@ -150,14 +176,15 @@ internal sealed unsafe class TxLoop : PacketLoop
                     continue;
                 if (_batch.Packets[done] > 1 && (e == EINVAL || e == EIO || e == EMSGSIZE))
                 {
-                    // The kernel will not segment for this socket or route (a path MTU below the segment, say): send
-                    // these packets one by one, and every later one too.
-                    s.UdpGso = false;
-                    SendOneByOne(s, done);
+                    // The kernel may not segment for this socket or route (a path MTU below the segment, say): send
+                    // these packets one by one, and every later one too, if single packets do go. EINVAL is also
+                    // what a removed local address gives; that passing fault must not cost GSO for good.
+                    if (SendOneByOne(s, done) > 0)
+                        s.UdpGso = false;
                 }
                 else
                 {
-                    CountError(s, _batch.Packets[done]);
+                    SendFailed(s, e, _batch.Packets[done]);
                 }
                 done++;   // go on with the rest
                 continue;
@@ -168,19 +195,31 @@ internal sealed unsafe class TxLoop : PacketLoop
         }
     }
 
-    /// <summary>Sends the packets of GSO message i each on its own.</summary>
-    private void SendOneByOne(SessionRuntime s, int i)
+    /// <summary>Sends the packets of GSO message i each on its own; returns how many went.</summary>
+    private int SendOneByOne(SessionRuntime s, int i)
     {
         byte* start = (byte*)_batch.Iov[i].iov_base;
         int length = (int)(ulong)_batch.Iov[i].iov_len, stride = *(ushort*)(_batch.Control + i * Batch.ControlSize + 16);
+        int sent = 0;
         for (int off = 0; off < length; off += stride)
         {
             int len = Math.Min(stride, length - off);
             if (Sys.Send(s.SocketFd, new ReadOnlySpan<byte>(start + off, len)) < 0)
-                CountError(s);
-            else
-                CountSent(s, 1, len);
+            {
+                SendFailed(s, Sys.Errno, 1);
+                continue;
+            }
+            CountSent(s, 1, len);
+            sent++;
         }
+        return sent;
+    }
+
+    /// <summary>Counts packets the network refused and records why, so Get-L2tpTunnel can say the tunnel cannot send.</summary>
+    private static void SendFailed(SessionRuntime s, int errno, int packets)
+    {
+        CountError(s, packets);
+        s.TunnelCounters.RecordSendError(errno);
     }
 
     private static void CountSent(SessionRuntime s, int packets, long bytes)
@@ -189,6 +228,9 @@ internal sealed unsafe class TxLoop : PacketLoop
         s.Counters.TxBytes += bytes;
         s.TunnelCounters.TxPackets += packets;
         s.TunnelCounters.TxBytes += bytes;
+        // Read before written: the common case (no error) leaves the cache line clean.
+        if (s.TunnelCounters.LastTxErrno != 0)
+            s.TunnelCounters.ClearSendError();
     }
 
     private static void CountError(SessionRuntime s, int packets = 1)

@@ -9,6 +9,17 @@ public enum Encapsulation
     Ip = 1,
 }
 
+/// <summary>Whether a tunnel can send, as the managed forwarder sees it on its socket.</summary>
+public enum L2tpTunnelState
+{
+    /// <summary>Not known: the kernel backend does not report it.</summary>
+    Unknown = 0,
+    /// <summary>The last send went out (or nothing was sent yet).</summary>
+    Up = 1,
+    /// <summary>The last send failed (see LastSendError): no route, no local address, link down...</summary>
+    SendFailing = 2,
+}
+
 /// <summary>The L2-specific sublayer a session puts between the L2TP header and the Ethernet frame.</summary>
 public enum L2SpecType
 {

@@ -25,6 +25,15 @@ public sealed class L2tpTunnel
     public bool Udp6ChecksumTx { get; set; } = true;
     /// <summary>IPv6 UDP checksums required on receive (udp6_csum_rx).</summary>
     public bool Udp6ChecksumRx { get; set; } = true;
+    /// <summary>
+    /// Up or SendFailing: whether the last packet the managed forwarder sent on this tunnel went out; Unknown with the
+    /// kernel backend. It turns Up again by itself with the first send that succeeds.
+    /// </summary>
+    public L2tpTunnelState State { get; set; }
+    /// <summary>Why the last send failed while <see cref="State"/> is SendFailing, e.g. "Network is unreachable (ENETUNREACH)"; empty otherwise.</summary>
+    public string LastSendError { get; set; } = "";
+    /// <summary>When that send failed (UTC); null while the tunnel sends.</summary>
+    public DateTime? LastSendErrorTime { get; set; }
     /// <summary>Counters summed over the tunnel's sessions and its own drops.</summary>
     public L2tpStatistics Statistics { get; set; } = new();
     /// <summary>The backend that carries this tunnel.</summary>

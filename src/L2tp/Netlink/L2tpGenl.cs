@@ -39,6 +39,15 @@ internal static class L2tpGenl
         ATTR_UDP_SPORT = 26, ATTR_UDP_DPORT = 27, ATTR_MTU = 28, ATTR_MRU = 29, ATTR_STATS = 30, ATTR_IP6_SADDR = 31,
         ATTR_IP6_DADDR = 32, ATTR_UDP_ZERO_CSUM6_TX = 33, ATTR_UDP_ZERO_CSUM6_RX = 34, ATTR_PAD = 35;
 
+    /// <summary>
+    /// Forwarder-only attributes of a TUNNEL_GET reply: the tunnel's send state (u8: 1 up, 2 failing), the errno of the
+    /// failed send (u32) and its time (u64, Unix milliseconds). In a private range far above the kernel's
+    /// L2TP_ATTR_MAX (35 in Linux 6.x) so that no kernel attribute to come can collide; the kernel never sends them,
+    /// so a kernel tunnel's State reads Unknown.
+    /// </summary>
+    public const ushort ATTR_FWD_TX_STATE = 0x100, ATTR_FWD_TX_ERRNO = 0x101, ATTR_FWD_TX_ERROR_TIME = 0x102;
+    public const byte FWD_TX_STATE_UP = 1, FWD_TX_STATE_FAILING = 2;
+
     public const ushort STATS_TX_PACKETS = 1, STATS_TX_BYTES = 2, STATS_TX_ERRORS = 3, STATS_RX_PACKETS = 4,
         STATS_RX_BYTES = 5, STATS_RX_SEQ_DISCARDS = 6, STATS_RX_OOS_PACKETS = 7, STATS_RX_ERRORS = 8, STATS_PAD = 9,
         STATS_RX_COOKIE_DISCARDS = 10, STATS_RX_INVALID = 11;
@@ -108,8 +117,8 @@ internal static class L2tpGenl
         };
     }
 
-    /// <summary>A tunnel as TUNNEL_GET replies describe it.</summary>
-    public static void WriteTunnel(NetlinkWriter w, TunnelSpec t, L2tpStatistics s)
+    /// <summary>A tunnel as TUNNEL_GET replies describe it; the forwarder adds its send state (errno 0: sending).</summary>
+    public static void WriteTunnel(NetlinkWriter w, TunnelSpec t, L2tpStatistics s, (int Errno, long UnixMilliseconds)? sendError = null)
     {
         w.U32(ATTR_CONN_ID, t.TunnelId);
         w.U32(ATTR_PEER_CONN_ID, t.PeerTunnelId);
@@ -118,6 +127,15 @@ internal static class L2tpGenl
         WriteStats(w, s);
         WriteUdpOptions(w, t, checksumAlways: true);
         WriteAddresses(w, t.BindAddress, t.Remote!);
+        if (sendError is { } e)
+        {
+            w.U8(ATTR_FWD_TX_STATE, e.Errno == 0 ? FWD_TX_STATE_UP : FWD_TX_STATE_FAILING);
+            if (e.Errno != 0)
+            {
+                w.U32(ATTR_FWD_TX_ERRNO, (uint)e.Errno);
+                w.U64(ATTR_FWD_TX_ERROR_TIME, (ulong)e.UnixMilliseconds);
+            }
+        }
     }
 
     public static L2tpTunnel ReadTunnel(NetlinkAttributes a, BackendKind backend, string netns) => new()
@@ -133,6 +151,15 @@ internal static class L2tpGenl
         Udp6ChecksumTx = !a.Has(ATTR_UDP_ZERO_CSUM6_TX),
         Udp6ChecksumRx = !a.Has(ATTR_UDP_ZERO_CSUM6_RX),
         Statistics = ReadStats(a.Nested(ATTR_STATS)),
+        State = a.U8OrNull(ATTR_FWD_TX_STATE) switch
+        {
+            FWD_TX_STATE_UP => L2tpTunnelState.Up,
+            FWD_TX_STATE_FAILING => L2tpTunnelState.SendFailing,
+            _ => L2tpTunnelState.Unknown,
+        },
+        LastSendError = a.U32OrNull(ATTR_FWD_TX_ERRNO) is { } e and > 0 ? Native.ErrnoText.Describe((int)e) : "",
+        LastSendErrorTime = a.U64OrNull(ATTR_FWD_TX_ERROR_TIME) is { } ms and > 0
+            ? DateTimeOffset.FromUnixTimeMilliseconds((long)ms).UtcDateTime : null,
         Backend = backend,
         NetworkNamespace = netns,
     };

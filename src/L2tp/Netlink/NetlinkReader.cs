@@ -80,6 +80,7 @@ internal sealed class NetlinkAttributes
     public ushort? U16OrNull(ushort type) => Has(type) ? U16(type) : null;
     public uint? U32OrNull(ushort type) => Has(type) ? U32(type) : null;
     public ulong U64OrZero(ushort type) => Has(type) ? U64(type) : 0;
+    public ulong? U64OrNull(ushort type) => Has(type) ? U64(type) : null;
 
     public string? String(ushort type)
     {
