@@ -12,57 +12,69 @@ internal interface INetlinkTransport : IDisposable
     int Receive(Span<byte> buffer);
 }
 
-/// <summary>An AF_NETLINK socket to the kernel (NETLINK_GENERIC or NETLINK_ROUTE) with extended acks on.</summary>
+/// <summary>An AF_NETLINK socket to the kernel (NETLINK_GENERIC or NETLINK_ROUTE) with extended acks on; the fd in a SafeHandle.</summary>
 internal sealed class NetlinkSocket : INetlinkTransport
 {
-    private int _fd;
+    private readonly SafeFd _fd;
 
     public NetlinkSocket(int protocol)
     {
-        _fd = Sys.Socket(AF_NETLINK, SOCK_RAW, protocol);
+        _fd = new SafeFd(Sys.Socket(AF_NETLINK, SOCK_RAW, protocol));
+        int fd = _fd.Acquire();
         try
         {
             Span<byte> addr = stackalloc byte[12];
             addr.Clear();
             addr[0] = (byte)AF_NETLINK;
-            Sys.Check(Sys.Bind(_fd, addr), "bind(AF_NETLINK)");
+            Sys.Check(Sys.Bind(fd, addr), "bind(AF_NETLINK)");
             // Extended acks carry the kernel's own words for a refusal; capped acks keep error replies short.
             setopt(Nl.NETLINK_EXT_ACK);
             setopt(Nl.NETLINK_CAP_ACK);
-            Sys.SetReceiveTimeout(_fd, TimeSpan.FromSeconds(10));
+            Sys.SetReceiveTimeout(fd, TimeSpan.FromSeconds(10));
         }
         catch
         {
-            Dispose();
+            _fd.Release();
+            _fd.Dispose();
             throw;
         }
+        _fd.Release();
 
         void setopt(int name)
         {
-            try { Sys.SetInt(_fd, Nl.SOL_NETLINK, name, 1, "setsockopt(SOL_NETLINK)"); }
+            try { Sys.SetInt(fd, Nl.SOL_NETLINK, name, 1, "setsockopt(SOL_NETLINK)"); }
             catch (ErrnoException) { /* older kernels: plain acks still work */ }
         }
     }
 
-    public void Send(ReadOnlySpan<byte> buffer) => Sys.Check(Sys.Send(_fd, buffer), "send(netlink)");
+    public void Send(ReadOnlySpan<byte> buffer)
+    {
+        int fd = _fd.Acquire();
+        try { Sys.Check(Sys.Send(fd, buffer), "send(netlink)"); }
+        finally { _fd.Release(); }
+    }
 
     public int Receive(Span<byte> buffer)
     {
-        while (true)
+        int fd = _fd.Acquire();
+        try
         {
-            long n = Sys.Recv(_fd, buffer);
-            if (n >= 0)
-                return (int)n;
-            if (Sys.Errno != EINTR)
-                throw new ErrnoException(Sys.Errno, "recv(netlink)");
+            while (true)
+            {
+                long n = Sys.Recv(fd, buffer);
+                if (n >= 0)
+                    return (int)n;
+                if (Sys.Errno != EINTR)
+                    throw new ErrnoException(Sys.Errno, "recv(netlink)");
+            }
+        }
+        finally
+        {
+            _fd.Release();
         }
     }
 
-    public void Dispose()
-    {
-        Sys.Close(_fd);
-        _fd = -1;
-    }
+    public void Dispose() => _fd.Dispose();
 }
 
 /// <summary>
