@@ -22,6 +22,8 @@ if (args[0] == "seeds")
 }
 
 string target = args[0];
+if (Environment.GetEnvironmentVariable("__AFL_SHM_ID") is null)
+    GiveInstrumentationAMap();
 if (args.Length == 1)
 {
     // Persistent mode: one process runs input after input, as fast as the targets allow. The targets rebuild their
@@ -51,3 +53,11 @@ foreach (var file in files)
 }
 Console.WriteLine($"{target}: {files.Count - failed} of {files.Count} inputs passed");
 return failed == 0 ? 0 : 1;
+
+// Instrumented assemblies write every branch into AFL's shared map; run outside afl-fuzz (a replay, a reproduction
+// from stdin), they would write through a null pointer. A private map lets the same build replay what it found.
+static unsafe void GiveInstrumentationAMap()
+{
+    if (SharpFuzz.Common.Trace.SharedMem == null)
+        SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(65536);
+}
