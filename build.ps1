@@ -7,21 +7,29 @@
       Build    publish L2tp.dll, Tmds.LibC and l2tp-forwarder into out/L2tp (an importable module), with its help
       Docs     check en-US/docs/*.md (platyPS Markdown) against the cmdlets and write en-US/L2tp.dll-Help.xml (MAML)
       Package  Build, then out/L2tp.<version>.nupkg for Install-PSResource / Install-Module from a folder repository
-      Test     Build, then xunit and every Pester file; prints 'N passed, N failed'
+      Test     Build, then xunit, a short fuzzing pass of each fuzz target and every Pester file; prints 'N passed, N failed'
+      Fuzz     build tests/L2tp.Fuzz, instrument it with SharpFuzz and run afl-fuzz on each target for -FuzzSeconds
       Demo     Build, then the man page's pseudowire between network namespaces site-A and site-B
       Bench    Build, then iperf3/ping through a pseudowire vs veth and VXLAN baselines (tests/bench/Bench.ps1)
     Test and Demo need root (network namespaces, TAP devices); they install the Debian packages they use.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh -NoProfile -File build.ps1 -Task Test
+.EXAMPLE
+    dotnet pwsh -NoProfile -File build.ps1 -Task Fuzz -FuzzSeconds 600 -FuzzTarget rx
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Docs', 'Package')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Docs', 'Package', 'Fuzz')]
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
     # Pester files to run (default: all of tests/Pester).
-    [string[]] $PesterPath
+    [string[]] $PesterPath,
+    # Fuzz: how long afl-fuzz runs each target.
+    [ValidateRange(5, 86400)]
+    [int] $FuzzSeconds = 600,
+    # Fuzz: the targets to run, rx, gro and/or control (default: all; 'rx,gro' works from -File too).
+    [string[]] $FuzzTarget = @('rx', 'gro', 'control')
 )
 
 $ErrorActionPreference = 'Stop'
@@ -110,7 +118,7 @@ function Assert-Root {
 
 # Debian packages the tests and the demo use; installed when missing so a fresh machine needs nothing by hand.
 function Install-LabPackages {
-    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2' }
+    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2'; 'afl-fuzz' = 'afl++' }
     $missing = @($want.Keys | Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction Ignore) } | ForEach-Object { $want[$_] } | Select-Object -Unique)
     if ($missing.Count -eq 0) { return }
     Write-Host "==> apt-get install $($missing -join ' ')"
@@ -148,6 +156,17 @@ function Invoke-Test {
     }
     elseif ($LASTEXITCODE -ne 0) { $xunitFailed = 1 }   # the build of the tests failed: count it, never hide it
 
+    # A bounded pass of each fuzz target (about 45 s each): one test per target, passed when it ran and found no crash.
+    $fuzzPassed = 0; $fuzzFailed = 0
+    try {
+        $f = Invoke-FuzzTargets @('rx', 'gro', 'control') 45
+        $fuzzPassed = $f.Passed; $fuzzFailed = $f.Failed
+    }
+    catch {
+        Write-Host "fuzzing failed to start: $_"
+        $fuzzFailed = 3
+    }
+
     Write-Host '==> Pester'
     # A child pwsh keeps the module's loaded L2tp.dll out of this process, so a rebuild never meets a locked file.
     $pester = Get-PesterModule
@@ -181,11 +200,110 @@ $r = Invoke-Pester -Configuration $c
     }
     if ($pesterPassed + $pesterFailed -eq 0) { $pesterFailed = 1 }   # no test ran: that is a failure, never a pass
 
-    $passed = $xunitPassed + $pesterPassed
-    $failed = $xunitFailed + $pesterFailed
-    Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
+    $passed = $xunitPassed + $fuzzPassed + $pesterPassed
+    $failed = $xunitFailed + $fuzzFailed + $pesterFailed
+    Write-Host "xunit: $xunitPassed passed, $xunitFailed failed; fuzz: $fuzzPassed passed, $fuzzFailed failed; Pester: $pesterPassed passed, $pesterFailed failed"
     Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0) { exit 1 }
+}
+
+# Coverage-guided fuzzing (tests/L2tp.Fuzz): SharpFuzz instruments L2tp.dll and l2tp-forwarder.dll in a publish folder
+# of their own, and afl-fuzz drives the harness's persistent fork server, one target at a time.
+$FuzzOut = Join-Path $Root 'out/fuzz'
+$FuzzBin = Join-Path $FuzzOut 'bin'
+
+function Build-FuzzHarness {
+    Write-Host "==> Fuzz harness: publish tests/L2tp.Fuzz into $FuzzBin, instrument L2tp.dll and l2tp-forwarder.dll"
+    # Never publish over an instrumented assembly: SharpFuzz refuses to instrument twice, and a copy newer than its
+    # source would be kept.
+    if (Test-Path $FuzzBin) { Remove-Item -Recurse -Force $FuzzBin }
+    Invoke-Native dotnet @('tool', 'restore')
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'tests/L2tp.Fuzz/L2tp.Fuzz.csproj'), '-c', $Configuration, '-o', $FuzzBin,
+        '--nologo', '-v', 'quiet')
+    foreach ($assembly in 'L2tp.dll', 'l2tp-forwarder.dll') {
+        Invoke-Native dotnet @('sharpfuzz', (Join-Path $FuzzBin $assembly))
+    }
+}
+
+function Get-FuzzerStats([string] $Folder) {
+    $stats = @{}
+    $file = Join-Path $Folder 'default/fuzzer_stats'
+    if (Test-Path $file) {
+        foreach ($line in Get-Content $file) {
+            if ($line -match '^(\w+)\s*:\s*(.*)$') { $stats[$Matches[1]] = $Matches[2].Trim() }
+        }
+    }
+    return $stats
+}
+
+# Runs afl-fuzz on one target for $Seconds; returns whether it ran and found no crash. A crash is copied to
+# out/fuzz/crashes with the command that reproduces it.
+function Invoke-FuzzTarget([string] $Target, [int] $Seconds) {
+    $findings = Join-Path $FuzzOut $Target
+    if (Test-Path $findings) { Remove-Item -Recurse -Force $findings }
+    $log = Join-Path $FuzzOut "$Target.log"
+    $harness = Join-Path $FuzzBin 'L2tp.Fuzz.dll'
+    Write-Host "==> afl-fuzz $Target for $Seconds s (log: $log)"
+    # Root in a container: no CPU governor to ask, no core_pattern to change, no free core to bind to guaranteed; the
+    # target binary is dotnet, whose instrumentation AFL cannot see (the harness speaks its fork server protocol).
+    $env:AFL_SKIP_CPUFREQ = '1'; $env:AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES = '1'; $env:AFL_NO_UI = '1'
+    $env:AFL_SKIP_BIN_CHECK = '1'; $env:AFL_NO_AFFINITY = '1'
+    & afl-fuzz -V $Seconds -t 5000 -m none -i (Join-Path $Root "tests/fuzz/corpus/$Target") -o $findings -- dotnet $harness $Target *> $log
+    $rc = $LASTEXITCODE
+    $stats = Get-FuzzerStats $findings
+    $execs = [long]($stats['execs_done'] ?? 0)
+    Write-Host ("{0}: {1} executions ({2}/s), {3} edges ({4} map density), {5} corpus entries, {6} crashes, {7} hangs" -f $Target,
+        $execs, ($stats['execs_per_sec'] ?? 0), ($stats['edges_found'] ?? 0), ($stats['bitmap_cvg'] ?? '?'),
+        ($stats['corpus_count'] ?? 0), ($stats['saved_crashes'] ?? 0), ($stats['saved_hangs'] ?? 0))
+    if ($rc -ne 0 -or $execs -eq 0) {
+        Get-Content $log -Tail 20 | Write-Host
+        Write-Host "afl-fuzz $Target did not run (exit code $rc): see $log"
+        return $false
+    }
+    $crashes = @(Get-ChildItem (Join-Path $findings 'default/crashes') -Filter 'id*' -ErrorAction Ignore)
+    $hangs = @(Get-ChildItem (Join-Path $findings 'default/hangs') -Filter 'id*' -ErrorAction Ignore)
+    foreach ($hang in $hangs) {
+        Write-Warning "$Target input ran past 5 s (kept in $($hang.FullName)): a hang, or a machine too busy"
+    }
+    if ($crashes.Count -eq 0) { return $true }
+    $keep = Join-Path $FuzzOut 'crashes'
+    New-Item -ItemType Directory -Force $keep | Out-Null
+    $i = 0
+    foreach ($crash in $crashes) {
+        $copy = Join-Path $keep ('{0}-{1:d3}' -f $Target, $i++)
+        Copy-Item $crash.FullName $copy
+        Write-Host "CRASH $Target -> $copy"
+        Write-Host "  reproduce: dotnet $harness $Target $copy"
+        & dotnet $harness $Target $copy 2>&1 | Select-String -Pattern '^FAIL' | Select-Object -First 1 | ForEach-Object { Write-Host "  $_" }
+    }
+    return $false
+}
+
+function Invoke-FuzzTargets([string[]] $Targets, [int] $Seconds) {
+    if (-not (Get-Command afl-fuzz -CommandType Application -ErrorAction Ignore)) {
+        $env:DEBIAN_FRONTEND = 'noninteractive'
+        Invoke-Native apt-get @('update', '-qq') | Out-Host
+        Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends', 'afl++') | Out-Host
+    }
+    New-Item -ItemType Directory -Force $FuzzOut | Out-Null
+    Remove-Item -Recurse -Force (Join-Path $FuzzOut 'crashes') -ErrorAction Ignore
+    # Only the counts below are this function's output.
+    Build-FuzzHarness | Out-Host
+    $passed = 0; $failed = 0
+    foreach ($t in $Targets) {
+        if (Invoke-FuzzTarget $t $Seconds) { $passed++ } else { $failed++ }
+    }
+    return [pscustomobject]@{ Passed = $passed; Failed = $failed }
+}
+
+function Invoke-Fuzz {
+    $targets = @($FuzzTarget -split ',' | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+    foreach ($t in $targets) {
+        if ($t -notin 'rx', 'gro', 'control') { throw "-FuzzTarget $t is not a fuzz target: rx, gro or control." }
+    }
+    $r = Invoke-FuzzTargets $targets $FuzzSeconds
+    Write-Host "fuzz: $($r.Passed) passed, $($r.Failed) failed"
+    if ($r.Failed -gt 0) { exit 1 }
 }
 
 function Invoke-Demo {
@@ -258,4 +376,5 @@ switch ($Task) {
     'Demo' { Invoke-Demo }
     'Docs' { Invoke-Docs }
     'Package' { Invoke-Package }
+    'Fuzz' { Invoke-Fuzz }
 }

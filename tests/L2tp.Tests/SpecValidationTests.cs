@@ -223,3 +223,38 @@ public class SessionSpecValidationTests
         Assert.True((Valid with { Sequencing = SequencingMode.Both }).RecvSequence);
     }
 }
+
+/// <summary>Values only a decoded netlink request can carry (the cmdlets' enum parameters cannot).</summary>
+public class UndefinedEnumValidationTests
+{
+    [Theory]
+    [InlineData(2)]
+    [InlineData(0x3030)]
+    public void Tunnel_with_an_undefined_encapsulation_fails(int encap)
+    {
+        var t = new TunnelSpec
+        {
+            TunnelId = 1, PeerTunnelId = 2, Encapsulation = (Encapsulation)encap,
+            Local = IPAddress.Parse("192.0.2.1"), Remote = IPAddress.Parse("192.0.2.2"),
+        };
+        Assert.Equal("L2tp.InvalidEncapsulation", Assert.Throws<L2tpException>(t.Validate).ErrorId);
+        (t with { Encapsulation = Encapsulation.Ip }).Validate();
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(255)]
+    public void Session_with_an_undefined_sublayer_type_fails(int l2spec)
+    {
+        var s = new SessionSpec { TunnelId = 1, SessionId = 2, PeerSessionId = 3, L2SpecType = (L2SpecType)l2spec };
+        Assert.Equal("L2tp.InvalidL2SpecType", Assert.Throws<L2tpException>(s.Validate).ErrorId);
+        (s with { L2SpecType = L2SpecType.None }).Validate();
+    }
+
+    [Fact]
+    public void Session_with_an_undefined_sequencing_mode_fails()
+    {
+        var s = new SessionSpec { TunnelId = 1, SessionId = 2, PeerSessionId = 3, Sequencing = (SequencingMode)4 };
+        Assert.Equal("L2tp.InvalidArgument", Assert.Throws<L2tpException>(s.Validate).ErrorId);
+    }
+}

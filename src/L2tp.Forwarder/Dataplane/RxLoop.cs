@@ -49,30 +49,39 @@ internal sealed unsafe class RxLoop : PacketLoop
                     tunnel.Counters.RxInvalid++;
                     continue;
                 }
-                if (tunnel.SkipIpHeader)
-                {
-                    int ihl = packet.Length > 0 ? (packet[0] & 0x0F) * 4 : 0;
-                    if (ihl < 20 || ihl > packet.Length)
-                    {
-                        tunnel.Counters.RxInvalid++;
-                        continue;
-                    }
-                    packet = packet[ihl..];
-                }
-                int segment = GroSegmentSize(ref _batch.Msgs[i]);
-                if (segment <= 0 || segment >= packet.Length)
-                {
-                    Deliver(tunnel, packet, _gro);
-                    continue;
-                }
-                // Coalesced by UDP GRO: L2TP packets of `segment` bytes end to end, the last maybe shorter.
-                for (int off = 0; off < packet.Length; off += segment)
-                    Deliver(tunnel, packet.Slice(off, Math.Min(segment, packet.Length - off)), _gro);
+                Receive(tunnel, packet, GroSegmentSize(ref _batch.Msgs[i]), _gro);
             }
             _gro.Flush();
             if (n < Batch.Size)
                 return;
         }
+    }
+
+    /// <summary>
+    /// One received datagram, as the socket gave it: its IPv4 header skipped where the socket leaves it on, then cut
+    /// into the L2TP packets UDP GRO joined (<paramref name="segment"/> from the UDP_GRO cmsg, 0 for none) and each
+    /// delivered. The fuzz target calls this with the bytes and segment size a socket could give.
+    /// </summary>
+    internal static void Receive(TunnelRuntime tunnel, ReadOnlySpan<byte> packet, int segment, RxCoalescer? gro)
+    {
+        if (tunnel.SkipIpHeader)
+        {
+            int ihl = packet.Length > 0 ? (packet[0] & 0x0F) * 4 : 0;
+            if (ihl < 20 || ihl > packet.Length)
+            {
+                tunnel.Counters.RxInvalid++;
+                return;
+            }
+            packet = packet[ihl..];
+        }
+        if (segment <= 0 || segment >= packet.Length)
+        {
+            Deliver(tunnel, packet, gro);
+            return;
+        }
+        // Coalesced by UDP GRO: L2TP packets of `segment` bytes end to end, the last maybe shorter.
+        for (int off = 0; off < packet.Length; off += segment)
+            Deliver(tunnel, packet.Slice(off, Math.Min(segment, packet.Length - off)), gro);
     }
 
     /// <summary>The segment size of a UDP_GRO cmsg the kernel attached to a received datagram, or 0.</summary>

@@ -32,6 +32,14 @@ internal sealed record SessionSpec
         if (PeerCookie.Length is not (0 or 4 or 8))
             throw new L2tpException("L2tp.InvalidCookie", L2tpErrorKind.InvalidArgument, Protocol.Cookie.Format(PeerCookie),
                 "-PeerCookie must be 4 or 8 bytes (8 or 16 hex digits).");
+        // As for a tunnel's encapsulation: only a decoded request can carry another value, and the data plane would
+        // take it for no sublayer.
+        if (!Enum.IsDefined(L2SpecType))
+            throw new L2tpException("L2tp.InvalidL2SpecType", L2tpErrorKind.InvalidArgument, (int)L2SpecType,
+                $"L2-specific sublayer type {(int)L2SpecType} is neither None (0) nor Default (1).");
+        if (!Enum.IsDefined(Sequencing))
+            throw new L2tpException("L2tp.InvalidArgument", L2tpErrorKind.InvalidArgument, (int)Sequencing,
+                $"Sequencing {(int)Sequencing} is not None, Send, Recv or Both.");
         if (Sequencing != SequencingMode.None && L2SpecType == L2SpecType.None)
             throw new L2tpException("L2tp.SequencingNeedsSublayer", L2tpErrorKind.InvalidArgument, Sequencing,
                 $"-Sequencing {Sequencing} needs -L2SpecType Default: with no L2-specific sublayer there is nowhere to carry a sequence number.");

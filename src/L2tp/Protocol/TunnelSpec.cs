@@ -24,6 +24,11 @@ internal sealed record TunnelSpec
     {
         Ids.Check(TunnelId, "TunnelId", "L2tp.InvalidTunnelId");
         Ids.Check(PeerTunnelId, "PeerTunnelId", "L2tp.InvalidTunnelId");
+        // A cmdlet's enum parameter cannot carry another value, but a request decoded from netlink can (fuzzing found
+        // one): the data plane would take anything but UDP for IP encapsulation.
+        if (!Enum.IsDefined(Encapsulation))
+            throw new L2tpException("L2tp.InvalidEncapsulation", L2tpErrorKind.InvalidArgument, (int)Encapsulation,
+                $"Encapsulation {(int)Encapsulation} is neither UDP (0) nor IP (1).");
         if (Remote is null)
             throw new L2tpException("L2tp.MissingRemote", L2tpErrorKind.InvalidArgument, null,
                 "A tunnel needs -Remote, the peer's IP address.");
