@@ -4,7 +4,7 @@
     Builds, tests and demonstrates the L2tp module.
 .DESCRIPTION
     Tasks:
-      Build    publish L2tp.dll, Tmds.LibC and l2tp-forwarder into out/L2tp (an importable module), with its help
+      Build    publish L2tp.dll, L2tp.Core.dll, Tmds.LibC and l2tp-forwarder into out/L2tp (an importable module), with its help
       Docs     check en-US/docs/*.md (platyPS Markdown) against the cmdlets and write en-US/L2tp.dll-Help.xml (MAML)
       Package  Build, then out/L2tp.<version>.nupkg for Install-PSResource / Install-Module from a folder repository
       Test     Build, then xunit, a short fuzzing pass of each fuzz target and every Pester file; prints 'N passed, N failed'
@@ -52,7 +52,7 @@ function Invoke-Build {
         Invoke-Native dotnet @('publish', (Join-Path $Root $project), '-c', $Configuration, '-r', $Rid,
             '--self-contained', 'false', '-o', $bin, '--nologo', '-v', 'quiet', '-p:UseAppHost=true')
     }
-    foreach ($f in 'L2tp.dll', 'Tmds.LibC.dll', 'l2tp-forwarder.dll', 'l2tp-forwarder.runtimeconfig.json') {
+    foreach ($f in 'L2tp.dll', 'L2tp.Core.dll', 'Tmds.LibC.dll', 'l2tp-forwarder.dll', 'l2tp-forwarder.runtimeconfig.json') {
         if (-not (Test-Path (Join-Path $bin $f))) { throw "build output is missing bin/$f" }
     }
     # Help for the cmdlets just built: fails the build when a cmdlet, parameter or example has no help.
@@ -207,20 +207,20 @@ $r = Invoke-Pester -Configuration $c
     if ($failed -gt 0) { exit 1 }
 }
 
-# Coverage-guided fuzzing (tests/L2tp.Fuzz): SharpFuzz instruments L2tp.dll and l2tp-forwarder.dll in a publish folder
+# Coverage-guided fuzzing (tests/L2tp.Fuzz): SharpFuzz instruments L2tp.Core.dll and l2tp-forwarder.dll in a publish folder
 # of their own, and afl-fuzz drives the harness's persistent fork server, one target at a time.
 $FuzzOut = Join-Path $Root 'out/fuzz'
 $FuzzBin = Join-Path $FuzzOut 'bin'
 
 function Build-FuzzHarness {
-    Write-Host "==> Fuzz harness: publish tests/L2tp.Fuzz into $FuzzBin, instrument L2tp.dll and l2tp-forwarder.dll"
+    Write-Host "==> Fuzz harness: publish tests/L2tp.Fuzz into $FuzzBin, instrument L2tp.Core.dll and l2tp-forwarder.dll"
     # Never publish over an instrumented assembly: SharpFuzz refuses to instrument twice, and a copy newer than its
     # source would be kept.
     if (Test-Path $FuzzBin) { Remove-Item -Recurse -Force $FuzzBin }
     Invoke-Native dotnet @('tool', 'restore')
     Invoke-Native dotnet @('publish', (Join-Path $Root 'tests/L2tp.Fuzz/L2tp.Fuzz.csproj'), '-c', $Configuration, '-o', $FuzzBin,
         '--nologo', '-v', 'quiet')
-    foreach ($assembly in 'L2tp.dll', 'l2tp-forwarder.dll') {
+    foreach ($assembly in 'L2tp.Core.dll', 'l2tp-forwarder.dll') {
         Invoke-Native dotnet @('sharpfuzz', (Join-Path $FuzzBin $assembly))
     }
 }

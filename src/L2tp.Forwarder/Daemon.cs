@@ -13,7 +13,7 @@ internal static unsafe class Daemon
 {
     /// <summary>What the re-executed image is given instead of --daemon: it is detached already.</summary>
     public const string DetachedFlag = "--detached";
-    public const string DaemonFlag = "--daemon";
+    public const string DaemonFlag = Control.ForwarderPaths.DaemonFlag;
 
     private const int SYS_close_range = 436;
     private const uint CLOSE_RANGE_CLOEXEC = 4;

@@ -1,3 +1,4 @@
+using L2tp.Control;
 using System.Text.Json;
 using L2tp.Netlink;
 using static Tmds.Linux.LibC;

@@ -1,4 +1,4 @@
-using L2tp.Backends;
+using L2tp.Control;
 using L2tp.Native;
 using static Tmds.Linux.LibC;
 

@@ -1,3 +1,4 @@
+using L2tp.Control;
 using System.Text;
 using L2tp.Forwarder;
 using L2tp.Netlink;

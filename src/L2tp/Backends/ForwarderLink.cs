@@ -1,3 +1,4 @@
+using L2tp.Control;
 using L2tp.Native;
 using L2tp.Netlink;
 using static Tmds.Linux.LibC;

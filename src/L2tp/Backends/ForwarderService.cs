@@ -1,3 +1,4 @@
+using L2tp.Control;
 using System.Diagnostics;
 using L2tp.Native;
 using L2tp.Netlink;

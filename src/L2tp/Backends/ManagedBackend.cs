@@ -1,3 +1,4 @@
+using L2tp.Control;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using L2tp.Native;
@@ -73,7 +74,7 @@ internal sealed class ManagedBackend : GenlBackend
         if (PeerAuthorization.Self() is { Privileged: false } self)
             throw Denied(netns, self.Reason);
         string dir = Path.GetDirectoryName(typeof(ManagedBackend).Assembly.Location)!;
-        string dll = Path.Combine(dir, "l2tp-forwarder.dll");
+        string dll = Path.Combine(dir, ForwarderPaths.Program + ".dll");
         if (!File.Exists(dll))
             throw new L2tpException("L2tp.ForwarderMissing", L2tpErrorKind.ResourceUnavailable, dll,
                 $"l2tp-forwarder.dll is not beside L2tp.dll in {dir}: the module is incomplete; rebuild it with ./build.ps1.");
@@ -88,9 +89,9 @@ internal sealed class ManagedBackend : GenlBackend
         }
         else
         {
-            psi.FileName = Path.Combine(dir, "l2tp-forwarder");
+            psi.FileName = Path.Combine(dir, ForwarderPaths.Program);
         }
-        psi.ArgumentList.Add("--daemon");
+        psi.ArgumentList.Add(ForwarderPaths.DaemonFlag);
         using var process = Process.Start(psi)
             ?? throw new L2tpException("L2tp.ForwarderStartFailed", L2tpErrorKind.ResourceUnavailable, psi.FileName, "l2tp-forwarder did not start.");
 

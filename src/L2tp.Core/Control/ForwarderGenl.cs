@@ -1,4 +1,6 @@
-namespace L2tp.Netlink;
+using L2tp.Netlink;
+
+namespace L2tp.Control;
 
 /// <summary>
 /// The `l2tp-forwarder` generic-netlink family: how the module asks a managed forwarder about itself and tells it

@@ -1,8 +1,17 @@
-namespace L2tp.Backends;
+namespace L2tp.Control;
 
-/// <summary>Where the managed forwarder of a network namespace listens and keeps its state (shared by module and forwarder).</summary>
+/// <summary>
+/// The forwarder's contract with whoever starts and reaches it (the module, systemd): its program, how it is started
+/// as a daemon, where it listens and keeps its state and log. Module and forwarder share this and nothing else.
+/// </summary>
 internal static class ForwarderPaths
 {
+    /// <summary>The program's name: l2tp-forwarder.dll (run by dotnet exec) or its apphost, beside L2tp.dll.</summary>
+    public const string Program = "l2tp-forwarder";
+
+    /// <summary>Started with this, it detaches: a session of its own, fds 0-2 only, output to its log.</summary>
+    public const string DaemonFlag = "--daemon";
+
     /// <summary>Abstract unix socket name; abstract names are per network namespace, so each namespace has its own.</summary>
     public const string SocketName = "l2tp-forwarder";
 
