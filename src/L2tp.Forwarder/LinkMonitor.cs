@@ -75,6 +75,10 @@ internal sealed unsafe class LinkMonitor : IDisposable
             {
                 if ((m.Type != RTM_NEWLINK && m.Type != RTM_DELLINK) || m.Payload.Length < IfInfoLength)
                     continue;
+                // Only AF_UNSPEC messages speak of the link itself: a port leaving its bridge (or the bridge going)
+                // brings an AF_BRIDGE RTM_DELLINK for the port, which still exists.
+                if (m.Payload.Span[0] != AF_UNSPEC)
+                    continue;
                 int index = BinaryPrimitives.ReadInt32LittleEndian(m.Payload.Span[4..]);
                 var a = NetlinkAttributes.Parse(m.Payload[IfInfoLength..]);
                 onLink(new LinkEvent(m.Type == RTM_DELLINK, index, a.String(IFLA_IFNAME), (int)(a.U32OrNull(IFLA_MTU) ?? 0)));
