@@ -6,7 +6,8 @@ namespace L2tp.Backends;
 
 /// <summary>
 /// The six operations as `l2tp` generic-netlink requests. Kernel and managed backends differ only in the transport
-/// (an AF_NETLINK socket or the forwarder's unix socket), so everything else lives here.
+/// (an AF_NETLINK socket or the forwarder's unix socket), so everything else lives here. A refusal comes back as the
+/// NetlinkException it is; the services word it (Services/Refusals.cs).
 /// </summary>
 internal abstract class GenlBackend : IL2tpBackend
 {
@@ -35,38 +36,15 @@ internal abstract class GenlBackend : IL2tpBackend
         return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
     }
 
-    private List<NetlinkMessage> Call(byte cmd, ushort flags, Action<NetlinkWriter> attrs, Func<NetlinkException, L2tpException> onError, string what = "")
-    {
-        try
-        {
-            return Send(cmd, flags, attrs, what);
-        }
-        catch (NetlinkException e)
-        {
-            throw onError(e);
-        }
-    }
-
     public L2tpTunnel CreateTunnel(TunnelSpec spec)
     {
-        Call(L2tpGenl.CMD_TUNNEL_CREATE, 0, w => L2tpGenl.WriteTunnelCreate(w, spec), what: $"tunnel {spec.TunnelId}", onError: e => e.Errno switch
-        {
-            _ when e.Errno == EEXIST => Err(e, "L2tp.TunnelExists", L2tpErrorKind.ResourceExists, spec.TunnelId,
-                $"Tunnel {spec.TunnelId} already exists. Remove it first or choose another -TunnelId."),
-            _ when e.Errno == EADDRNOTAVAIL => Err(e, "L2tp.AddressNotLocal", L2tpErrorKind.InvalidArgument, spec.Local,
-                $"-Local {spec.Local} is not an address of this host{InNs}. Assign it to an interface first, or use 'any'."),
-            _ when e.Errno == EADDRINUSE => Err(e, "L2tp.PortInUse", L2tpErrorKind.ResourceExists, spec.SourcePort,
-                $"UDP port {spec.SourcePort} on {spec.Local} is already in use{InNs}. Choose another -SourcePort."),
-            _ => Generic(e, spec.TunnelId),
-        });
+        Send(L2tpGenl.CMD_TUNNEL_CREATE, 0, w => L2tpGenl.WriteTunnelCreate(w, spec), $"tunnel {spec.TunnelId}");
         return GetTunnels(spec.TunnelId).Single();
     }
 
     public void DeleteTunnel(uint tunnelId)
     {
-        Call(L2tpGenl.CMD_TUNNEL_DELETE, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId), what: $"tunnel {tunnelId}", onError: e => IsNotFound(e)
-            ? TunnelNotFound(e, tunnelId)
-            : Generic(e, tunnelId));
+        Send(L2tpGenl.CMD_TUNNEL_DELETE, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId), $"tunnel {tunnelId}");
         // The kernel finishes a tunnel delete in a work queue: return only once the tunnel (its id and socket) is
         // gone, so that the next command can reuse them and Get-L2tpTunnel no longer lists it.
         var until = DateTime.UtcNow.AddSeconds(5);
@@ -82,15 +60,11 @@ internal abstract class GenlBackend : IL2tpBackend
         {
             replies = tunnelId is { } id
                 ? Send(L2tpGenl.CMD_TUNNEL_GET, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, id), $"tunnel {id}")
-                : Call(L2tpGenl.CMD_TUNNEL_GET, Nl.F_DUMP, _ => { }, e => Generic(e, tunnelId));
+                : Send(L2tpGenl.CMD_TUNNEL_GET, Nl.F_DUMP, _ => { }, "");
         }
         catch (NetlinkException e) when (IsNotFound(e))
         {
             return Array.Empty<L2tpTunnel>();
-        }
-        catch (NetlinkException e)
-        {
-            throw Generic(e, tunnelId);
         }
         var list = replies.Select(r => Decode(r, L2tpGenl.ReadTunnel))
             .Where(t => tunnelId is null || t.TunnelId == tunnelId)
@@ -100,37 +74,16 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public L2tpSession CreateSession(SessionSpec spec)
     {
-        Call(L2tpGenl.CMD_SESSION_CREATE, 0, w => L2tpGenl.WriteSessionCreate(w, spec), what: $"session {spec.SessionId} in tunnel {spec.TunnelId}", onError: e => e.Errno switch
-        {
-            // Kernels before 6.x say nothing more than EEXIST when register_netdev refuses the name: a session id that
-            // is not taken tells that case apart.
-            _ when e.Errno == EEXIST && spec.InterfaceName is not null
-                && (e.ExtendedAck?.Contains("interface", StringComparison.OrdinalIgnoreCase) == true || !SessionExists(spec)) =>
-                Err(e, "L2tp.InterfaceExists", L2tpErrorKind.ResourceExists, spec.InterfaceName,
-                    $"An interface named '{spec.InterfaceName}' already exists{InNs}. Choose another -Name."),
-            _ when e.Errno == EEXIST => Err(e, "L2tp.SessionExists", L2tpErrorKind.ResourceExists, spec.SessionId,
-                $"Session {spec.SessionId} already exists in tunnel {spec.TunnelId}{InNs}. Choose another -SessionId."),
-            _ when IsNotFound(e) => TunnelNotFound(e, spec.TunnelId),
-            _ => Generic(e, spec.SessionId),
-        });
+        Send(L2tpGenl.CMD_SESSION_CREATE, 0, w => L2tpGenl.WriteSessionCreate(w, spec), $"session {spec.SessionId} in tunnel {spec.TunnelId}");
         return GetSessions(spec.TunnelId, spec.SessionId).Single();
     }
 
-    private bool SessionExists(SessionSpec spec)
-    {
-        try { return GetSessions(spec.TunnelId, spec.SessionId).Count > 0; }
-        catch (L2tpException) { return false; }
-    }
-
     public void DeleteSession(uint tunnelId, uint sessionId) =>
-        Call(L2tpGenl.CMD_SESSION_DELETE, 0, w =>
+        Send(L2tpGenl.CMD_SESSION_DELETE, 0, w =>
         {
             w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId);
             w.U32(L2tpGenl.ATTR_SESSION_ID, sessionId);
-        }, what: $"session {sessionId} in tunnel {tunnelId}", onError: e => IsNotFound(e)
-            ? Err(e, "L2tp.SessionNotFound", L2tpErrorKind.ObjectNotFound, sessionId,
-                $"There is no session {sessionId} in tunnel {tunnelId}{InNs}.")
-            : Generic(e, sessionId));
+        }, $"session {sessionId} in tunnel {tunnelId}");
 
     public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null)
     {
@@ -143,15 +96,11 @@ internal abstract class GenlBackend : IL2tpBackend
                     w.U32(L2tpGenl.ATTR_CONN_ID, tid);
                     w.U32(L2tpGenl.ATTR_SESSION_ID, sid);
                 }, $"session {sid} in tunnel {tid}")
-                : Call(L2tpGenl.CMD_SESSION_GET, Nl.F_DUMP, _ => { }, e => Generic(e, sessionId));
+                : Send(L2tpGenl.CMD_SESSION_GET, Nl.F_DUMP, _ => { }, "");
         }
         catch (NetlinkException e) when (IsNotFound(e))
         {
             return Array.Empty<L2tpSession>();
-        }
-        catch (NetlinkException e)
-        {
-            throw Generic(e, sessionId);
         }
         var sessions = replies.Select(r => Decode(r, L2tpGenl.ReadSession))
             .Where(s => (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
@@ -201,32 +150,9 @@ internal abstract class GenlBackend : IL2tpBackend
     }
 
     /// <summary>The kernel answers ENODEV for an unknown tunnel or session; ENOENT is accepted too.</summary>
-    private static bool IsNotFound(NetlinkException e) => e.Errno == ENODEV || e.Errno == ENOENT;
+    internal static bool IsNotFound(NetlinkException e) => e.Errno == ENODEV || e.Errno == ENOENT;
 
-    private string InNs => string.IsNullOrEmpty(_netns) ? "" : $" in network namespace '{_netns}'";
-
-    private L2tpException TunnelNotFound(NetlinkException e, uint tunnelId) =>
-        Err(e, "L2tp.TunnelNotFound", L2tpErrorKind.ObjectNotFound, tunnelId, $"There is no tunnel {tunnelId}{InNs}.");
-
-    private static L2tpException Err(NetlinkException e, string id, L2tpErrorKind kind, object? target, string text) =>
-        new(id, kind, target, text, e) { Errno = e.Errno };
-
-    /// <summary>Errno values with no operation-specific meaning, in words a user can act on.</summary>
-    private L2tpException Generic(NetlinkException e, object? target)
-    {
-        string detail = e.Message;
-        if (e.Errno == EPERM || e.Errno == EACCES)
-            return Err(e, "L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, target,
-                $"Permission denied{InNs}: L2TP configuration needs root or CAP_NET_ADMIN. {detail}");
-        if (e.Errno == EPROTONOSUPPORT || e.Errno == EOPNOTSUPP)
-            return Err(e, "L2tp.NotSupported", L2tpErrorKind.NotImplemented, target,
-                $"The {Kind} backend does not support this: {detail}");
-        if (e.Errno == EINVAL)
-            return Err(e, "L2tp.InvalidArgument", L2tpErrorKind.InvalidArgument, target, $"Refused as invalid: {detail}");
-        if (e.Errno == ENODEV)
-            return Err(e, "L2tp.DeviceUnavailable", L2tpErrorKind.ResourceUnavailable, target, $"Device unavailable: {detail}");
-        return Err(e, "L2tp.BackendError", L2tpErrorKind.ConnectionError, target, $"The {Kind} backend failed: {detail}");
-    }
+    private string InNs => Services.Refusals.InNs(_netns);
 
     public virtual void Dispose()
     {

@@ -20,13 +20,5 @@ public sealed class GetL2tpSessionCommand : L2tpCmdlet
     public uint? SessionId { get; set; }
 
     /// <inheritdoc/>
-    protected override void ProcessL2tpRecord()
-    {
-        var backend = GetBackend(create: false);
-        var sessions = backend?.GetSessions(TunnelId, SessionId) ?? Array.Empty<L2tpSession>();
-        if (SessionId is { } sid && sessions.Count == 0)
-            throw new L2tpException("L2tp.SessionNotFound", L2tpErrorKind.ObjectNotFound, sid,
-                TunnelId is { } tid ? $"There is no session {sid} in tunnel {tid}." : $"There is no session {sid}.");
-        WriteObject(sessions, enumerateCollection: true);
-    }
+    protected override void ProcessL2tpRecord() => WriteObject(Pseudowires.GetSessions(TunnelId, SessionId), enumerateCollection: true);
 }

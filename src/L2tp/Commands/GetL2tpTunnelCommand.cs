@@ -14,12 +14,5 @@ public sealed class GetL2tpTunnelCommand : L2tpCmdlet
     public uint? TunnelId { get; set; }
 
     /// <inheritdoc/>
-    protected override void ProcessL2tpRecord()
-    {
-        var backend = GetBackend(create: false);
-        var tunnels = backend?.GetTunnels(TunnelId) ?? Array.Empty<L2tpTunnel>();
-        if (TunnelId is { } id && tunnels.Count == 0)
-            throw new L2tpException("L2tp.TunnelNotFound", L2tpErrorKind.ObjectNotFound, id, $"There is no tunnel {id}.");
-        WriteObject(tunnels, enumerateCollection: true);
-    }
+    protected override void ProcessL2tpRecord() => WriteObject(Pseudowires.GetTunnels(TunnelId), enumerateCollection: true);
 }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using L2tp.Backends;
+using L2tp.Services;
 using L2tp.Native;
 using L2tp.Netlink;
 
@@ -32,12 +33,22 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>Interfaces and bridges of the current record's namespace.</summary>
+    internal InterfaceService Interfaces => new(Rt, NetworkNamespace ?? "");
+
     /// <summary>Runs the cmdlet's work for one record, turning failures into ErrorRecords that name what to fix.</summary>
     protected sealed override void ProcessRecord()
     {
         try
         {
-            ProcessL2tpRecord();
+            try
+            {
+                ProcessL2tpRecord();
+            }
+            finally
+            {
+                AfterRecord();
+            }
         }
         catch (L2tpException e)
         {
@@ -45,9 +56,7 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
         }
         catch (NetlinkException e)
         {
-            WriteError(ToErrorRecord(new L2tpException("L2tp.KernelRefused",
-                e.Errno == Tmds.Linux.LibC.EPERM ? L2tpErrorKind.PermissionDenied : L2tpErrorKind.InvalidArgument,
-                ErrorTarget, $"The kernel refused the change to '{ErrorTarget}': {e.Message}", e) { Errno = e.Errno }));
+            WriteError(ToErrorRecord(Refusals.LinkChange(e, ErrorTarget)));
         }
         catch (ErrnoException e)
         {
@@ -68,6 +77,9 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
 
     /// <summary>The per-record work of the cmdlet.</summary>
     protected abstract void ProcessL2tpRecord();
+
+    /// <summary>After each record, also a failed one: what the services have to tell (warnings).</summary>
+    protected virtual void AfterRecord() { }
 
     /// <summary>What a kernel refusal is about (the interface or bridge name), as the ErrorRecord's target.</summary>
     protected virtual object? ErrorTarget => null;
@@ -117,39 +129,41 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
     }
 }
 
-/// <summary>Base of the tunnel and session cmdlets: adds -Backend and the backend's lifetime.</summary>
+/// <summary>Base of the tunnel and session cmdlets: adds -Backend, and the service that owns their requests.</summary>
 public abstract class L2tpCmdlet : L2tpNetnsCmdlet
 {
-    private readonly Dictionary<(string, BackendKind), IL2tpBackend> _backends = new();
+    private readonly Dictionary<(string, BackendKind), PseudowireService> _services = new();
 
     /// <summary>Kernel or Managed; by default L2TP_BACKEND, else Kernel where the kernel has L2TP, else Managed.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public BackendKind Backend { get; set; } = BackendKind.Auto;
 
-    /// <summary>
-    /// The backend for the current record's namespace, opened once per cmdlet invocation. With <paramref name="create"/>
-    /// false, returns null where nothing was ever configured (no forwarder to start).
-    /// </summary>
-    internal IL2tpBackend? GetBackend(bool create)
+    /// <summary>Tunnels and sessions of the current record's namespace and backend, one service per invocation.</summary>
+    internal PseudowireService Pseudowires
     {
-        var key = (NetworkNamespace ?? "", Backend);
-        if (_backends.TryGetValue(key, out var b))
-            return b;
-        var opened = BackendSelector.Open(Backend, NetworkNamespace ?? "", create, WriteVerbose, Cancellation);
-        if (opened is not null)
-            _backends[key] = opened;
-        if (opened is ManagedBackend managed)
-            foreach (var warning in managed.Warnings)
+        get
+        {
+            var key = (NetworkNamespace ?? "", Backend);
+            if (!_services.TryGetValue(key, out var s))
+                _services[key] = s = new PseudowireService(Backend, NetworkNamespace ?? "", WriteVerbose, Cancellation);
+            return s;
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void AfterRecord()
+    {
+        foreach (var s in _services.Values)
+            foreach (var warning in s.TakeWarnings())
                 WriteWarning(warning);
-        return opened;
     }
 
     /// <inheritdoc/>
     protected override void Close()
     {
-        foreach (var b in _backends.Values)
-            b.Dispose();
-        _backends.Clear();
+        foreach (var s in _services.Values)
+            s.Dispose();
+        _services.Clear();
         base.Close();
     }
 }

@@ -63,10 +63,7 @@ public sealed class NewL2tpSessionCommand : L2tpCmdlet
             Sequencing = Sequencing,
         };
         spec.Validate();
-        if (!ShouldProcess($"session {SessionId} in tunnel {TunnelId}", "Create L2TP session"))
-            return;
-        var backend = GetBackend(create: false)
-            ?? throw new L2tpException("L2tp.TunnelNotFound", L2tpErrorKind.ObjectNotFound, TunnelId, $"There is no tunnel {TunnelId}.");
-        WriteObject(backend.CreateSession(spec));
+        if (ShouldProcess($"session {SessionId} in tunnel {TunnelId}", "Create L2TP session"))
+            WriteObject(Pseudowires.NewSession(spec));
     }
 }

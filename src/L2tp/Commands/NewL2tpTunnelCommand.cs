@@ -76,8 +76,7 @@ public sealed class NewL2tpTunnelCommand : L2tpCmdlet
             Udp6ChecksumRx = Udp6ChecksumRx,
         };
         spec.Validate();
-        if (!ShouldProcess($"tunnel {TunnelId} ({Local} -> {Remote}, {Encapsulation})", "Create L2TP tunnel"))
-            return;
-        WriteObject(GetBackend(create: true)!.CreateTunnel(spec));
+        if (ShouldProcess($"tunnel {TunnelId} ({Local} -> {Remote}, {Encapsulation})", "Create L2TP tunnel"))
+            WriteObject(Pseudowires.NewTunnel(spec));
     }
 }

@@ -22,11 +22,7 @@ public sealed class RemoveL2tpSessionCommand : L2tpCmdlet
     /// <inheritdoc/>
     protected override void ProcessL2tpRecord()
     {
-        var backend = GetBackend(create: false)
-            ?? throw new L2tpException("L2tp.SessionNotFound", L2tpErrorKind.ObjectNotFound, SessionId,
-                $"There is no session {SessionId} in tunnel {TunnelId}.");
-        if (!ShouldProcess($"session {SessionId} in tunnel {TunnelId}", "Remove L2TP session"))
-            return;
-        backend.DeleteSession(TunnelId, SessionId);
+        if (ShouldProcess($"session {SessionId} in tunnel {TunnelId}", "Remove L2TP session"))
+            Pseudowires.RemoveSession(TunnelId, SessionId);
     }
 }

@@ -38,3 +38,15 @@ internal static class AddressParser
             $"-{parameterName} '{text}' is not an IPv4 or IPv6 address{(allowAny ? " (or 'any')" : "")}.");
     }
 }
+
+/// <summary>Transforms an L2tpBridge object into its name, so -Bridge takes (New-L2tpBridge br0) as well as 'br0'.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class BridgeNameTransformationAttribute : ArgumentTransformationAttribute
+{
+    /// <summary>Returns the bridge's name for an L2tpBridge, and the input otherwise.</summary>
+    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+    {
+        object v = inputData is PSObject p ? p.BaseObject : inputData;
+        return v is L2tpBridge b ? b.Name : inputData;
+    }
+}

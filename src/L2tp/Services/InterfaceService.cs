@@ -1,0 +1,201 @@
+using System.Globalization;
+using System.Net;
+using L2tp.Netlink;
+
+namespace L2tp.Services;
+
+/// <summary>What Set-L2tpInterface asks of one interface; null fields stay as they are.</summary>
+internal sealed record InterfaceChange(bool Up, bool Down, string? Mtu, string? Address, string? PeerAddress, string? MacAddress);
+
+/// <summary>
+/// Interfaces and bridges of one network namespace over rtnetlink (the helpers after `ip l2tp add session`): every
+/// request those cmdlets make, their checks, and the words for each refusal (<see cref="Refusals"/>).
+/// </summary>
+internal sealed class InterfaceService
+{
+    private readonly RtNetlink _rt;
+    private readonly string _netns;
+
+    public InterfaceService(RtNetlink rt, string netns)
+    {
+        _rt = rt;
+        _netns = netns;
+    }
+
+    private T Request<T>(Func<T> request, Func<NetlinkException, L2tpException> refusal)
+    {
+        try { return request(); }
+        catch (NetlinkException e) { throw refusal(e); }
+    }
+
+    public LinkInfo Require(string name) =>
+        _rt.Link(name) ?? throw new L2tpException("L2tp.InterfaceNotFound", L2tpErrorKind.ObjectNotFound, name,
+            $"There is no interface '{name}'{Refusals.InNs(_netns)}.");
+
+    public LinkInfo RequireBridge(string name)
+    {
+        var l = Require(name);
+        if (l.Kind != "bridge")
+            throw new L2tpException("L2tp.NotABridge", L2tpErrorKind.InvalidArgument, name,
+                $"'{name}' is not a bridge (it is a {(l.Kind.Length > 0 ? l.Kind : "plain")} interface). Make one with New-L2tpBridge.");
+        return l;
+    }
+
+    public L2tpInterface Interface(string name) => Interface(Require(name));
+
+    private L2tpInterface Interface(LinkInfo l)
+    {
+        var links = _rt.Links();
+        return new L2tpInterface
+        {
+            InterfaceName = l.Name,
+            Index = l.Index,
+            Up = l.Up,
+            Mtu = l.Mtu,
+            MacAddress = string.Join(":", l.MacAddress.Select(b => b.ToString("x2", CultureInfo.InvariantCulture))),
+            Addresses = _rt.Addresses(l.Index).Select(a => a.Peer is null
+                ? $"{a.Local}/{a.PrefixLength}" : $"{a.Local} peer {a.Peer}/{a.PrefixLength}").ToArray(),
+            Master = l.Master == 0 ? "" : links.FirstOrDefault(x => x.Index == l.Master)?.Name ?? "",
+            NetworkNamespace = _netns,
+        };
+    }
+
+    private L2tpBridge Bridge(List<LinkInfo> links, LinkInfo b) => new()
+    {
+        Name = b.Name,
+        Index = b.Index,
+        Up = b.Up,
+        Mtu = b.Mtu,
+        Ports = links.Where(l => l.Master == b.Index).Select(l => l.Name).Order(StringComparer.Ordinal).ToArray(),
+        NetworkNamespace = _netns,
+    };
+
+    /// <summary>
+    /// Checks <paramref name="change"/> against the interface and returns the action that applies it, so the cmdlet can
+    /// ask ShouldProcess in between. <paramref name="suggestedMtu"/> answers -Mtu Auto (null: no session's interface).
+    /// </summary>
+    public Func<L2tpInterface> PlanSet(string name, InterfaceChange change, Func<string, int?> suggestedMtu)
+    {
+        if (change.Up && change.Down)
+            throw new L2tpException("L2tp.ConflictingParameters", L2tpErrorKind.InvalidArgument, name, "Give -Up or -Down, not both.");
+        if (change.PeerAddress is not null && change.Address is null)
+            throw new L2tpException("L2tp.PeerWithoutAddress", L2tpErrorKind.InvalidArgument, change.PeerAddress, "-PeerAddress needs -Address, the local end.");
+        var link = Require(name);
+        int? mtu = change.Mtu is null ? null : ResolveMtu(name, change.Mtu, suggestedMtu);
+        byte[]? mac = change.MacAddress is null ? null : ParseMac(change.MacAddress);
+        (IPAddress Address, int Prefix)? local = change.Address is null ? null : ParseCidr(change.Address, nameof(change.Address));
+        IPAddress? peer = change.PeerAddress is null ? null : ParseCidr(change.PeerAddress, nameof(change.PeerAddress)).Address;
+        if (local is { } l && peer is not null && l.Address.AddressFamily != peer.AddressFamily)
+            throw new L2tpException("L2tp.AddressFamilyMismatch", L2tpErrorKind.InvalidArgument, change.PeerAddress,
+                $"-Address {change.Address} and -PeerAddress {change.PeerAddress} are of different address families.");
+        return () =>
+        {
+            // The address goes first and is taken back if the link change is refused: all of it or none of it.
+            int prefix = 0;
+            if (local is { } a)
+            {
+                prefix = peer is null ? a.Prefix : (peer.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128 : 32);
+                Request(() => { _rt.AddAddress(link.Index, a.Address, prefix, peer); return 0; }, e => Refusals.AddressAdd(e, change.Address!, name));
+            }
+            try
+            {
+                if (mtu is not null || mac is not null || change.Up || change.Down)
+                    _rt.SetLink(link.Index, up: change.Up ? true : change.Down ? false : null, mtu: mtu, mac: mac);
+            }
+            catch (NetlinkException e)
+            {
+                if (local is { } added)
+                    _rt.DeleteAddress(link.Index, added.Address, prefix, peer);
+                throw Refusals.LinkSet(e, name, mtu, change.Mtu);
+            }
+            return Interface(_rt.Link(name) ?? link);
+        };
+    }
+
+    private static int ResolveMtu(string name, string text, Func<string, int?> suggestedMtu)
+    {
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+        {
+            if (n is < 68 or > 65535)
+                throw new L2tpException("L2tp.InvalidMtu", L2tpErrorKind.InvalidArgument, text, $"-Mtu {text} is out of range (68 to 65535).");
+            return n;
+        }
+        if (!text.Equals("Auto", StringComparison.OrdinalIgnoreCase))
+            throw new L2tpException("L2tp.InvalidMtu", L2tpErrorKind.InvalidArgument, text, $"-Mtu '{text}' is not a number or Auto.");
+        return suggestedMtu(name) ?? throw new L2tpException("L2tp.NotASessionInterface", L2tpErrorKind.InvalidArgument, name,
+            $"-Mtu Auto needs an L2TP session interface, and '{name}' is none: give a number.");
+    }
+
+    private static byte[] ParseMac(string text)
+    {
+        string[] parts = text.Split(':', '-');
+        if (parts.Length == 6 && parts.All(p => p.Length == 2 && p.All(Uri.IsHexDigit)))
+        {
+            var mac = parts.Select(p => Convert.ToByte(p, 16)).ToArray();
+            if ((mac[0] & 1) == 0)
+                return mac;
+        }
+        throw new L2tpException("L2tp.InvalidMacAddress", L2tpErrorKind.InvalidArgument, text,
+            $"-MacAddress '{text}' is not a unicast MAC address like 02:00:5e:10:00:01.");
+    }
+
+    /// <summary>Parses 198.51.100.1, 198.51.100.1/24 or 2001:db8::1/64; the prefix defaults to a host prefix.</summary>
+    public static (IPAddress Address, int Prefix) ParseCidr(string text, string parameter)
+    {
+        string[] parts = text.Split('/', 2);
+        if (IPAddress.TryParse(parts[0], out var a) && (parts[0].Contains(':') || parts[0].Count(c => c == '.') == 3))
+        {
+            int max = a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128 : 32;
+            if (parts.Length == 1)
+                return (a, max);
+            if (int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int p) && p <= max)
+                return (a, p);
+        }
+        throw new L2tpException("L2tp.InvalidAddress", L2tpErrorKind.InvalidArgument, text,
+            $"-{parameter} '{text}' is not an address with an optional prefix (198.51.100.1, 198.51.100.1/24, 2001:db8::1/64).");
+    }
+
+    public L2tpBridge NewBridge(string name, bool up)
+    {
+        Protocol.SessionSpec.CheckInterfaceName(name);
+        Request(() => { _rt.AddLink(name, "bridge"); return 0; }, e => Refusals.BridgeAdd(e, name));
+        var link = Require(name);
+        if (up)
+            Request(() => { _rt.SetLink(link.Index, up: true); return 0; }, e => Refusals.LinkChange(e, name));
+        return Bridge(_rt.Links(), _rt.Link(name)!);
+    }
+
+    /// <summary>All bridges, or the one named (L2tp.InterfaceNotFound / L2tp.NotABridge otherwise).</summary>
+    public IEnumerable<L2tpBridge> GetBridges(string? name)
+    {
+        if (!string.IsNullOrEmpty(name))
+            RequireBridge(name);
+        var links = _rt.Links();
+        return links.Where(l => l.Kind == "bridge" && (string.IsNullOrEmpty(name) || l.Name == name))
+            .OrderBy(l => l.Name, StringComparer.Ordinal).Select(b => Bridge(links, b)).ToList();
+    }
+
+    public void RemoveBridge(LinkInfo bridge) =>
+        Request(() => { _rt.DeleteLink(bridge.Index); return 0; }, e => Refusals.LinkChange(e, bridge.Name));
+
+    /// <summary>Checks that <paramref name="port"/> may join <paramref name="bridge"/>; returns both links.</summary>
+    public (LinkInfo Bridge, LinkInfo Port) PlanAddPort(string bridge, string port)
+    {
+        var b = RequireBridge(bridge);
+        var p = Require(port);
+        if (p.Index == b.Index)
+            throw new L2tpException("L2tp.InvalidBridgePort", L2tpErrorKind.InvalidArgument, port, "A bridge cannot be its own port.");
+        return (b, p);
+    }
+
+    public void SetMaster(LinkInfo port, LinkInfo? bridge) =>
+        Request(() => { _rt.SetLink(port.Index, master: bridge?.Index ?? 0); return 0; }, e => Refusals.LinkChange(e, port.Name));
+
+    public LinkInfo RequirePort(string name)
+    {
+        var port = Require(name);
+        if (port.Master == 0)
+            throw new L2tpException("L2tp.NotABridgePort", L2tpErrorKind.InvalidOperation, name, $"'{name}' is not in a bridge.");
+        return port;
+    }
+}

@@ -1,0 +1,147 @@
+using L2tp.Backends;
+using L2tp.Netlink;
+using L2tp.Protocol;
+
+namespace L2tp.Services;
+
+/// <summary>
+/// Tunnels and sessions of one network namespace on one backend: every request the tunnel and session cmdlets make,
+/// the rules around them (a tunnel with sessions, -Force), and the words for each refusal (<see cref="Refusals"/>).
+/// </summary>
+internal sealed class PseudowireService : IDisposable
+{
+    private readonly BackendKind _requested;
+    private readonly string _netns;
+    private readonly Action<string>? _verbose;
+    private readonly CancellationToken _cancel;
+    private IL2tpBackend? _backend;
+    private IReadOnlyList<string> _warnings = Array.Empty<string>();
+    private Dictionary<string, int>? _suggestedMtus;
+
+    public PseudowireService(BackendKind requested, string netns, Action<string>? verbose, CancellationToken cancel)
+    {
+        _requested = requested;
+        _netns = netns;
+        _verbose = verbose;
+        _cancel = cancel;
+    }
+
+    /// <summary>The backend, opened once; with <paramref name="create"/> false, null where nothing was ever configured.</summary>
+    private IL2tpBackend? Backend(bool create)
+    {
+        if (_backend is null)
+        {
+            _backend = BackendSelector.Open(_requested, _netns, create, _verbose, _cancel);
+            if (_backend is ManagedBackend managed)
+                _warnings = managed.Warnings;
+        }
+        return _backend;
+    }
+
+    /// <summary>Warnings the backend has for the user (state entries the forwarder set aside), once.</summary>
+    public IReadOnlyList<string> TakeWarnings()
+    {
+        var w = _warnings;
+        _warnings = Array.Empty<string>();
+        return w;
+    }
+
+    private T Request<T>(IL2tpBackend b, Func<T> request, Func<NetlinkException, L2tpException> refusal)
+    {
+        try
+        {
+            return request();
+        }
+        catch (NetlinkException e)
+        {
+            throw refusal(e);
+        }
+    }
+
+    public L2tpTunnel NewTunnel(TunnelSpec spec)
+    {
+        spec.Validate();
+        var b = Backend(create: true)!;
+        return Request(b, () => b.CreateTunnel(spec), e => Refusals.TunnelCreate(e, spec, b.Kind, _netns));
+    }
+
+    /// <summary>All tunnels, or the one asked for (L2tp.TunnelNotFound when it is not there).</summary>
+    public IReadOnlyList<L2tpTunnel> GetTunnels(uint? tunnelId)
+    {
+        var b = Backend(create: false);
+        var tunnels = b is null ? Array.Empty<L2tpTunnel>()
+            : Request(b, () => b.GetTunnels(tunnelId), e => Refusals.Generic(e, b.Kind, tunnelId, _netns));
+        if (tunnelId is { } id && tunnels.Count == 0)
+            throw Refusals.TunnelNotFound(id, _netns);
+        return tunnels;
+    }
+
+    /// <summary>
+    /// The sessions that go with tunnel <paramref name="tunnelId"/>: none needed, or <paramref name="force"/> given
+    /// (as the kernel deletes them with it); L2tp.TunnelHasSessions otherwise.
+    /// </summary>
+    public IReadOnlyList<L2tpSession> SessionsToRemoveWith(uint tunnelId, bool force)
+    {
+        GetTunnels(tunnelId);
+        var sessions = GetSessions(tunnelId, null);
+        if (sessions.Count > 0 && !force)
+            throw new L2tpException("L2tp.TunnelHasSessions", L2tpErrorKind.InvalidOperation, tunnelId,
+                $"Tunnel {tunnelId} still has {sessions.Count} session(s) ({string.Join(", ", sessions.Select(s => s.SessionId))}). " +
+                "Remove them first, or use -Force to remove them with the tunnel.");
+        return sessions;
+    }
+
+    /// <summary>Removes <paramref name="sessions"/> (reporting each index to <paramref name="progress"/>), then the tunnel.</summary>
+    public void RemoveTunnel(uint tunnelId, IReadOnlyList<L2tpSession> sessions, Action<int>? progress = null)
+    {
+        var b = Backend(create: false) ?? throw Refusals.TunnelNotFound(tunnelId, _netns);
+        for (int i = 0; i < sessions.Count; i++)
+        {
+            progress?.Invoke(i);
+            RemoveSession(sessions[i].TunnelId, sessions[i].SessionId);
+        }
+        Request(b, () => { b.DeleteTunnel(tunnelId); return 0; }, e => Refusals.TunnelDelete(e, tunnelId, b.Kind, _netns));
+    }
+
+    public L2tpSession NewSession(SessionSpec spec)
+    {
+        spec.Validate();
+        var b = Backend(create: false) ?? throw Refusals.TunnelNotFound(spec.TunnelId, _netns);
+        return Request(b, () => b.CreateSession(spec), e => Refusals.SessionCreate(e, spec, b.Kind, _netns, () => SessionExists(b, spec)));
+    }
+
+    private static bool SessionExists(IL2tpBackend b, SessionSpec spec)
+    {
+        try { return b.GetSessions(spec.TunnelId, spec.SessionId).Count > 0; }
+        catch (Exception e) when (e is NetlinkException or L2tpException) { return false; }
+    }
+
+    /// <summary>Sessions, filtered; L2tp.SessionNotFound when one was asked for by id and is not there.</summary>
+    public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId, uint? sessionId)
+    {
+        var b = Backend(create: false);
+        var sessions = b is null ? Array.Empty<L2tpSession>()
+            : Request(b, () => b.GetSessions(tunnelId, sessionId), e => Refusals.Generic(e, b.Kind, sessionId, _netns));
+        if (sessionId is { } sid && sessions.Count == 0)
+            throw Refusals.SessionNotFound(tunnelId, sid, _netns);
+        return sessions;
+    }
+
+    public void RemoveSession(uint tunnelId, uint sessionId)
+    {
+        var b = Backend(create: false) ?? throw Refusals.SessionNotFound(tunnelId, sessionId, _netns);
+        Request(b, () => { b.DeleteSession(tunnelId, sessionId); return 0; }, e => Refusals.SessionDelete(e, tunnelId, sessionId, b.Kind, _netns));
+    }
+
+    /// <summary>
+    /// The MTU that fits the session on <paramref name="interfaceName"/>, or null when it is no session's. One dump per
+    /// invocation, however many interfaces are piped in (Get-L2tpSession | Set-L2tpInterface -Mtu Auto stays linear).
+    /// </summary>
+    public int? SuggestedMtu(string interfaceName)
+    {
+        _suggestedMtus ??= GetSessions(null, null).GroupBy(s => s.InterfaceName).ToDictionary(g => g.Key, g => g.First().SuggestedMtu);
+        return _suggestedMtus.TryGetValue(interfaceName, out int mtu) ? mtu : null;
+    }
+
+    public void Dispose() => _backend?.Dispose();
+}
