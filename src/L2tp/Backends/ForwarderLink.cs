@@ -80,6 +80,29 @@ internal sealed class ForwarderLink : IDisposable
         new("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(_netns) ? null : _netns,
             e.ExtendedAck ?? e.Message, e) { Errno = e.Errno };
 
+    /// <summary>
+    /// The entries this forwarder set aside at its start and has not yet reported, marked reported by this call, as
+    /// warnings for the user; none when the forwarder cannot say (an older build, or an unprivileged caller).
+    /// </summary>
+    public IReadOnlyList<string> TakeRejectWarnings()
+    {
+        try
+        {
+            if (Client.ResolveFamily(ForwarderGenl.FamilyName) is not { } family)
+                return Array.Empty<string>();
+            var reply = Client.Genl(family, ForwarderGenl.CMD_INFO, ForwarderGenl.Version, 0,
+                w => w.Flag(ForwarderGenl.ATTR_NEW_REJECTS_ONLY)).Single().GenlAttributes;
+            string path = (reply.String(ForwarderGenl.ATTR_STATE_PATH) ?? "state.json") + ".rejected";
+            return ForwarderGenl.ReadRejected(reply)
+                .Select(r => $"l2tp-forwarder set aside {r.What} of its state file, which it could not restore: {r.Reason}. The entry is kept in {path}.")
+                .ToList();
+        }
+        catch (Exception e) when (e is NetlinkException or InvalidOperationException or InvalidDataException)
+        {
+            return Array.Empty<string>();
+        }
+    }
+
     public static string InNs(string netns) => string.IsNullOrEmpty(netns) ? "" : $" in network namespace '{netns}'";
 
     public void Dispose() => Client.Dispose();

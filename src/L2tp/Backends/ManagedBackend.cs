@@ -55,7 +55,7 @@ internal sealed class ManagedBackend : GenlBackend
             ushort family = link.Family(L2tpGenl.FamilyName)
                 ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
                     "l2tp-forwarder did not answer the l2tp family lookup.");
-            return new ManagedBackend(link.Client, family, netns) { Verbose = verbose, Warnings = ForwarderService.TakeRejectWarnings(link.Client) };
+            return new ManagedBackend(link.Client, family, netns) { Verbose = verbose, Warnings = link.TakeRejectWarnings() };
         }
         catch
         {

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using L2tp.Services;
 using L2tp.Backends;
 
 namespace L2tp.Commands;

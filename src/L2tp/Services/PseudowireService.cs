@@ -58,9 +58,9 @@ internal sealed class PseudowireService : IDisposable
         }
     }
 
+    /// <summary>Creates a tunnel from a spec the cmdlet has validated (before asking ShouldProcess).</summary>
     public L2tpTunnel NewTunnel(TunnelSpec spec)
     {
-        spec.Validate();
         var b = Backend(create: true)!;
         return Request(b, () => b.CreateTunnel(spec), e => Refusals.TunnelCreate(e, spec, b.Kind, _netns));
     }
@@ -103,9 +103,9 @@ internal sealed class PseudowireService : IDisposable
         Request(b, () => { b.DeleteTunnel(tunnelId); return 0; }, e => Refusals.TunnelDelete(e, tunnelId, b.Kind, _netns));
     }
 
+    /// <summary>Creates a session from a spec the cmdlet has validated (before asking ShouldProcess).</summary>
     public L2tpSession NewSession(SessionSpec spec)
     {
-        spec.Validate();
         var b = Backend(create: false) ?? throw Refusals.TunnelNotFound(spec.TunnelId, _netns);
         return Request(b, () => b.CreateSession(spec), e => Refusals.SessionCreate(e, spec, b.Kind, _netns, () => SessionExists(b, spec)));
     }

@@ -1,10 +1,11 @@
-using L2tp.Control;
 using System.Diagnostics;
+using L2tp.Backends;
+using L2tp.Control;
 using L2tp.Native;
 using L2tp.Netlink;
 using static Tmds.Linux.LibC;
 
-namespace L2tp.Backends;
+namespace L2tp.Services;
 
 /// <summary>
 /// Operating a namespace's managed forwarder through its `l2tp-forwarder` family: what it is and carries, stopping
@@ -60,29 +61,6 @@ internal static class ForwarderService
             Thread.Sleep(20);
         }
         return true;
-    }
-
-    /// <summary>
-    /// The entries this forwarder set aside at its start and has not yet reported, marked reported by this call, as
-    /// warnings for the user; none when the forwarder cannot say (an older build, or an unprivileged caller).
-    /// </summary>
-    public static IReadOnlyList<string> TakeRejectWarnings(NetlinkClient client)
-    {
-        try
-        {
-            if (client.ResolveFamily(ForwarderGenl.FamilyName) is not { } family)
-                return Array.Empty<string>();
-            var reply = client.Genl(family, ForwarderGenl.CMD_INFO, ForwarderGenl.Version, 0,
-                w => w.Flag(ForwarderGenl.ATTR_NEW_REJECTS_ONLY)).Single().GenlAttributes;
-            string path = (reply.String(ForwarderGenl.ATTR_STATE_PATH) ?? "state.json") + ".rejected";
-            return ForwarderGenl.ReadRejected(reply)
-                .Select(r => $"l2tp-forwarder set aside {r.What} of its state file, which it could not restore: {r.Reason}. The entry is kept in {path}.")
-                .ToList();
-        }
-        catch (Exception e) when (e is NetlinkException or InvalidOperationException or InvalidDataException)
-        {
-            return Array.Empty<string>();
-        }
     }
 
     private static L2tpRejectedEntry ToEntry(ForwarderGenl.RejectedEntry r) =>
