@@ -266,7 +266,7 @@ internal sealed unsafe class ControlServer : IDisposable
             catch (Exception e) when (e is KeyNotFoundException or InvalidDataException or L2tpException)
             {
                 _w.Clear();
-                Ack(m, EINVAL, e.Message);
+                Ack(m, EINVAL, e is L2tpException l ? l.Word(L2tpGenl.AttributeName) : e.Message);
             }
             catch (Exception e)
             {

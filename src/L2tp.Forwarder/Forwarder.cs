@@ -1,3 +1,4 @@
+using L2tp.Netlink;
 using System.Collections.Concurrent;
 using L2tp.Forwarder.Dataplane;
 using L2tp.Native;
@@ -282,7 +283,7 @@ internal sealed class Forwarder : IDisposable
         }
         catch (L2tpException e)
         {
-            throw new ForwarderError(EINVAL, e.Message);
+            throw new ForwarderError(EINVAL, e.Word(L2tpGenl.AttributeName));
         }
     }
 

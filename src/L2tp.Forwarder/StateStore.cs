@@ -98,8 +98,8 @@ internal sealed class StateStore
         SessionId = r.SessionId,
         PeerSessionId = r.PeerSessionId,
         InterfaceName = r.InterfaceName,
-        Cookie = Cookie.Parse(r.Cookie, "cookie"),
-        PeerCookie = Cookie.Parse(r.PeerCookie, "peer_cookie"),
+        Cookie = Cookie.Parse(r.Cookie, nameof(r.Cookie)),
+        PeerCookie = Cookie.Parse(r.PeerCookie, nameof(r.PeerCookie)),
         L2SpecType = r.L2SpecType,
         Sequencing = r.Sequencing,
     };

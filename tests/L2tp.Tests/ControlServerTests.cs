@@ -72,6 +72,21 @@ public sealed class ControlServerTests : IDisposable
     }
 
     [Fact]
+    public void BrokenRuleIsWordedWithTheAttributeForTheForwarderAndWithTheParameterForACmdlet()
+    {
+        using var c = Connect();
+        var spec = new TunnelSpec { TunnelId = 0, PeerTunnelId = 4000, Local = IPAddress.Loopback, Remote = IPAddress.Loopback, SourcePort = 5000, DestinationPort = 6000 };
+        var e = Assert.Throws<NetlinkException>(() =>
+            c.Genl(Family(c), L2tpGenl.CMD_TUNNEL_CREATE, L2tpGenl.Version, 0, w => L2tpGenl.WriteTunnelCreate(w, spec)));
+        Assert.Equal(EINVAL, e.Errno);
+        Assert.Equal("tunnel id (L2TP_ATTR_CONN_ID) 0 is reserved: give an id from 1 to 4294967295.", e.ExtendedAck);
+
+        var rule = Assert.Throws<L2tpException>(spec.Validate);
+        Assert.Equal("-TunnelId 0 is reserved: give an id from 1 to 4294967295.", rule.Word(field => "-" + field));
+        Assert.Equal("TunnelId 0 is reserved: give an id from 1 to 4294967295.", rule.Message);
+    }
+
+    [Fact]
     public void UnknownCommandIsRefusedWithItsNumberInTheExtendedAck()
     {
         using var c = Connect();

@@ -16,6 +16,26 @@ internal static class L2tpGenl
     public const byte CMD_NOOP = 0, CMD_TUNNEL_CREATE = 1, CMD_TUNNEL_DELETE = 2, CMD_TUNNEL_MODIFY = 3, CMD_TUNNEL_GET = 4,
         CMD_SESSION_CREATE = 5, CMD_SESSION_DELETE = 6, CMD_SESSION_MODIFY = 7, CMD_SESSION_GET = 8;
 
+    /// <summary>A spec field as a request names it (its L2TP_ATTR_*), for the forwarder's wording of a broken rule.</summary>
+    public static string AttributeName(string field) => field switch
+    {
+        "TunnelId" => "tunnel id (L2TP_ATTR_CONN_ID)",
+        "PeerTunnelId" => "peer tunnel id (L2TP_ATTR_PEER_CONN_ID)",
+        "SessionId" => "session id (L2TP_ATTR_SESSION_ID)",
+        "PeerSessionId" => "peer session id (L2TP_ATTR_PEER_SESSION_ID)",
+        "Encapsulation" => "encapsulation (L2TP_ATTR_ENCAP_TYPE)",
+        "Local" => "local address (L2TP_ATTR_IP_SADDR/IP6_SADDR)",
+        "Remote" => "remote address (L2TP_ATTR_IP_DADDR/IP6_DADDR)",
+        "SourcePort" => "source port (L2TP_ATTR_UDP_SPORT)",
+        "DestinationPort" => "destination port (L2TP_ATTR_UDP_DPORT)",
+        "Cookie" => "cookie (L2TP_ATTR_COOKIE)",
+        "PeerCookie" => "peer cookie (L2TP_ATTR_PEER_COOKIE)",
+        "L2SpecType" => "sublayer (L2TP_ATTR_L2SPEC_TYPE)",
+        "Sequencing" => "sequencing (L2TP_ATTR_SEND_SEQ/RECV_SEQ)",
+        "InterfaceName" => "interface name (L2TP_ATTR_IFNAME)",
+        _ => field,
+    };
+
     /// <summary>The kernel's name of a command (L2TP_CMD_*), for -Verbose and logs.</summary>
     public static string CommandName(byte cmd) => cmd switch
     {

@@ -10,8 +10,8 @@ internal static class Cookie
             return Array.Empty<byte>();
         string hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : text;
         if ((hex.Length != 8 && hex.Length != 16) || !hex.All(Uri.IsHexDigit))
-            throw new L2tpException("L2tp.InvalidCookie", L2tpErrorKind.InvalidArgument, text,
-                $"The {parameterName} '{text}' is not a cookie: give 8 or 16 hex digits (4 or 8 bytes), for example 014d3636deadbeef.");
+            throw L2tpException.Rule("L2tp.InvalidCookie", L2tpErrorKind.InvalidArgument, text,
+                $"{{{parameterName}}} '{text}' is not a cookie: give 8 or 16 hex digits (4 or 8 bytes), for example 014d3636deadbeef.");
         return Convert.FromHexString(hex);
     }
 

@@ -33,6 +33,23 @@ public sealed class L2tpException : Exception
     /// <summary>The errno behind the failure, when it came from the kernel or the forwarder.</summary>
     public int Errno { get; init; }
 
+    /// <summary>
+    /// The message with {Field} marks where a spec's field (TunnelId, Cookie, ...) is named: Core states the rule, and
+    /// each consumer words the field its own way (-TunnelId for a cmdlet, the netlink attribute for the forwarder).
+    /// Null for a message with nothing to word.
+    /// </summary>
+    public string? Template { get; private init; }
+
+    /// <summary>A broken rule of a spec, its fields marked {Field} in <paramref name="template"/>.</summary>
+    public static L2tpException Rule(string errorId, L2tpErrorKind kind, object? target, string template) =>
+        new(errorId, kind, target, Fields.Replace(template, m => m.Groups[1].Value)) { Template = template };
+
+    /// <summary>The message with each {Field} worded by <paramref name="name"/>.</summary>
+    public string Word(Func<string, string> name) =>
+        Template is null ? Message : Fields.Replace(Template, m => name(m.Groups[1].Value));
+
+    private static readonly System.Text.RegularExpressions.Regex Fields = new(@"\{(\w+)\}");
+
     /// <summary>Creates the exception; <paramref name="errorId"/> gets the L2tp. prefix if it lacks one.</summary>
     public L2tpException(string errorId, L2tpErrorKind kind, object? target, string message, Exception? inner = null)
         : base(message, inner)

@@ -27,22 +27,22 @@ internal sealed record SessionSpec
         Ids.Check(SessionId, "SessionId", "L2tp.InvalidSessionId");
         Ids.Check(PeerSessionId, "PeerSessionId", "L2tp.InvalidSessionId");
         if (Cookie.Length is not (0 or 4 or 8))
-            throw new L2tpException("L2tp.InvalidCookie", L2tpErrorKind.InvalidArgument, Protocol.Cookie.Format(Cookie),
-                "-Cookie must be 4 or 8 bytes (8 or 16 hex digits).");
+            throw L2tpException.Rule("L2tp.InvalidCookie", L2tpErrorKind.InvalidArgument, Protocol.Cookie.Format(Cookie),
+                "{Cookie} must be 4 or 8 bytes (8 or 16 hex digits).");
         if (PeerCookie.Length is not (0 or 4 or 8))
-            throw new L2tpException("L2tp.InvalidCookie", L2tpErrorKind.InvalidArgument, Protocol.Cookie.Format(PeerCookie),
-                "-PeerCookie must be 4 or 8 bytes (8 or 16 hex digits).");
+            throw L2tpException.Rule("L2tp.InvalidCookie", L2tpErrorKind.InvalidArgument, Protocol.Cookie.Format(PeerCookie),
+                "{PeerCookie} must be 4 or 8 bytes (8 or 16 hex digits).");
         // As for a tunnel's encapsulation: only a decoded request can carry another value, and the data plane would
         // take it for no sublayer.
         if (!Enum.IsDefined(L2SpecType))
-            throw new L2tpException("L2tp.InvalidL2SpecType", L2tpErrorKind.InvalidArgument, (int)L2SpecType,
-                $"L2-specific sublayer type {(int)L2SpecType} is neither None (0) nor Default (1).");
+            throw L2tpException.Rule("L2tp.InvalidL2SpecType", L2tpErrorKind.InvalidArgument, (int)L2SpecType,
+                $"{{L2SpecType}} {(int)L2SpecType} is neither None (0) nor Default (1).");
         if (!Enum.IsDefined(Sequencing))
-            throw new L2tpException("L2tp.InvalidArgument", L2tpErrorKind.InvalidArgument, (int)Sequencing,
-                $"Sequencing {(int)Sequencing} is not None, Send, Recv or Both.");
+            throw L2tpException.Rule("L2tp.InvalidArgument", L2tpErrorKind.InvalidArgument, (int)Sequencing,
+                $"{{Sequencing}} {(int)Sequencing} is not None, Send, Recv or Both.");
         if (Sequencing != SequencingMode.None && L2SpecType == L2SpecType.None)
-            throw new L2tpException("L2tp.SequencingNeedsSublayer", L2tpErrorKind.InvalidArgument, Sequencing,
-                $"-Sequencing {Sequencing} needs -L2SpecType Default: with no L2-specific sublayer there is nowhere to carry a sequence number.");
+            throw L2tpException.Rule("L2tp.SequencingNeedsSublayer", L2tpErrorKind.InvalidArgument, Sequencing,
+                $"{{Sequencing}} {Sequencing} needs {{L2SpecType}} Default: with no L2-specific sublayer there is nowhere to carry a sequence number.");
         if (InterfaceName is not null)
             CheckInterfaceName(InterfaceName);
     }
@@ -54,7 +54,7 @@ internal sealed record SessionSpec
         bool bad = bytes == 0 || bytes > 15 || name is "." or ".."
             || name.Any(c => c == '/' || c == ':' || char.IsWhiteSpace(c) || char.IsControl(c));
         if (bad)
-            throw new L2tpException("L2tp.InvalidInterfaceName", L2tpErrorKind.InvalidArgument, name,
-                $"'{name}' is not a valid interface name: 1 to 15 characters, no '/', ':' or spaces.");
+            throw L2tpException.Rule("L2tp.InvalidInterfaceName", L2tpErrorKind.InvalidArgument, name,
+                $"{{InterfaceName}} '{name}' is not a valid interface name: 1 to 15 characters, no '/', ':' or spaces.");
     }
 }

@@ -27,32 +27,32 @@ internal sealed record TunnelSpec
         // A cmdlet's enum parameter cannot carry another value, but a request decoded from netlink can (fuzzing found
         // one): the data plane would take anything but UDP for IP encapsulation.
         if (!Enum.IsDefined(Encapsulation))
-            throw new L2tpException("L2tp.InvalidEncapsulation", L2tpErrorKind.InvalidArgument, (int)Encapsulation,
-                $"Encapsulation {(int)Encapsulation} is neither UDP (0) nor IP (1).");
+            throw L2tpException.Rule("L2tp.InvalidEncapsulation", L2tpErrorKind.InvalidArgument, (int)Encapsulation,
+                $"{{Encapsulation}} {(int)Encapsulation} is neither UDP (0) nor IP (1).");
         if (Remote is null)
-            throw new L2tpException("L2tp.MissingRemote", L2tpErrorKind.InvalidArgument, null,
-                "A tunnel needs -Remote, the peer's IP address.");
+            throw L2tpException.Rule("L2tp.MissingRemote", L2tpErrorKind.InvalidArgument, null,
+                "A tunnel needs {Remote}, the peer's IP address.");
         if (Local is null)
-            throw new L2tpException("L2tp.MissingLocal", L2tpErrorKind.InvalidArgument, null,
-                "A tunnel needs -Local, an address of this host ('any' to let the kernel choose).");
+            throw L2tpException.Rule("L2tp.MissingLocal", L2tpErrorKind.InvalidArgument, null,
+                "A tunnel needs {Local}, an address of this host ('any' to let the kernel choose).");
         if (Remote.Equals(IPAddress.Any) || Remote.Equals(IPAddress.IPv6Any))
-            throw new L2tpException("L2tp.InvalidRemote", L2tpErrorKind.InvalidArgument, Remote,
-                "-Remote must be the peer's address, not 'any'.");
+            throw L2tpException.Rule("L2tp.InvalidRemote", L2tpErrorKind.InvalidArgument, Remote,
+                "{Remote} must be the peer's address, not 'any'.");
         if (Remote.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
-            throw new L2tpException("L2tp.InvalidRemote", L2tpErrorKind.InvalidArgument, Remote,
-                $"-Remote {Remote} is not an IPv4 or IPv6 address.");
+            throw L2tpException.Rule("L2tp.InvalidRemote", L2tpErrorKind.InvalidArgument, Remote,
+                $"{{Remote}} {Remote} is not an IPv4 or IPv6 address.");
         bool localAny = Local.Equals(IPAddress.Any) || Local.Equals(IPAddress.IPv6Any);
         if (!localAny && Local.AddressFamily != Remote.AddressFamily)
-            throw new L2tpException("L2tp.AddressFamilyMismatch", L2tpErrorKind.InvalidArgument, Local,
-                $"-Local {Local} and -Remote {Remote} are of different address families.");
+            throw L2tpException.Rule("L2tp.AddressFamilyMismatch", L2tpErrorKind.InvalidArgument, Local,
+                $"{{Local}} {Local} and {{Remote}} {Remote} are of different address families.");
         if (Encapsulation == Encapsulation.Udp)
         {
             if (SourcePort == 0)
-                throw new L2tpException("L2tp.MissingSourcePort", L2tpErrorKind.InvalidArgument, SourcePort,
-                    "UDP encapsulation needs -SourcePort (udp_sport), 1 to 65535.");
+                throw L2tpException.Rule("L2tp.MissingSourcePort", L2tpErrorKind.InvalidArgument, SourcePort,
+                    "UDP encapsulation needs {SourcePort} (udp_sport), 1 to 65535.");
             if (DestinationPort == 0)
-                throw new L2tpException("L2tp.MissingDestinationPort", L2tpErrorKind.InvalidArgument, DestinationPort,
-                    "UDP encapsulation needs -DestinationPort (udp_dport), 1 to 65535.");
+                throw L2tpException.Rule("L2tp.MissingDestinationPort", L2tpErrorKind.InvalidArgument, DestinationPort,
+                    "UDP encapsulation needs {DestinationPort} (udp_dport), 1 to 65535.");
         }
     }
 
@@ -69,7 +69,7 @@ internal static class Ids
     public static void Check(uint id, string name, string errorId)
     {
         if (id == 0)
-            throw new L2tpException(errorId, L2tpErrorKind.InvalidArgument, id,
-                $"-{name} 0 is reserved: give an id from 1 to 4294967295.");
+            throw L2tpException.Rule(errorId, L2tpErrorKind.InvalidArgument, id,
+                $"{{{name}}} 0 is reserved: give an id from 1 to 4294967295.");
     }
 }

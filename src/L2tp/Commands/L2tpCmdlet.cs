@@ -86,6 +86,9 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
 
     internal static ErrorRecord ToErrorRecord(L2tpException e)
     {
+        // Core states a broken rule with its fields marked; a cmdlet user knows them as parameters.
+        if (e.Template is not null)
+            e = new L2tpException(e.ErrorId, e.Kind, e.Target, e.Word(field => "-" + field), e.InnerException) { Errno = e.Errno };
         var category = e.Kind switch
         {
             L2tpErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
