@@ -51,3 +51,26 @@ Describe 'Import-Csv | New-L2tpSession' {
         foreach ($r in $Rows) { $links | Should -Contain $r.Name }
     }
 }
+
+Describe 'Get-L2tpSession | Set-L2tpInterface -Mtu Auto' {
+    It 'sets each of the 50 interfaces to its SuggestedMtu with one session dump in all (linear in the sessions piped)' {
+        $sessions = @(Get-L2tpSession -netns $A -TunnelId 3000 -ErrorAction Stop)
+        $sessions.Count | Should -Be 50
+        $verbose = @($sessions | Set-L2tpInterface -Mtu Auto -Verbose -ErrorAction Stop 4>&1 |
+            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+        @($verbose -match 'SESSION_GET \(dump\)').Count | Should -Be 1
+        foreach ($s in Get-L2tpSession -netns $A -TunnelId 3000 -ErrorAction Stop) { $s.Mtu | Should -Be $s.SuggestedMtu }
+    }
+}
+
+Describe 'Import-Csv | Set-L2tpInterface' {
+    It 'takes InterfaceName, Address and PeerAddress from each row' {
+        $rows = 1..3 | ForEach-Object { [pscustomobject]@{ InterfaceName = "pw$_"; Address = "198.51.100.$($_ * 4 + 1)/30"; PeerAddress = '' } }
+        $rows[2].PeerAddress = '198.51.100.14'
+        $rows[2].Address = '198.51.100.13'
+        $rows | Where-Object PeerAddress -EQ '' | ForEach-Object { $_.PSObject.Properties.Remove('PeerAddress') }
+        $rows | Set-L2tpInterface -NetworkNamespace $A -ErrorAction Stop | Out-Null
+        (Invoke-LabNs $A 'ip -o addr show dev pw1') | Should -Match 'inet 198\.51\.100\.5/30'
+        (Invoke-LabNs $A 'ip -o addr show dev pw3') | Should -Match 'inet 198\.51\.100\.13 peer 198\.51\.100\.14/32'
+    }
+}

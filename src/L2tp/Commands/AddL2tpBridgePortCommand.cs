@@ -9,7 +9,7 @@ namespace L2tp.Commands;
 public sealed class AddL2tpBridgePortCommand : L2tpNetnsCmdlet
 {
     /// <summary>The bridge, by name or as an L2tpBridge object.</summary>
-    [Parameter(Mandatory = true, Position = 0)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [BridgeNameTransformation]
     [ArgumentCompleter(typeof(BridgeNameCompleter))]
     public string Bridge { get; set; } = "";

@@ -29,10 +29,10 @@ public sealed class SetL2tpInterfaceCommand : L2tpCmdlet
     public string? Mtu { get; set; }
 
     /// <summary>Address to add, with optional prefix (198.51.100.1/24).</summary>
-    [Parameter] public string? Address { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? Address { get; set; }
 
     /// <summary>Peer address for the point-to-point form `ip addr add LOCAL peer PEER`.</summary>
-    [Parameter] public string? PeerAddress { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public string? PeerAddress { get; set; }
 
     /// <summary>MAC address to set (aa:bb:cc:dd:ee:ff).</summary>
     [Parameter] public string? MacAddress { get; set; }
