@@ -125,7 +125,7 @@ $UseScript
         $line | Should -Not -BeNullOrEmpty -Because $Result.Output
         $json = $line.Substring(7) | ConvertFrom-Json
         $json.ModuleBase | Should -BeLike "$HomeDir/*" -Because 'the module comes from the temporary install, not from out/ or the machine'
-        $json.Commands | Should -Be 12
+        $json.Commands | Should -Be (Import-PowerShellDataFile (Join-Path $PSScriptRoot '../../L2tp.psd1')).CmdletsToExport.Count
         $json.Synopsis | Should -Match 'L2TPv3 tunnel'
         $json.Examples | Should -BeGreaterOrEqual 2
         $json.About | Should -BeGreaterThan 1000
