@@ -5,11 +5,13 @@ namespace L2tp.Fuzz;
 
 /// <summary>
 /// A unix SOCK_SEQPACKET pair standing in for a session's TAP fd: each write stays a record of its own, as each write
-/// to a TAP stays a frame, so the harness sees every frame the code under test delivered and where it ended.
+/// to a TAP stays a frame, so the harness (and the xunit tests) see every frame the code under test delivered and
+/// where it ended. Both ends are non-blocking: a writer that writes far more than expected fails (EAGAIN, counted as
+/// an error) instead of hanging.
 /// </summary>
 internal sealed unsafe class RecordTap : IDisposable
 {
-    private readonly int _readFd, _writeFd;
+    private int _readFd, _writeFd;
     private readonly byte[] _buf = new byte[1 << 18];
 
     public RecordTap()
@@ -39,6 +41,13 @@ internal sealed unsafe class RecordTap : IDisposable
             Check.True(n < _buf.Length, "a TAP write filled the whole receive buffer: longer than any frame can be");
             records.Add(_buf.AsSpan(0, (int)n).ToArray());
         }
+    }
+
+    /// <summary>Closes the reading end, so that every later write fails with EPIPE (.NET ignores SIGPIPE).</summary>
+    public void CloseReadEnd()
+    {
+        Sys.Close(_readFd);
+        _readFd = -1;
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using L2tp.Forwarder.Dataplane;
+using L2tp.Fuzz;
 using L2tp.Native;
 using L2tp.Protocol;
 using Xunit;
@@ -8,60 +9,6 @@ using static L2tp.Tests.Hex;
 using static Tmds.Linux.LibC;
 
 namespace L2tp.Tests;
-
-/// <summary>
-/// A unix SOCK_SEQPACKET pair standing in for a TAP fd. Unlike a pipe it keeps every write a record of its own, as a
-/// TAP keeps every write a frame of its own, so a test sees exactly how many writes were made and where each ended.
-/// Both ends are non-blocking: a writer that writes far more than expected fails (EAGAIN, counted as an error)
-/// instead of hanging the test.
-/// </summary>
-internal sealed unsafe class RecordTap : IDisposable
-{
-    private int _readFd, _writeFd;
-    private readonly byte[] _buf = new byte[1 << 18];
-
-    public RecordTap()
-    {
-        int* fds = stackalloc int[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
-            throw new ErrnoException(errno, "socketpair");
-        _readFd = fds[0];
-        _writeFd = fds[1];
-        Sys.SetInt(_writeFd, SOL_SOCKET, SO_SNDBUF, 4 << 20, "setsockopt(SO_SNDBUF)");
-        Sys.SetNonBlocking(_readFd);
-        Sys.SetNonBlocking(_writeFd);
-    }
-
-    public int WriteFd => _writeFd;
-
-    /// <summary>Every write made since the last call, one array per write, in order.</summary>
-    public List<byte[]> Records()
-    {
-        var records = new List<byte[]>();
-        while (true)
-        {
-            long n = Sys.Recv(_readFd, _buf);
-            if (n < 0)
-                return records;
-            Assert.True(n < _buf.Length, "a record filled the whole receive buffer: it may have been truncated");
-            records.Add(_buf.AsSpan(0, (int)n).ToArray());
-        }
-    }
-
-    /// <summary>Closes the reading end, so that every later write fails with EPIPE (.NET ignores SIGPIPE).</summary>
-    public void CloseReadEnd()
-    {
-        Sys.Close(_readFd);
-        _readFd = -1;
-    }
-
-    public void Dispose()
-    {
-        Sys.Close(_readFd);
-        Sys.Close(_writeFd);
-        _readFd = _writeFd = -1;
-    }
-}
 
 /// <summary>
 /// Hand-built Ethernet + IPv4/IPv6 + TCP frames with every checksum computed by the naive <see cref="Rfc1071"/>

@@ -1,5 +1,6 @@
 using System.Net;
 using L2tp.Forwarder.Dataplane;
+using L2tp.Fuzz;
 using L2tp.Protocol;
 using Xunit;
 using static L2tp.Tests.Hex;

@@ -70,11 +70,7 @@ Describe 'A squatter on @l2tp-forwarder' {
     BeforeAll {
         # uid 65534 binds the forwarder's abstract name first, in a namespace where no forwarder runs yet.
         $squat = "import socket, time`ns = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)`ns.bind('\0l2tp-forwarder')`ns.listen(8)`nprint('listening', flush=True)`ntime.sleep(120)"
-        $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
-        foreach ($a in @('netns', 'exec', $C, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--', '/usr/bin/python3', '-c', $squat)) { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true
-        $psi.UseShellExecute = $false
-        $script:Squatter = [System.Diagnostics.Process]::Start($psi)
+        $script:Squatter = Start-LabCallerProcess -Namespace $C -Nobody -FilePath /usr/bin/python3 -ArgumentList '-c', $squat
         $Squatter.StandardOutput.ReadLine() | Should -Be 'listening'
     }
     AfterAll {

@@ -6,6 +6,7 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../lab/Caller.psm1') -Force
     $ModulePath = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
     Import-Module $ModulePath -Force
     $Attack = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../lab/control_attack.py'))
@@ -20,13 +21,8 @@ BeforeAll {
         @(Get-LabNamespaceProcess -Namespace $Namespace -CommandLinePattern 'l2tp-forwarder') | Select-Object -ExpandProperty Id
     }
     # Runs control_attack.py inside the namespace, as uid 65534 (-Nobody) or root.
-    function Start-Attack([string[]] $ArgumentList, [switch] $Nobody) {
-        $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
-        $who = if ($Nobody) { @('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--') } else { @() }
-        foreach ($a in @('netns', 'exec', $A) + $who + @('/usr/bin/python3', $Attack) + $ArgumentList) { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true
-        $psi.UseShellExecute = $false
-        [System.Diagnostics.Process]::Start($psi)
+    function Start-Attack([string[]] $ArgumentList, [switch] $Nobody, [string] $Namespace = $A) {
+        Start-LabCallerProcess -Namespace $Namespace -Nobody:$Nobody -FilePath /usr/bin/python3 -ArgumentList (@($Attack) + $ArgumentList)
     }
     function Measure-Get {
         $sw = [System.Diagnostics.Stopwatch]::StartNew()
@@ -131,11 +127,7 @@ Describe 'A forwarder that breaks the protocol' {
     BeforeAll {
         # Root serves @l2tp-forwarder in a namespace of its own with replies that lack every attribute.
         $script:N = New-LabNamespace -Prefix 'ctl-N'
-        $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
-        foreach ($a in @('netns', 'exec', $N, '/usr/bin/python3', $Attack, 'broken', '60')) { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true
-        $psi.UseShellExecute = $false
-        $script:Broken = [System.Diagnostics.Process]::Start($psi)
+        $script:Broken = Start-Attack -Namespace $N -ArgumentList 'broken', '60'
         $Broken.StandardOutput.ReadLine() | Should -Be 'listening'
     }
     AfterAll {

@@ -10,6 +10,8 @@
         Invoke-LabCaller     -CallerHome <dir> -Namespace <ns> -As <Nobody|UserNamespaceRoot|NobodyWithNetAdmin>
                              -Script <string> [-TimeoutSeconds <int>]               -> pscustomobject Ok/Id/Category/Target/Message/Output
         Remove-LabCallerHome -CallerHome <dir>                                      (never throws)
+        Start-LabCallerProcess -Namespace <ns> [-Nobody] -FilePath <program> [-ArgumentList <string[]>]
+                                                                                    -> Process (stdout redirected)
 #>
 
 Set-StrictMode -Version 3.0
@@ -108,4 +110,26 @@ catch {
     }
 }
 
-Export-ModuleMember -Function New-LabCallerHome, Invoke-LabCaller, Remove-LabCallerHome
+function Start-LabCallerProcess {
+    <#
+    .SYNOPSIS
+    Starts a program inside -Namespace, as uid 65534 with no capabilities (-Nobody) or as root, with its standard
+    output redirected so the test can read what it reports. The caller kills and disposes it.
+    #>
+    [CmdletBinding()]
+    [OutputType([System.Diagnostics.Process])]
+    param(
+        [Parameter(Mandatory)][string]$Namespace,
+        [switch]$Nobody,
+        [Parameter(Mandatory)][string]$FilePath,
+        [string[]]$ArgumentList = @()
+    )
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
+    $who = if ($Nobody) { @('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--') } else { @() }
+    foreach ($a in @('netns', 'exec', $Namespace) + $who + @($FilePath) + $ArgumentList) { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardOutput = $true
+    $psi.UseShellExecute = $false
+    [System.Diagnostics.Process]::Start($psi)
+}
+
+Export-ModuleMember -Function New-LabCallerHome, Invoke-LabCaller, Remove-LabCallerHome, Start-LabCallerProcess
