@@ -24,10 +24,12 @@ function Get-LabIpL2tp {
     <#
     .SYNOPSIS
     `ip -j l2tp show tunnel|session` in a namespace as objects: iproute2's own view of the kernel's L2TP state
-    (empty where the kernel has none, as for the Managed backend).
+    (empty where the kernel has none: with the Managed backend, or a kernel without L2TP).
     #>
     [CmdletBinding()]
     param([Parameter(Mandatory, Position = 0)][AllowEmptyString()][string]$Namespace, [Parameter(Mandatory, Position = 1)][ValidateSet('tunnel', 'session')][string]$What)
+    # Without l2tp_netlink (this host's kernel has no L2TP) the kernel holds no L2TP state and ip l2tp fails.
+    if (-not (Test-Path -LiteralPath '/sys/module/l2tp_netlink')) { return }
     $text = (Invoke-LabIp $Namespace @('-j', 'l2tp', 'show', $What)).Trim()
     if (-not $text) { return }
     foreach ($o in @($text | ConvertFrom-Json)) { $o }
