@@ -25,11 +25,19 @@ function Get-GuestSuiteContainer {
     }
 }
 
+# A name with its <Key> templates filled from the -ForEach data, as Pester does when it runs the test. Done here
+# because a discovery without a run (the host's) leaves ExpandedName unset, and both sides must agree on the key.
+function Expand-GuestName([string]$Name, $Data) {
+    if (-not ($Data -is [System.Collections.IDictionary])) { return $Name }
+    [regex]::Replace($Name, '<(\w+)>', { param($m) if ($Data.Contains($m.Groups[1].Value)) { "$($Data[$m.Groups[1].Value])" } else { $m.Value } })
+}
+
 function Get-GuestTestKey($Test) {
     $names = [System.Collections.Generic.List[string]]::new()
-    for ($b = $Test.Block; $b -and -not $b.IsRoot; $b = $b.Parent) { $names.Insert(0, $b.ExpandedName) }
+    for ($b = $Test.Block; $b -and -not $b.IsRoot; $b = $b.Parent) { $names.Insert(0, (Expand-GuestName $b.Name $b.Data)) }
     $file = [System.IO.Path]::GetFileName($Test.ScriptBlock.File)
-    [pscustomobject]@{ File = $file; Block = (@($file) + $names) -join ' / '; Name = $Test.ExpandedName; Key = (@($file) + $names + @($Test.ExpandedName)) -join ' / ' }
+    $name = Expand-GuestName $Test.Name $Test.Data
+    [pscustomobject]@{ File = $file; Block = (@($file) + $names) -join ' / '; Name = $name; Key = (@($file) + $names + @($name)) -join ' / ' }
 }
 
 function Get-GuestSuiteTest {
