@@ -182,39 +182,6 @@ Describe 'Set-L2tpInterface on a session interface' {
         Set-L2tpInterface -netns $A l2tpeth0 -Mtu Auto -ErrorAction Stop | Out-Null
     }
 
-    It '-PeerAddress without -Address gives L2tp.PeerWithoutAddress' {
-        $before = Get-LinkSnapshot l2tpeth0
-        $out = Set-L2tpInterface -netns $A l2tpeth0 -Up -PeerAddress 198.51.100.2 -ErrorVariable err -ErrorAction SilentlyContinue
-        $out | Should -BeNullOrEmpty
-        Assert-LabL2tpError $err -Id 'L2tp.PeerWithoutAddress' -Category InvalidArgument -Target '198.51.100.2'
-        Get-LinkSnapshot l2tpeth0 | Should -Be $before
-    }
-
-    It '-Address <Text> gives L2tp.InvalidAddress and changes nothing' -ForEach @(
-        @{ Text = '198.51.100.300' }, @{ Text = '198.51.100.1/33' }, @{ Text = '2001:db8::1/129' }, @{ Text = '198.51.100' },
-        @{ Text = 'not-an-address' }, @{ Text = '198.51.100.1/x' }, @{ Text = '198.51.100.1/-1' }
-    ) {
-        $before = Get-LinkSnapshot l2tpeth0
-        $out = Set-L2tpInterface -netns $A l2tpeth0 -Up -Address $Text -ErrorVariable err -ErrorAction SilentlyContinue
-        $out | Should -BeNullOrEmpty
-        Assert-LabL2tpError $err -Id 'L2tp.InvalidAddress' -Category InvalidArgument -Target $Text
-        Get-LinkSnapshot l2tpeth0 | Should -Be $before
-    }
-
-    It 'an invalid -PeerAddress gives L2tp.InvalidAddress' {
-        $before = Get-LinkSnapshot l2tpeth0
-        Set-L2tpInterface -netns $A l2tpeth0 -Address 198.51.100.1 -PeerAddress 198.51.100.999 -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
-        Assert-LabL2tpError $err -Id 'L2tp.InvalidAddress' -Category InvalidArgument -Target '198.51.100.999'
-        Get-LinkSnapshot l2tpeth0 | Should -Be $before
-    }
-
-    It '-Address and -PeerAddress of different families give L2tp.AddressFamilyMismatch' {
-        $before = Get-LinkSnapshot l2tpeth0
-        Set-L2tpInterface -netns $A l2tpeth0 -Address 198.51.100.1 -PeerAddress 2001:db8::2 -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
-        Assert-LabL2tpError $err -Id 'L2tp.AddressFamilyMismatch' -Category InvalidArgument -Target '2001:db8::2'
-        Get-LinkSnapshot l2tpeth0 | Should -Be $before
-    }
-
     It '-MacAddress sets the MAC address (colon or dash separated)' {
         $i = Set-L2tpInterface -netns $A l2tpeth0 -MacAddress 02:00:5E:00:53:01 -ErrorAction Stop
         $i.MacAddress | Should -BeExactly '02:00:5e:00:53:01'
@@ -223,23 +190,25 @@ Describe 'Set-L2tpInterface on a session interface' {
         Get-SysNet l2tpeth0 'address' | Should -BeExactly '02:00:5e:00:53:02'
     }
 
-    It '-MacAddress <Text> gives L2tp.InvalidMacAddress and changes nothing' -ForEach @(
-        @{ Text = 'zz' }, @{ Text = '01:00:5e:00:00:01' }, @{ Text = 'ff:ff:ff:ff:ff:ff' }, @{ Text = '02:00:5e:00:53' },
-        @{ Text = '02:00:5e:00:53:01:02' }, @{ Text = '02:00:5e:00:53:g1' }, @{ Text = '0200.5e00.5301' }
+    It '<Why> gives <Id> and changes nothing' -ForEach @(
+        @{ Why = '-PeerAddress without -Address'; Params = @{ Up = $true; PeerAddress = '198.51.100.2' }; Id = 'L2tp.PeerWithoutAddress'; Target = '198.51.100.2' }
+        foreach ($text in '198.51.100.300', '198.51.100.1/33', '2001:db8::1/129', '198.51.100', 'not-an-address', '198.51.100.1/x', '198.51.100.1/-1') {
+            @{ Why = "-Address $text"; Params = @{ Up = $true; Address = $text }; Id = 'L2tp.InvalidAddress'; Target = $text }
+        }
+        @{ Why = 'an invalid -PeerAddress'; Params = @{ Address = '198.51.100.1'; PeerAddress = '198.51.100.999' }; Id = 'L2tp.InvalidAddress'; Target = '198.51.100.999' }
+        @{ Why = '-Address and -PeerAddress of different families'; Params = @{ Address = '198.51.100.1'; PeerAddress = '2001:db8::2' }; Id = 'L2tp.AddressFamilyMismatch'; Target = '2001:db8::2' }
+        foreach ($text in 'zz', '01:00:5e:00:00:01', 'ff:ff:ff:ff:ff:ff', '02:00:5e:00:53', '02:00:5e:00:53:01:02', '02:00:5e:00:53:g1', '0200.5e00.5301') {
+            @{ Why = "-MacAddress $text"; Params = @{ Up = $true; MacAddress = $text }; Id = 'L2tp.InvalidMacAddress'; Target = $text }
+        }
+        @{ Why = '-Up -Down'; Params = @{ Up = $true; Down = $true; Mtu = '1300' }; Id = 'L2tp.ConflictingParameters'; Target = 'l2tpeth0' }
+        @{ Why = '-Mtu Auto on an interface that is no session interface'; Interface = 'plain0'; Params = @{ Up = $true; Mtu = 'Auto' }; Id = 'L2tp.NotASessionInterface'; Target = 'plain0' }
     ) {
-        $before = Get-LinkSnapshot l2tpeth0
-        $out = Set-L2tpInterface -netns $A l2tpeth0 -Up -MacAddress $Text -ErrorVariable err -ErrorAction SilentlyContinue
+        $name = if ($_.ContainsKey('Interface')) { $_.Interface } else { 'l2tpeth0' }
+        $before = Get-LinkSnapshot $name
+        $out = Set-L2tpInterface -netns $A $name @Params -ErrorVariable err -ErrorAction SilentlyContinue
         $out | Should -BeNullOrEmpty
-        Assert-LabL2tpError $err -Id 'L2tp.InvalidMacAddress' -Category InvalidArgument -Target $Text
-        Get-LinkSnapshot l2tpeth0 | Should -Be $before
-    }
-
-    It '-Up -Down gives L2tp.ConflictingParameters and changes nothing' {
-        $before = Get-LinkSnapshot l2tpeth0
-        $out = Set-L2tpInterface -netns $A l2tpeth0 -Up -Down -Mtu 1300 -ErrorVariable err -ErrorAction SilentlyContinue
-        $out | Should -BeNullOrEmpty
-        Assert-LabL2tpError $err -Id 'L2tp.ConflictingParameters' -Category InvalidArgument -Target 'l2tpeth0'
-        Get-LinkSnapshot l2tpeth0 | Should -Be $before
+        Assert-LabL2tpError $err -Id $Id -Category InvalidArgument -Target $Target
+        Get-LinkSnapshot $name | Should -Be $before
     }
 
     It 'an unknown interface gives L2tp.InterfaceNotFound' {
@@ -252,14 +221,6 @@ Describe 'Set-L2tpInterface on a session interface' {
         Set-L2tpInterface -netns $B l2tpeth0 -Up -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
         Assert-LabL2tpError $err -Id 'L2tp.InterfaceNotFound' -Category ObjectNotFound -Target 'l2tpeth0'
         Test-AdminUp l2tpeth0 | Should -BeFalse
-    }
-
-    It '-Mtu Auto on an interface that is no session interface gives L2tp.NotASessionInterface' {
-        $before = Get-LinkSnapshot plain0
-        $out = Set-L2tpInterface -netns $A plain0 -Up -Mtu Auto -ErrorVariable err -ErrorAction SilentlyContinue
-        $out | Should -BeNullOrEmpty
-        Assert-LabL2tpError $err -Id 'L2tp.NotASessionInterface' -Category InvalidArgument -Target 'plain0'
-        Get-LinkSnapshot plain0 | Should -Be $before
     }
 
     It '-WhatIf changes nothing' {

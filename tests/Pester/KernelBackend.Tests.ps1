@@ -2,9 +2,11 @@
 # Pester 5 tests of the Kernel backend (the kernel's generic-netlink family l2tp) on a real Linux kernel, and of
 # backend selection (needs root and qemu-system-x86_64). This machine's kernel has no L2TP, so the cmdlets run in
 # the real-kernel lab (tests/lab/KernelLab.psm1): ONE guest boot (Debian's kernel under QEMU TCG) in which ONE pwsh
-# runs tests/lab/kernel/guest/KernelBackend.Guest.Tests.ps1 with -Backend Kernel. The guest writes one JSON result
-# per test into the share; each becomes an It here (listed at discovery from the guest file's syntax tree, so the
-# guest boots only when the tests run). Meanwhile a pwsh as nobody runs Invoke-UnprivilegedCmdlets.ps1 in the guest.
+# runs the guest suite (tests/lab/kernel/guest/GuestSuite.psm1): the lab's own KernelLab.Guest.Tests.ps1, then the
+# host's cmdlet files L2tpTunnel.Tests.ps1 and L2tpSession.Tests.ps1 with Backend = Kernel (the same files run here
+# with Managed). The guest writes one JSON result per test into the share; each becomes an It here (listed at
+# discovery by a Pester discovery of that suite in a child pwsh, so the guest boots only when the tests run).
+# Meanwhile a pwsh as nobody runs Invoke-UnprivilegedCmdlets.ps1 in the guest.
 #
 #   host namespace $Ns: ktap0 192.0.2.1/24, managed site-B    <-TAP->    guest: NIC 192.0.2.2/24, kernel site-A
 #   site-B: tunnel 3000 -> 4000, UDP 5000 -> 6000, session 1000 -> 2000, cookie a1b2c3d4, peer cookie 0102030405060708
@@ -23,36 +25,16 @@
 # is covered by the mixed pseudowire above and by KernelInterop.Tests.ps1, so the VLAN lab has no mixed run.
 
 BeforeDiscovery {
-    # Describe / It names of the guest file, in file order, from its syntax tree (the names are plain strings there).
-    $GuestTestFile = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../lab/kernel/guest/KernelBackend.Guest.Tests.ps1'))
-    $parseErrors = $null
-    $ast = [System.Management.Automation.Language.Parser]::ParseFile($GuestTestFile, [ref]$null, [ref]$parseErrors)
-    if ($parseErrors) { throw "Cannot parse ${GuestTestFile}: $($parseErrors -join '; ')" }
-    $nameOf = {
-        param([System.Management.Automation.Language.CommandAst]$Command)
-        $e = @($Command.CommandElements | Select-Object -Skip 1 |
-                Where-Object { $_ -is [System.Management.Automation.Language.StringConstantExpressionAst] -or $_ -is [System.Management.Automation.Language.ExpandableStringExpressionAst] }) |
-            Select-Object -First 1
-        if (-not $e) { throw "${GuestTestFile}:$($Command.Extent.StartLineNumber): $($Command.GetCommandName()) without a plain string name." }
-        $e.Value
-    }
+    # Every test the guest runs, by key (file / Describe / It, expanded), from a Pester discovery of the guest suite.
+    Import-Module (Join-Path $PSScriptRoot '../lab/kernel/guest/GuestSuite.psm1') -Force
     $GuestBlocks = [System.Collections.Generic.List[hashtable]]::new()
     $byBlock = @{}
-    $its = $ast.FindAll({ param($n) $n -is [System.Management.Automation.Language.CommandAst] -and $n.GetCommandName() -eq 'It' }, $true)
-    foreach ($it in $its) {
-        $path = [System.Collections.Generic.List[string]]::new()
-        for ($p = $it.Parent; $p; $p = $p.Parent) {
-            if ($p -is [System.Management.Automation.Language.CommandAst] -and $p.GetCommandName() -in 'Describe', 'Context') {
-                $path.Insert(0, (& $nameOf $p))
-            }
+    foreach ($t in Get-GuestSuiteTest) {
+        if (-not $byBlock.ContainsKey($t.Block)) {
+            $byBlock[$t.Block] = [System.Collections.Generic.List[hashtable]]::new()
+            $GuestBlocks.Add(@{ Block = $t.Block; Tests = $byBlock[$t.Block] })
         }
-        $block = $path -join ' / '
-        if (-not $byBlock.ContainsKey($block)) {
-            $byBlock[$block] = [System.Collections.Generic.List[hashtable]]::new()
-            $GuestBlocks.Add(@{ Block = $block; Tests = $byBlock[$block] })
-        }
-        $name = & $nameOf $it
-        $byBlock[$block].Add(@{ Name = $name; Key = "$block / $name" })
+        $byBlock[$t.Block].Add(@{ Name = $t.Name; Key = $t.Key })
     }
     $GuestKeys = @($GuestBlocks | ForEach-Object { $_.Tests } | ForEach-Object { $_.Key })
 
@@ -86,8 +68,15 @@ BeforeAll {
     function ConvertFrom-GuestPesterOutput([string]$Text) {
         $stack = [System.Collections.Generic.List[object]]::new()
         $current = $null
+        $file = ''
         foreach ($raw in $Text -split "`n") {
             $line = ($raw -replace "\x1b\[[0-9;]*m", '').TrimEnd()
+            if ($line -match "^Running tests from '(.+)'$") {
+                $file = [System.IO.Path]::GetFileName($Matches[1])
+                $stack.Clear()
+                $current = $null
+                continue
+            }
             if ($line -match '^(\s*)(?:Describing|Context) (.+)$') {
                 $indent = $Matches[1].Length
                 while ($stack.Count -and $stack[$stack.Count - 1].Indent -ge $indent) { $stack.RemoveAt($stack.Count - 1) }
@@ -97,7 +86,7 @@ BeforeAll {
             }
             if ($line -match '^\s*\[([+\-!?])\] (.+?) (\d+(?:\.\d+)?)(m?s) \([^)]*\)$') {
                 $result = switch ($Matches[1]) { '+' { 'Passed' } '-' { 'Failed' } '!' { 'Skipped' } default { 'Inconclusive' } }
-                $block = @($stack | ForEach-Object Name) -join ' / '
+                $block = @(@($file) + @($stack | ForEach-Object Name)) -join ' / '
                 $current = [pscustomobject]@{
                     Key = "$block / $($Matches[2])"; Block = $block; Name = $Matches[2]; Result = $result; Passed = $result -eq 'Passed'
                     Message = "(from the guest's console output: the guest wrote no JSON result)"

@@ -92,10 +92,20 @@ AfterAll {
     if (Get-Command Remove-LabNamespace -ErrorAction Ignore) { Remove-LabNamespace -Name $A, $Q }
 }
 
-Describe 'QEMU l2tpv3 with counter=off and our -L2SpecType None' {
+# QEMU's txcookie is our -PeerCookie and its rxcookie our -Cookie, so each variant's cookies mirror QEMU's.
+Describe 'QEMU l2tpv3 <Title>' -ForEach @(
+    @{ Title = 'with counter=off and our -L2SpecType None'; L2SpecType = 'None'; Cookies = @{}; Extra = @{} }
+    @{ Title = 'with counter=on and our default sublayer'; L2SpecType = 'Default'; Cookies = @{}; Extra = @{ Counter = $true } }
+    @{ Title = 'with 4-byte cookies, counter=off'; L2SpecType = 'None'; Cookies = @{ Cookie = '0a0b0c0d'; PeerCookie = '01020304' }
+        Extra = @{ TxCookie = '01020304'; RxCookie = '0a0b0c0d' }
+    }
+    @{ Title = 'with 8-byte cookies, counter=on'; L2SpecType = 'Default'; Cookies = @{ Cookie = '1112131415161718'; PeerCookie = '0102030405060708' }
+        Extra = @{ TxCookie = '0102030405060708'; RxCookie = '1112131415161718'; Cookie64 = $true; Counter = $true }
+    }
+) {
     BeforeAll {
-        $session = New-OurEnd -L2SpecType None
-        $qemu = Start-QemuEnd
+        $session = New-OurEnd -L2SpecType $L2SpecType @Cookies
+        $qemu = Start-QemuEnd -Extra $Extra
     }
     AfterAll {
         Stop-LabQemuL2tpv3 -Process $qemu
@@ -120,70 +130,6 @@ Describe 'QEMU l2tpv3 with counter=off and our -L2SpecType None' {
         $s1 = (Get-Session).Statistics
         ($s1.RxPackets - $s0.RxPackets) | Should -BeGreaterOrEqual 3 -Because "3 echo requests came from QEMU (ping ok: $ok)"
         ($s1.TxPackets - $s0.TxPackets) | Should -BeGreaterOrEqual 3 -Because "3 echo replies went back (ping ok: $ok)"
-    }
-}
-
-Describe 'QEMU l2tpv3 with counter=on and our default sublayer' {
-    BeforeAll {
-        $session = New-OurEnd -L2SpecType Default
-        $qemu = Start-QemuEnd -Extra @{ Counter = $true }
-    }
-    AfterAll {
-        Stop-LabQemuL2tpv3 -Process $qemu
-        Remove-LabL2tpConfig -Namespace $A
-    }
-
-    It 'QEMU accepts the frames we send' { Assert-QemuAcceptsOurFrames }
-
-    It 'we accept the frames QEMU sends' { Assert-WeAcceptQemuFrames }
-
-    It 'pings QEMU''s side from ours' {
-        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 3 -Attempts 3 | Should -BeTrue -Because "QEMU ran: $($qemu.QemuCommand)"
-    }
-
-    It 'pings our side from QEMU''s' {
-        Test-LabPing -Namespace $Q -Address 198.51.100.1 -Count 3 -Attempts 3 | Should -BeTrue
-    }
-}
-
-Describe 'QEMU l2tpv3 with 4-byte cookies, counter=off' {
-    BeforeAll {
-        # We send cookie 0a0b0c0d (QEMU's rxcookie) and require 01020304 (QEMU's txcookie).
-        $session = New-OurEnd -L2SpecType None -Cookie 0a0b0c0d -PeerCookie 01020304
-        $qemu = Start-QemuEnd -Extra @{ TxCookie = '01020304'; RxCookie = '0a0b0c0d' }
-    }
-    AfterAll {
-        Stop-LabQemuL2tpv3 -Process $qemu
-        Remove-LabL2tpConfig -Namespace $A
-    }
-
-    It 'QEMU accepts the frames we send (with our cookie)' { Assert-QemuAcceptsOurFrames }
-
-    It 'we accept the frames QEMU sends (with its cookie)' { Assert-WeAcceptQemuFrames }
-
-    It 'pings both ways' {
-        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 3 -Attempts 3 | Should -BeTrue -Because "QEMU ran: $($qemu.QemuCommand)"
-        Test-LabPing -Namespace $Q -Address 198.51.100.1 -Count 3 -Attempts 3 | Should -BeTrue
-    }
-}
-
-Describe 'QEMU l2tpv3 with 8-byte cookies, counter=on' {
-    BeforeAll {
-        $session = New-OurEnd -L2SpecType Default -Cookie 1112131415161718 -PeerCookie 0102030405060708
-        $qemu = Start-QemuEnd -Extra @{ TxCookie = '0102030405060708'; RxCookie = '1112131415161718'; Cookie64 = $true; Counter = $true }
-    }
-    AfterAll {
-        Stop-LabQemuL2tpv3 -Process $qemu
-        Remove-LabL2tpConfig -Namespace $A
-    }
-
-    It 'QEMU accepts the frames we send (with our cookie)' { Assert-QemuAcceptsOurFrames }
-
-    It 'we accept the frames QEMU sends (with its cookie)' { Assert-WeAcceptQemuFrames }
-
-    It 'pings both ways' {
-        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 3 -Attempts 3 | Should -BeTrue -Because "QEMU ran: $($qemu.QemuCommand)"
-        Test-LabPing -Namespace $Q -Address 198.51.100.1 -Count 3 -Attempts 3 | Should -BeTrue
     }
 }
 

@@ -3,7 +3,8 @@
     Caller.psm1: runs the L2tp module as someone other than root, the way a hostile or unprivileged local user
     would: as uid 65534 with no capabilities, as root of a private user namespace (`unshare -Ur`), or as uid 65534
     holding CAP_NET_ADMIN. Each run happens inside a network namespace through `ip netns exec`, so that a refusal
-    comes from the forwarder (or the module) and not from setns().
+    comes from the forwarder (or the module) and not from setns(). With -Namespace '' it runs in the caller's own
+    namespace, so that the script's -NetworkNamespace is what gets refused.
 
     Functions:
         New-LabCallerHome    -ModulePath <psd1>                                     -> string (a folder uid 65534 can read)
@@ -53,7 +54,7 @@ function Invoke-LabCaller {
     [OutputType([pscustomobject])]
     param(
         [Parameter(Mandatory)][string]$CallerHome,
-        [Parameter(Mandatory)][string]$Namespace,
+        [Parameter(Mandatory)][AllowEmptyString()][string]$Namespace,
         [Parameter(Mandatory)][ValidateSet('Nobody', 'UserNamespaceRoot', 'NobodyWithNetAdmin')][string]$As,
         [Parameter(Mandatory)][string]$Script,
         [int]$TimeoutSeconds = 90
@@ -81,9 +82,9 @@ catch {
         'NobodyWithNetAdmin' { @('--inh-caps=+net_admin', '--ambient-caps=+net_admin', '--') }
     }
     $dotnet = [Environment]::ProcessPath
-    $argv = @('netns', 'exec', $Namespace) + $who + @($dotnet, "$CallerHome/pwsh/pwsh.dll", '-NoProfile', '-NonInteractive', '-File', $file)
-    $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
-    foreach ($a in $argv) { $psi.ArgumentList.Add($a) }
+    $argv = @(if ($Namespace) { 'ip', 'netns', 'exec', $Namespace }) + $who + @($dotnet, "$CallerHome/pwsh/pwsh.dll", '-NoProfile', '-NonInteractive', '-File', $file)
+    $psi = [System.Diagnostics.ProcessStartInfo]::new($argv[0])
+    foreach ($a in $argv | Select-Object -Skip 1) { $psi.ArgumentList.Add($a) }
     $psi.Environment['HOME'] = "$CallerHome/home"
     $psi.Environment['POWERSHELL_TELEMETRY_OPTOUT'] = '1'
     $psi.Environment['POWERSHELL_UPDATECHECK'] = 'Off'

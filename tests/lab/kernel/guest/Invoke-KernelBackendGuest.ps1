@@ -1,8 +1,9 @@
 #Requires -Version 7.2
 <#
-    Runs KernelBackend.Guest.Tests.ps1 with Pester inside the kernel lab guest (started by the lab script of
+    Runs the guest suite (GuestSuite.psm1: the lab's own KernelLab.Guest.Tests.ps1, then the host's cmdlet files
+    with Backend = Kernel) with Pester inside the kernel lab guest (started by the lab script of
     tests/Pester/KernelBackend.Tests.ps1) and reports to the host through the share:
-        <ResultDirectory>/NNN.json   one per test, in run order: Key ("Describe / It"), Block, Name, Result
+        <ResultDirectory>/NNN.json   one per test, in run order: Key ("File / Describe / It"), Block, Name, Result
                                      (Passed, Failed, Skipped, NotRun), Passed, Message, DurationSeconds
         <ResultDirectory>/summary.json  PwshStartSeconds, PesterImportSeconds, PesterRunSeconds, counts, Error
     Each file is written under a temporary name and renamed. Exit code 0 once Pester has run (whatever the tests
@@ -12,7 +13,6 @@
 #>
 param(
     [Parameter(Mandatory)][string]$ResultDirectory,
-    [string]$TestPath = (Join-Path $PSScriptRoot 'KernelBackend.Guest.Tests.ps1'),
     [string]$PesterModule,
     # The guest's /proc/uptime when the lab script launched this pwsh (for the pwsh start-up time).
     [double]$LaunchUptime = -1,
@@ -45,8 +45,8 @@ function Get-FailureMessage($Test) {
     }
     $text = foreach ($r in $records) {
         $line = ''
-        $frame = @("$($r.ScriptStackTrace)" -split "`n" | Where-Object { $_ -match 'KernelBackend\.Guest\.Tests\.ps1: line (\d+)' }) | Select-Object -First 1
-        if ($frame -and $frame -match 'line (\d+)') { $line = " (guest file line $($Matches[1]))" }
+        $frame = @("$($r.ScriptStackTrace)" -split "`n" | Where-Object { $_ -match '[\w.-]+\.Tests\.ps1: line \d+' }) | Select-Object -First 1
+        if ($frame -and $frame -match '([\w.-]+\.Tests\.ps1): line (\d+)') { $line = " ($($Matches[1]) line $($Matches[2]))" }
         "$($r.Exception.Message)$line"
     }
     $where + ($text -join ' | ')
@@ -73,8 +73,9 @@ try {
     $imported = Get-Uptime
     $summary.PesterImportSeconds = [math]::Round($imported - $start, 1)
 
+    Import-Module (Join-Path $PSScriptRoot 'GuestSuite.psm1') -Force
     $c = New-PesterConfiguration
-    $c.Run.Path = $TestPath
+    $c.Run.Container = @(Get-GuestSuiteContainer)
     $c.Run.PassThru = $true
     $c.Output.Verbosity = 'Detailed'
     $c.TestResult.Enabled = $false
@@ -86,10 +87,11 @@ try {
         $i++
         $result = "$($t.Result)"
         $summary[$result] = [int]$summary[$result] + 1
+        $k = Get-GuestTestKey $t
         Write-ResultFile (Join-Path $ResultDirectory ('{0:d3}.json' -f $i)) ([ordered]@{
-                Key             = @($t.Path) -join ' / '
-                Block           = @($t.Path)[0..(@($t.Path).Count - 2)] -join ' / '
-                Name            = $t.Name
+                Key             = $k.Key
+                Block           = $k.Block
+                Name            = $k.Name
                 Result          = $result
                 Passed          = $result -eq 'Passed'
                 Message         = if ($result -eq 'Passed') { '' } else { Get-FailureMessage $t }

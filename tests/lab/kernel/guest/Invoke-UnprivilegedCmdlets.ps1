@@ -6,7 +6,7 @@
     The kernel lab script (tests/Pester/KernelBackend.Tests.ps1) starts it in the guest as nobody without
     capabilities (setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all), in the guest's root
     namespace, after making tunnel 3901 / session 1901 (interface kbt-fixture0) there with ip l2tp:
-    KernelBackend.Guest.Tests.ps1 then checks that every cmdlet was refused with L2tp.PermissionDenied
+    KernelLab.Guest.Tests.ps1 then checks that every cmdlet was refused with L2tp.PermissionDenied
     (the kernel's EPERM: every l2tp genl command needs CAP_NET_ADMIN) and that nothing changed.
 #>
 param([Parameter(Mandatory)][string]$ModulePath)

@@ -1,7 +1,7 @@
 #Requires -Version 7.2
 <#
     Runs inside the kernel lab guest (Debian's 6.1 kernel with 8021q, bridge, tun and l2tp_eth), started by
-    tests/Pester/KernelBackend.Tests.ps1 (in its guest's pwsh, after KernelBackend.Guest.Tests.ps1): the man page's "VLAN per bridge" example, once per run of RunsPath (a JSON array of
+    tests/Pester/KernelBackend.Tests.ps1 (in its guest's pwsh, after the guest suite): the man page's "VLAN per bridge" example, once per run of RunsPath (a JSON array of
     { Id, Prefix, SiteA, SiteB, Title }; SiteA/SiteB are the backends, Kernel or Managed), in the guest's network
     namespaces <Prefix>-sA, -sB, -hA, -hB, -hA6, -hB6:
 
