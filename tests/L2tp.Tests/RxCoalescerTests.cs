@@ -216,16 +216,8 @@ public sealed class RxCoalescerTests : IDisposable
         _tap2.Dispose();
     }
 
-    private static readonly TunnelSpec UdpTunnel = new()
-    {
-        TunnelId = 100, PeerTunnelId = 200, Local = IPAddress.Parse("192.0.2.1"), Remote = IPAddress.Parse("192.0.2.2"),
-        SourcePort = 1701, DestinationPort = 1702,
-    };
-
-    private static readonly SessionSpec CookieSession = new()
-    {
-        TunnelId = 100, SessionId = 1001, PeerSessionId = 2002, Cookie = B("01020304"), PeerCookie = B("cafef00d"),
-    };
+    private static readonly TunnelSpec UdpTunnel = TestSpecs.UdpTunnel;
+    private static readonly SessionSpec CookieSession = TestSpecs.CookieSession;
 
     private SessionRuntime Session(int tapFd, uint sessionId = 1001) =>
         SessionRuntime.Create(UdpTunnel, CookieSession with { SessionId = sessionId }, tapFd, -1, new Counters(), _tunnelCounters,
@@ -676,16 +668,8 @@ public sealed class RxDeliverGroTests : IDisposable
         _tap.Dispose();
     }
 
-    private static readonly TunnelSpec UdpTunnel = new()
-    {
-        TunnelId = 100, PeerTunnelId = 200, Local = IPAddress.Parse("192.0.2.1"), Remote = IPAddress.Parse("192.0.2.2"),
-        SourcePort = 1701, DestinationPort = 1702,
-    };
-
-    private static readonly SessionSpec CookieSession = new()
-    {
-        TunnelId = 100, SessionId = 1001, PeerSessionId = 2002, Cookie = B("01020304"), PeerCookie = B("cafef00d"),
-    };
+    private static readonly TunnelSpec UdpTunnel = TestSpecs.UdpTunnel;
+    private static readonly SessionSpec CookieSession = TestSpecs.CookieSession;
 
     private (TunnelRuntime, SessionRuntime) Make(bool vnet)
     {

@@ -14,16 +14,8 @@ public sealed class RxDeliverTests : IDisposable
 
     public void Dispose() => _tap.Dispose();
 
-    private static readonly TunnelSpec UdpTunnel = new()
-    {
-        TunnelId = 100, PeerTunnelId = 200, Local = IPAddress.Parse("192.0.2.1"), Remote = IPAddress.Parse("192.0.2.2"),
-        SourcePort = 1701, DestinationPort = 1702,
-    };
-
-    private static readonly SessionSpec CookieSession = new()
-    {
-        TunnelId = 100, SessionId = 1001, PeerSessionId = 2002, Cookie = B("01020304"), PeerCookie = B("cafef00d"),
-    };
+    private static readonly TunnelSpec UdpTunnel = TestSpecs.UdpTunnel;
+    private static readonly SessionSpec CookieSession = TestSpecs.CookieSession;
 
     /// <summary>A 60-byte Ethernet frame: dst, src, ethertype 0x88b5, then a counting payload.</summary>
     private static readonly byte[] Frame = B("ffffffffffff 020000000001 88b5").Concat(Enumerable.Range(0, 46).Select(i => (byte)i)).ToArray();

@@ -13,13 +13,7 @@ public class TunnelSpecValidationTests
         SourcePort = 1701, DestinationPort = 1702,
     };
 
-    private static L2tpException Fails(TunnelSpec t, string errorId)
-    {
-        var e = Assert.Throws<L2tpException>(t.Validate);
-        Assert.Equal(errorId, e.ErrorId);
-        Assert.Equal(L2tpErrorKind.InvalidArgument, e.Kind);
-        return e;
-    }
+    private static L2tpException Fails(TunnelSpec t, string errorId) => SpecRule.Fails(t.Validate, errorId);
 
     [Fact]
     public void Valid_udp_ipv4_tunnel_passes() => Udp4.Validate();
@@ -105,13 +99,7 @@ public class SessionSpecValidationTests
         TunnelId = 100, SessionId = 1001, PeerSessionId = 2002,
     };
 
-    private static L2tpException Fails(SessionSpec s, string errorId)
-    {
-        var e = Assert.Throws<L2tpException>(s.Validate);
-        Assert.Equal(errorId, e.ErrorId);
-        Assert.Equal(L2tpErrorKind.InvalidArgument, e.Kind);
-        return e;
-    }
+    private static L2tpException Fails(SessionSpec s, string errorId) => SpecRule.Fails(s.Validate, errorId);
 
     [Fact]
     public void Defaults_are_default_sublayer_no_sequencing_no_cookies() 
@@ -256,5 +244,17 @@ public class UndefinedEnumValidationTests
     {
         var s = new SessionSpec { TunnelId = 1, SessionId = 2, PeerSessionId = 3, Sequencing = (SequencingMode)4 };
         Assert.Equal("L2tp.InvalidArgument", Assert.Throws<L2tpException>(s.Validate).ErrorId);
+    }
+}
+
+/// <summary>A spec's Validate refuses with this error id, as an invalid argument.</summary>
+internal static class SpecRule
+{
+    public static L2tpException Fails(Action validate, string errorId)
+    {
+        var e = Assert.Throws<L2tpException>(validate);
+        Assert.Equal(errorId, e.ErrorId);
+        Assert.Equal(L2tpErrorKind.InvalidArgument, e.Kind);
+        return e;
     }
 }

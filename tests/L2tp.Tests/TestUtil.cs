@@ -41,3 +41,18 @@ internal sealed class Bytes
 
     public static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
 }
+
+/// <summary>The tunnel and session the data-plane tests share: UDP/IPv4 on documentation addresses, 4-byte cookies both ways.</summary>
+internal static class TestSpecs
+{
+    public static readonly L2tp.Protocol.TunnelSpec UdpTunnel = new()
+    {
+        TunnelId = 100, PeerTunnelId = 200, Local = System.Net.IPAddress.Parse("192.0.2.1"), Remote = System.Net.IPAddress.Parse("192.0.2.2"),
+        SourcePort = 1701, DestinationPort = 1702,
+    };
+
+    public static readonly L2tp.Protocol.SessionSpec CookieSession = new()
+    {
+        TunnelId = 100, SessionId = 1001, PeerSessionId = 2002, Cookie = Hex.B("01020304"), PeerCookie = Hex.B("cafef00d"),
+    };
+}
