@@ -14,9 +14,7 @@ BeforeAll {
     $Count = 1000
     $LimitSeconds = 120
 
-    $A = New-LabNamespace -Prefix 'l2tpBulk-a'
-    $B = New-LabNamespace -Prefix 'l2tpBulk-b'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    $A, $B = New-LabSitePair -Prefix 'l2tpBulk-a', 'l2tpBulk-b'
     New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop | Out-Null
     New-L2tpTunnel -netns $B -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -ErrorAction Stop |
         New-L2tpSession -SessionId $Count -PeerSessionId $Count -ErrorAction Stop |

@@ -11,9 +11,7 @@ BeforeAll {
     Import-Module $ModulePath -Force
     $Attack = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../lab/control_attack.py'))
 
-    $A = New-LabNamespace -Prefix 'ctl-A'
-    $B = New-LabNamespace -Prefix 'ctl-B'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    $A, $B = New-LabSitePair -Prefix 'ctl-A', 'ctl-B'
     New-L2tpTunnel -netns $A -Backend Managed -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop |
         New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -ErrorAction Stop | Out-Null
 

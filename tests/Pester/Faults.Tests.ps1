@@ -55,9 +55,7 @@ BeforeAll {
 
 Describe 'A session interface deleted by hand (ip link del)' {
     BeforeAll {
-        $A = New-LabNamespace -Prefix 'flt-del-A'
-        $B = New-LabNamespace -Prefix 'flt-del-B'
-        New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+        $A, $B = New-LabSitePair -Prefix 'flt-del-A', 'flt-del-B'
         New-Pseudowire $A $B 192.0.2.1 192.0.2.2
         Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue -Because 'the pseudowire works before the deletion'
         $script:fwd = Get-ForwarderPid $A
@@ -120,9 +118,7 @@ Describe 'A session interface deleted by hand (ip link del)' {
 
 Describe 'Underlay faults on the path between the tunnel ends' {
     BeforeAll {
-        $A = New-LabNamespace -Prefix 'flt-ul-A'
-        $B = New-LabNamespace -Prefix 'flt-ul-B'
-        New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+        $A, $B = New-LabSitePair -Prefix 'flt-ul-A', 'flt-ul-B'
         New-Pseudowire $A $B 192.0.2.1 192.0.2.2
         Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue -Because 'the pseudowire works before the faults'
 
@@ -224,9 +220,7 @@ Describe 'A flood of forged packets (unknown sessions, wrong cookies)' {
     # 192.0.2.2:6000, so site B's connected tunnel socket takes them: half for sessions B does not have, half for its
     # session 2000 with a wrong cookie (B requires 0102030405060708). Bounded in count and in time.
     BeforeAll {
-        $A = New-LabNamespace -Prefix 'flt-mem-A'
-        $B = New-LabNamespace -Prefix 'flt-mem-B'
-        New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+        $A, $B = New-LabSitePair -Prefix 'flt-mem-A', 'flt-mem-B'
         New-Pseudowire $A $B 192.0.2.1 192.0.2.2 -CookieA 0102030405060708
         Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue -Because 'the pseudowire works before the flood'
         $script:fwdB = Get-ForwarderPid $B

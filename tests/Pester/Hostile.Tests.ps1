@@ -17,10 +17,8 @@ BeforeAll {
     $ModulePath = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
     Import-Module $ModulePath -Force
 
-    $A = New-LabNamespace -Prefix 'hostile-A'
-    $B = New-LabNamespace -Prefix 'hostile-B'
+    $A, $B = New-LabSitePair -Prefix 'hostile-A', 'hostile-B'
     $X = New-LabNamespace -Prefix 'hostile-X'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
     New-LabVethPair -Namespace $X -Peer $B -Address 203.0.113.1/24 -PeerAddress 203.0.113.2/24 -PeerName veth1 | Out-Null
     Invoke-LabNs $X 'ip route add 192.0.2.0/24 via 203.0.113.2' | Out-Null
     Invoke-LabNs $B 'sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.veth1.rp_filter=0' | Out-Null

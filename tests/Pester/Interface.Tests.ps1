@@ -9,9 +9,7 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
     $ModulePath = Import-LabL2tpModule
 
-    $A = New-LabNamespace -Prefix 'l2tpI-a'
-    $B = New-LabNamespace -Prefix 'l2tpI-b'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    $A, $B = New-LabSitePair -Prefix 'l2tpI-a', 'l2tpI-b'
     Invoke-LabNs $A 'ip addr add 2001:db8::1/64 dev veth0 nodad' | Out-Null
     Invoke-LabNs $B 'ip addr add 2001:db8::2/64 dev veth0 nodad' | Out-Null
     Invoke-LabNs $A 'ip link add plain0 type veth peer name plain1' | Out-Null

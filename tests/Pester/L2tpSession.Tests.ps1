@@ -11,9 +11,7 @@ BeforeAll {
     $ModulePath = if ($env:L2TP_MODULE_PATH) { $env:L2TP_MODULE_PATH } else { [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1')) }
     Import-Module $ModulePath -Force
 
-    $A = New-LabNamespace -Prefix 'l2tpS-a'
-    $B = New-LabNamespace -Prefix 'l2tpS-b'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    $A, $B = New-LabSitePair -Prefix 'l2tpS-a', 'l2tpS-b'
 
     function New-FixtureTunnel([uint32]$TunnelId = 3000, [uint16]$SourcePort = 5000) {
         New-L2tpTunnel -Backend $Backend -NetworkNamespace $A -TunnelId $TunnelId -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 `

@@ -10,9 +10,7 @@ BeforeAll {
     $ModulePath = if ($env:L2TP_MODULE_PATH) { $env:L2TP_MODULE_PATH } else { [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1')) }
     Import-Module $ModulePath -Force
 
-    $A = New-LabNamespace -Prefix 'l2tpT-a'
-    $B = New-LabNamespace -Prefix 'l2tpT-b'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    $A, $B = New-LabSitePair -Prefix 'l2tpT-a', 'l2tpT-b'
     Invoke-LabIp $A @('addr', 'add', '2001:db8::1/64', 'dev', 'veth0', 'nodad') | Out-Null
     Invoke-LabIp $B @('addr', 'add', '2001:db8::2/64', 'dev', 'veth0', 'nodad') | Out-Null
 

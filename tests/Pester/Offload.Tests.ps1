@@ -10,9 +10,7 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
     $null = Import-LabL2tpModule
 
-    $A = New-LabNamespace -Prefix 'ofl-a'
-    $B = New-LabNamespace -Prefix 'ofl-b'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    $A, $B = New-LabSitePair -Prefix 'ofl-a', 'ofl-b'
     New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop |
         New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.1/24 -ErrorAction Stop | Out-Null
     New-L2tpTunnel -netns $B -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -ErrorAction Stop |

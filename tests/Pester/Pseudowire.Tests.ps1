@@ -11,9 +11,7 @@ BeforeAll {
     $ModulePath = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
     Import-Module $ModulePath -Force
 
-    $A = New-LabNamespace -Prefix 'site-A'
-    $B = New-LabNamespace -Prefix 'site-B'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    $A, $B = New-LabSitePair -Prefix 'site-A', 'site-B'
 
     # "Configure as IP interfaces": site-A 198.51.100.1 peer .2, site-B the reverse.
     function Set-PseudowireAddress {

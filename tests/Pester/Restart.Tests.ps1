@@ -7,9 +7,7 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
     Import-Module ([System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))) -Force
 
-    $A = New-LabNamespace -Prefix 'rst-A'
-    $B = New-LabNamespace -Prefix 'rst-B'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    $A, $B = New-LabSitePair -Prefix 'rst-A', 'rst-B'
 
     New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop |
         New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -Cookie 0102030405060708 -PeerCookie 1112131415161718 -ErrorAction Stop |

@@ -13,9 +13,7 @@ BeforeAll {
     $ModulePath = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
     Import-Module $ModulePath -Force
 
-    $A = New-LabNamespace -Prefix 'wire-A'
-    $B = New-LabNamespace -Prefix 'wire-B'
-    New-LabVethPair -Namespace $A -Peer $B -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    $A, $B = New-LabSitePair -Prefix 'wire-A', 'wire-B'
     Invoke-LabNs $A 'ip addr add 2001:db8::1/64 dev veth0 nodad' | Out-Null
     Invoke-LabNs $B 'ip addr add 2001:db8::2/64 dev veth0 nodad' | Out-Null
     foreach ($ns in $A, $B) {

@@ -387,4 +387,27 @@ for my $cmd (0x16, 0x1e) {
     [pscustomobject]@{ TxChecksum = $v[0] -ne '0'; Tso = $v[1] -ne '0' }
 }
 
-Export-ModuleMember -Function @('Invoke-LabCommand', 'Invoke-LabNs', 'New-LabNamespace', 'Get-LabNamespaceProcess', 'Test-LabProcessAlive', 'Remove-LabNamespace', 'New-LabVethPair', 'Wait-LabCondition', 'Start-LabBackgroundProcess', 'Get-LabLinkName', 'Invoke-LabIp', 'Invoke-LabIpBatch', 'Get-LabMtu', 'Set-LabTxChecksumOffload', 'Get-LabOffload', 'Stop-LabBackgroundProcess')
+function New-LabSitePair {
+    <#
+    .SYNOPSIS
+    The two sites most tests start from: namespaces named from -Prefix (two prefixes, one per site), joined by a veth
+    pair veth0 192.0.2.1/24 <-> veth0 192.0.2.2/24. Returns both names; on failure removes what it made and throws.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param([Parameter(Mandatory)][ValidateCount(2, 2)][string[]]$Prefix)
+    $a = New-LabNamespace -Prefix $Prefix[0]
+    $b = $null
+    try {
+        $b = New-LabNamespace -Prefix $Prefix[1]
+        New-LabVethPair -Namespace $a -Peer $b -Address 192.0.2.1/24 -PeerAddress 192.0.2.2/24 | Out-Null
+    }
+    catch {
+        Remove-LabNamespace -Name (@($a, $b) | Where-Object { $_ })
+        throw
+    }
+    $a
+    $b
+}
+
+Export-ModuleMember -Function @('New-LabSitePair', 'Invoke-LabCommand', 'Invoke-LabNs', 'New-LabNamespace', 'Get-LabNamespaceProcess', 'Test-LabProcessAlive', 'Remove-LabNamespace', 'New-LabVethPair', 'Wait-LabCondition', 'Start-LabBackgroundProcess', 'Get-LabLinkName', 'Invoke-LabIp', 'Invoke-LabIpBatch', 'Get-LabMtu', 'Set-LabTxChecksumOffload', 'Get-LabOffload', 'Stop-LabBackgroundProcess')
