@@ -39,6 +39,17 @@ BeforeAll {
         }
         -1
     }
+    # Traffic through the pseudowire again, with no command: A reaches B (time to the first reply logged), B reaches A,
+    # and the tunnel says Up. Returns A's tunnel.
+    function Assert-Recovered([string] $A, [string] $B, [string] $After) {
+        $ms = Measure-Recovery $A 198.51.100.2
+        Write-Host "recovery after ${After}: $ms ms"
+        $ms | Should -BeGreaterOrEqual 0
+        Test-LabPing -Namespace $B -Address 198.51.100.1 -Count 2 -Attempts 3 | Should -BeTrue -Because 'both directions work'
+        $t = Get-L2tpTunnel -netns $A -TunnelId 3000
+        $t.State | Should -Be ([L2tp.L2tpTunnelState]::Up)
+        $t
+    }
     # A pseudowire between two namespaces over their veth0: inner 198.51.100.1 (A) <-> 198.51.100.2 (B).
     # With -CookieA, A's session sends that cookie and B's requires it.
     function New-Pseudowire([string] $A, [string] $B, [string] $LocalA, [string] $LocalB, [string] $CookieA = '') {
@@ -153,12 +164,7 @@ Describe 'Underlay faults on the path between the tunnel ends' {
 
         It 'carries traffic again once the link is up, with no command, and says Up again' {
             Invoke-LabNs $A 'ip link set veth0 up' | Out-Null
-            $ms = Measure-Recovery $A 198.51.100.2
-            Write-Host "recovery after underlay link up: $ms ms"
-            $ms | Should -BeGreaterOrEqual 0
-            Test-LabPing -Namespace $B -Address 198.51.100.1 -Count 2 -Attempts 3 | Should -BeTrue -Because 'both directions work'
-            $t = Get-L2tpTunnel -netns $A -TunnelId 3000
-            $t.State | Should -Be ([L2tp.L2tpTunnelState]::Up)
+            $t = Assert-Recovered $A $B 'underlay link up'
             $t.LastSendError | Should -BeNullOrEmpty
         }
     }
@@ -174,11 +180,7 @@ Describe 'Underlay faults on the path between the tunnel ends' {
 
         It 'carries traffic again once the address is back, with no command' {
             Invoke-LabNs $A 'ip addr add 192.0.2.1/24 dev veth0' | Out-Null
-            $ms = Measure-Recovery $A 198.51.100.2
-            Write-Host "recovery after the local address came back: $ms ms"
-            $ms | Should -BeGreaterOrEqual 0
-            Test-LabPing -Namespace $B -Address 198.51.100.1 -Count 2 -Attempts 3 | Should -BeTrue -Because 'both directions work'
-            (Get-L2tpTunnel -netns $A -TunnelId 3000).State | Should -Be ([L2tp.L2tpTunnelState]::Up)
+            Assert-Recovered $A $B 'the local address came back' | Out-Null
         }
     }
 }
