@@ -17,8 +17,7 @@ public sealed class RxDeliverTests : IDisposable
     private static readonly TunnelSpec UdpTunnel = TestSpecs.UdpTunnel;
     private static readonly SessionSpec CookieSession = TestSpecs.CookieSession;
 
-    /// <summary>A 60-byte Ethernet frame: dst, src, ethertype 0x88b5, then a counting payload.</summary>
-    private static readonly byte[] Frame = B("ffffffffffff 020000000001 88b5").Concat(Enumerable.Range(0, 46).Select(i => (byte)i)).ToArray();
+    private static readonly byte[] Frame = TestSpecs.Frame;
 
     private (TunnelRuntime Tunnel, SessionRuntime Session) Make(TunnelSpec t, SessionSpec s, bool vnetHeader = false, int? tapFd = null)
     {

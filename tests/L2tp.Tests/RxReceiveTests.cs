@@ -15,7 +15,7 @@ public sealed class RxReceiveTests : IDisposable
 
     public void Dispose() => _tap.Dispose();
 
-    private static readonly byte[] Frame = B("ffffffffffff 020000000001 88b5").Concat(Enumerable.Range(0, 46).Select(i => (byte)i)).ToArray();
+    private static readonly byte[] Frame = TestSpecs.Frame;
 
     private (TunnelRuntime, SessionRuntime) Make(Encapsulation encap, bool skipIpHeader)
     {

@@ -51,6 +51,9 @@ internal static class TestSpecs
         SourcePort = 1701, DestinationPort = 1702,
     };
 
+    /// <summary>A 60-byte Ethernet frame: broadcast dst, src, ethertype 0x88b5 (local experimental), then a counting payload.</summary>
+    public static readonly byte[] Frame = Hex.B("ffffffffffff 020000000001 88b5").Concat(Enumerable.Range(0, 46).Select(i => (byte)i)).ToArray();
+
     public static readonly L2tp.Protocol.SessionSpec CookieSession = new()
     {
         TunnelId = 100, SessionId = 1001, PeerSessionId = 2002, Cookie = Hex.B("01020304"), PeerCookie = Hex.B("cafef00d"),

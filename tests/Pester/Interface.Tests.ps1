@@ -314,6 +314,14 @@ Describe 'Set-L2tpInterface from the pipeline' {
 
 Describe 'Set-L2tpInterface -Mtu Auto applies the MTU that fits each encapsulation' {
     BeforeAll {
+        # SuggestedMtu says $Mtu, -Mtu Auto sets it, and the interface has it.
+        function Assert-AutoMtu($Case, [int] $Mtu) {
+            $s = Get-L2tpSession -netns $A | Where-Object InterfaceName -EQ $Case.Interface
+            $s.SuggestedMtu | Should -Be $Mtu -Because $Case.Name
+            $o = Set-L2tpInterface -netns $A $Case.Interface -Mtu Auto -ErrorAction Stop
+            $o.Mtu | Should -Be $Mtu -Because $Case.Name
+            Get-Mtu $Case.Interface | Should -Be $Mtu -Because $Case.Name
+        }
         Remove-LabL2tpConfig -Namespace $A
         $Cases = @(
             @{ Name = 'UDP/IPv4, default sublayer, no cookie'; Tunnel = @{ TunnelId = 3001; SourcePort = 5001 }; Session = @{}; Expected = 1446; Jumbo = 8946 }
@@ -342,24 +350,14 @@ Describe 'Set-L2tpInterface -Mtu Auto applies the MTU that fits each encapsulati
     It 'over a 1500-byte underlay: SuggestedMtu and -Mtu Auto are 1446/1450/1438/1442/1426/1458' {
         foreach ($c in $Cases) {
             Invoke-LabNs $A "ip link set $($c.Interface) mtu 1280" | Out-Null
-            $s = Get-L2tpSession -netns $A | Where-Object InterfaceName -EQ $c.Interface
-            $s.SuggestedMtu | Should -Be $c.Expected -Because $c.Name
-            $o = Set-L2tpInterface -netns $A $c.Interface -Mtu Auto -ErrorAction Stop
-            $o.Mtu | Should -Be $c.Expected -Because $c.Name
-            Get-Mtu $c.Interface | Should -Be $c.Expected -Because $c.Name
+            Assert-AutoMtu $c $c.Expected
         }
     }
 
     It 'over a 9000-byte underlay: -Mtu Auto grows to 9000 less the same overhead (8946 for UDP/IPv4)' {
         Invoke-LabNs $A 'ip link set veth0 mtu 9000' | Out-Null
         Invoke-LabNs $B 'ip link set veth0 mtu 9000' | Out-Null
-        foreach ($c in $Cases) {
-            $s = Get-L2tpSession -netns $A | Where-Object InterfaceName -EQ $c.Interface
-            $s.SuggestedMtu | Should -Be $c.Jumbo -Because $c.Name
-            $o = Set-L2tpInterface -netns $A $c.Interface -Mtu Auto -ErrorAction Stop
-            $o.Mtu | Should -Be $c.Jumbo -Because $c.Name
-            Get-Mtu $c.Interface | Should -Be $c.Jumbo -Because $c.Name
-        }
+        foreach ($c in $Cases) { Assert-AutoMtu $c $c.Jumbo }
     }
 
     It 'a route with its own MTU (ip route ... mtu 1400) wins over the device MTU' {
