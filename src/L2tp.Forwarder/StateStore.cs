@@ -498,9 +498,13 @@ internal sealed class StateStore : IDisposable
     public void Save(List<TunnelRecord> tunnels)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(tunnels, Options);
-        AtomicFile.Write(_path, bytes);
-        BytesWritten += bytes.Length;
+        long length = 0;
+        AtomicFile.Write(_path, f =>
+        {
+            JsonSerializer.Serialize(f, tunnels, Options);
+            length = f.Position;
+        });
+        BytesWritten += length;
         Snapshots++;
         DeleteJournal();
     }
