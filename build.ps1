@@ -10,12 +10,16 @@
       Test     Build, then xunit, a short fuzzing pass of each fuzz target and every Pester file; prints 'N passed, N failed'
       Fuzz     build tests/L2tp.Fuzz, instrument it with SharpFuzz and run afl-fuzz on each target for -FuzzSeconds
       Demo     Build, then the man page's pseudowire between network namespaces site-A and site-B
-      Bench    Build, then iperf3/ping through a pseudowire vs veth and VXLAN baselines (tests/bench/Bench.ps1)
+      Bench    Build, then tests/bench/Bench.ps1: the data plane (iperf3/ping through a pseudowire vs veth, VXLAN and QEMU)
+               and the control plane (1,000 sessions made and removed one cmdlet call each vs ip -batch on TAPs; list,
+               RSS and idle CPU at 10,000); -BenchPart picks one. Writes out/bench/bench.json, bench.md and a PNG plot
     Test and Demo need root (network namespaces, TAP devices); they install the Debian packages they use.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh -NoProfile -File build.ps1 -Task Test
 .EXAMPLE
     dotnet pwsh -NoProfile -File build.ps1 -Task Fuzz -FuzzSeconds 600 -FuzzTarget rx
+.EXAMPLE
+    dotnet pwsh -NoProfile -File build.ps1 -Task Bench -BenchPart ControlPlane
 #>
 [CmdletBinding()]
 param(
@@ -29,7 +33,10 @@ param(
     [ValidateRange(5, 86400)]
     [int] $FuzzSeconds = 600,
     # Fuzz: the targets to run, rx, gro and/or control (default: all; 'rx,gro' works from -File too).
-    [string[]] $FuzzTarget = @('rx', 'gro', 'control')
+    [string[]] $FuzzTarget = @('rx', 'gro', 'control'),
+    # Bench: DataPlane, ControlPlane or All.
+    [ValidateSet('All', 'DataPlane', 'ControlPlane')]
+    [string] $BenchPart = 'All'
 )
 
 $ErrorActionPreference = 'Stop'
@@ -361,12 +368,19 @@ function Invoke-Demo {
 function Invoke-Bench {
     Assert-Root
     Install-LabPackages
-    if (-not (Get-Command iperf3 -CommandType Application -ErrorAction Ignore)) {
+    if ($BenchPart -ne 'ControlPlane' -and -not (Get-Command iperf3 -CommandType Application -ErrorAction Ignore)) {
         $env:DEBIAN_FRONTEND = 'noninteractive'
         Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends', 'iperf3')
     }
     Invoke-Build
-    & (Join-Path $Root 'tests/bench/Bench.ps1') -Module (Join-Path $Out 'L2tp.psd1') | Out-Null
+    & (Join-Path $Root 'tests/bench/Bench.ps1') -Module (Join-Path $Out 'L2tp.psd1') -Part $BenchPart | Out-Null
+    if ($BenchPart -ne 'DataPlane') {
+        # The plot of session-creation time against session count (ScottPlot, tests/bench/Plot).
+        $plot = Join-Path $Root 'out/benchplot'
+        $log = & dotnet build (Join-Path $Root 'tests/bench/Plot/Plot.csproj') -c $Configuration -o $plot --nologo -v quiet 2>&1
+        if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "dotnet build tests/bench/Plot failed with exit code $LASTEXITCODE" }
+        Invoke-Native dotnet @((Join-Path $plot 'L2tp.BenchPlot.dll'), (Join-Path $Root 'out/bench/bench.json'), (Join-Path $Root 'out/bench/control-plane.png'))
+    }
 }
 
 switch ($Task) {

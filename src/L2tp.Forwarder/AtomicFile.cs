@@ -11,13 +11,23 @@ internal static unsafe class AtomicFile
 {
     public static void Write(string path, ReadOnlySpan<byte> content)
     {
+        var copy = content.ToArray();
+        Write(path, f => f.Write(copy));
+    }
+
+    /// <summary>
+    /// The same, with the content written by <paramref name="write"/> straight into the temporary file: a large state
+    /// is never held whole in memory (a multi-megabyte array would sit on the large object heap, in the RSS).
+    /// </summary>
+    public static void Write(string path, Action<FileStream> write)
+    {
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         string tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
         try
         {
             using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
-                f.Write(content);
+                write(f);
                 f.Flush(flushToDisk: true);
             }
             File.Move(tmp, path, overwrite: true);

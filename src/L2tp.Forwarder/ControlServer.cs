@@ -28,6 +28,11 @@ internal sealed unsafe class ControlServer : IDisposable
     internal static readonly TimeSpan UnprivilegedGrace = TimeSpan.FromSeconds(2);
     /// <summary>How long a reply may wait for a client that stopped reading before the client is dropped.</summary>
     internal static readonly TimeSpan StalledReply = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long the control socket stays quiet before the state journal is folded into a snapshot: after a burst of
+    /// requests, not in the middle of one.
+    /// </summary>
+    internal static readonly TimeSpan QuietBeforeSnapshot = TimeSpan.FromMilliseconds(200);
 
     private sealed class Client
     {
@@ -71,11 +76,13 @@ internal sealed unsafe class ControlServer : IDisposable
 
     /// <summary>
     /// How long poll may sleep: until the next deadline (an unprivileged client's grace, a stalled reply, the idle exit
-    /// of a forwarder nobody used), else for ever. An idle forwarder wakes for nothing.
+    /// of a forwarder nobody used, the snapshot after a burst of changes), else for ever. An idle forwarder wakes for nothing.
     /// </summary>
     private int Timeout(DateTime now, DateTime started, TimeSpan idle, bool waitingForFirst)
     {
         DateTime? next = waitingForFirst && idle != System.Threading.Timeout.InfiniteTimeSpan ? started + idle : null;
+        if (_fwd.SnapshotStale && (next is null || _fwd.LastChange + QuietBeforeSnapshot < next))
+            next = _fwd.LastChange + QuietBeforeSnapshot;
         foreach (var c in _clients)
         {
             if (!c.Peer.Privileged && (next is null || c.Connected + UnprivilegedGrace < next))
@@ -103,6 +110,8 @@ internal sealed unsafe class ControlServer : IDisposable
         {
             var now = DateTime.UtcNow;
             ExpireClients(now);
+            if (_fwd.SnapshotStale && now - _fwd.LastChange >= QuietBeforeSnapshot)
+                _fwd.CompactIfStale();
             bool empty = _fwd.TunnelCount == 0 && _clients.Count == 0;
             if (idle != System.Threading.Timeout.InfiniteTimeSpan && empty && (servedAny || now - started > idle))
             {

@@ -10,7 +10,8 @@ namespace L2tp.Forwarder;
 
 /// <summary>
 /// The tunnels and sessions of one network namespace and the two packet loops carrying them. Only the control
-/// thread calls in here; the loops see changes through a new <see cref="DataplaneMap"/>.
+/// thread calls in here; the loops see changes through the <see cref="DataplaneMap"/>, changed one entry at a time.
+/// Every request costs the same whatever the number of sessions: no step of it walks them all.
 /// </summary>
 internal sealed class Forwarder : IDisposable
 {
@@ -18,7 +19,8 @@ internal sealed class Forwarder : IDisposable
     {
         public required TunnelSpec Spec { get; init; }
         public required TunnelSocket Socket { get; init; }
-        public Counters Counters { get; } = new();
+        public required TunnelRuntime Runtime { get; init; }
+        public Counters Counters => Runtime.Counters;
         public SortedDictionary<uint, SessionEntry> Sessions { get; } = new();
     }
 
@@ -27,6 +29,7 @@ internal sealed class Forwarder : IDisposable
         public required SessionSpec Spec { get; init; }
         public required TapDevice Tap { get; init; }
         public required SessionRuntime Runtime { get; init; }
+        public required TunnelEntry Tunnel { get; init; }
         /// <summary>The TAP's interface index: link notifications name a deleted interface by index only.</summary>
         public required int IfIndex { get; init; }
     }
@@ -35,8 +38,14 @@ internal sealed class Forwarder : IDisposable
     private readonly StateStore _store;
     private readonly RxLoop _rx;
     private readonly TxLoop _tx;
-    private DataplaneMap _map = DataplaneMap.Empty;
+    private readonly DataplaneMap _map = new();
     private readonly LinkMonitor _links;
+    private readonly InterfaceControl _ifc = new();
+    /// <summary>l2tpeth numbers this forwarder holds, so it names a new session without the kernel's scan of every name.</summary>
+    private readonly InterfaceNames _names = new(SessionSpec.DefaultNamePattern);
+    /// <summary>Sessions by their TAP's interface index: link notifications name an interface by index.</summary>
+    private readonly Dictionary<int, SessionEntry> _byIfIndex = new();
+    private int _sessionCount;
     /// <summary>Sessions whose TAP the transmit loop found dead, for the control thread to delete.</summary>
     private readonly ConcurrentQueue<SessionRuntime> _tapsGone = new();
     private readonly int _wake, _events;
@@ -50,8 +59,8 @@ internal sealed class Forwarder : IDisposable
         _events = Sys.Check(epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
         Watch(_links.Fd);
         Watch(_wake);
-        _rx = new RxLoop(() => Volatile.Read(ref _map));
-        _tx = new TxLoop(() => Volatile.Read(ref _map), OnTapGone);
+        _rx = new RxLoop(() => _map);
+        _tx = new TxLoop(() => _map, OnTapGone);
         _rx.Start();
         _tx.Start();
     }
@@ -89,8 +98,8 @@ internal sealed class Forwarder : IDisposable
         try
         {
             while (_tapsGone.TryDequeue(out var runtime))
-                if (FindSession(s => s.Runtime == runtime) is var (t, s))
-                    SessionGone(t, s, $"the TAP fd of {s.Tap.Name} reports its device gone");
+                if (FindTunnel(runtime.TunnelId)?.Sessions.GetValueOrDefault(runtime.SessionId) is { } s && s.Runtime == runtime)
+                    SessionGone(s.Tunnel, s, $"the TAP fd of {s.Tap.Name} reports its device gone");
             if (!_links.Drain(OnLink))
                 Resync();
         }
@@ -100,19 +109,11 @@ internal sealed class Forwarder : IDisposable
         }
     }
 
-    private (TunnelEntry, SessionEntry)? FindSession(Func<SessionEntry, bool> match)
-    {
-        foreach (var t in _tunnels.Values)
-            foreach (var s in t.Sessions.Values)
-                if (match(s))
-                    return (t, s);
-        return null;
-    }
-
     private void OnLink(LinkEvent e)
     {
-        if (FindSession(s => s.IfIndex == e.Index) is not var (t, s))
+        if (!_byIfIndex.TryGetValue(e.Index, out var s))
             return;
+        var t = s.Tunnel;
         if (e.Deleted)
         {
             SessionGone(t, s, $"its interface {s.Tap.Name} was deleted");
@@ -124,8 +125,10 @@ internal sealed class Forwarder : IDisposable
         {
             // Renamed (ip link set name): the state file must name it so for a new forwarder to re-attach.
             Log.Info($"session {s.Spec.SessionId} in tunnel {t.Spec.TunnelId}: interface {s.Tap.Name} renamed {name}");
+            _names.Release(s.Tap.Name);
             s.Tap.Name = name;
-            Save();
+            _names.Hold(name);
+            Persist(StateStore.JournalEntry.Renamed(t.Spec.TunnelId, s.Spec.SessionId, name));
         }
     }
 
@@ -174,11 +177,20 @@ internal sealed class Forwarder : IDisposable
                 _ => e.Message,
             });
         }
-        _tunnels.Add(spec.TunnelId, new TunnelEntry { Spec = spec, Socket = socket });
-        Publish();
+        var runtime = new TunnelRuntime
+        {
+            TunnelId = spec.TunnelId,
+            SocketFd = socket.Fd,
+            Encapsulation = spec.Encapsulation,
+            SkipIpHeader = socket.ReceivesIpHeader,
+            Counters = new Counters(),
+            Sessions = new(),
+        };
+        _tunnels.Add(spec.TunnelId, new TunnelEntry { Spec = spec, Socket = socket, Runtime = runtime });
+        _map.AddTunnel(runtime);
         _rx.Add(socket.Fd);
         if (save)
-            Save();
+            Persist(StateStore.JournalEntry.TunnelCreated(StateStore.ToRecord(spec, Array.Empty<(SessionSpec, string)>())));
         Log.Info($"tunnel {spec.TunnelId} created: {spec.Encapsulation} {spec.BindAddress}:{spec.SourcePort} -> {spec.Remote}:{spec.DestinationPort}");
     }
 
@@ -190,11 +202,11 @@ internal sealed class Forwarder : IDisposable
             DeleteSession(id, sid, save: false);
         _tunnels.Remove(id);
         _rx.Remove(t.Socket.Fd);
-        Publish();
+        _map.RemoveTunnel(t.Runtime);
         _rx.Quiesce();
         _tx.Quiesce();
         t.Socket.Dispose();
-        Save();
+        Persist(StateStore.JournalEntry.TunnelDeleted(id));
         Log.Info($"tunnel {id} deleted");
     }
 
@@ -213,7 +225,9 @@ internal sealed class Forwarder : IDisposable
         TapDevice tap;
         try
         {
-            tap = attach ? TapDevice.Attach(spec.InterfaceName!) : TapDevice.Create(spec.InterfaceName ?? SessionSpec.DefaultNamePattern);
+            tap = attach ? TapDevice.Attach(spec.InterfaceName!, _ifc)
+                : spec.InterfaceName is { } name ? TapDevice.Create(name)
+                : CreateNumberedTap();
         }
         catch (ErrnoException e)
         {
@@ -223,32 +237,63 @@ internal sealed class Forwarder : IDisposable
         }
         try
         {
+            // A new TAP gets l2tp_eth's MTU, which is then the MTU in force; a re-attached one keeps what it has.
+            int mtu = attach ? _ifc.GetMtu(tap.Name) : SessionMtu(t, spec);
             if (!attach)
-                InterfaceControl.SetMtu(tap.Name, SessionMtu(t, spec));
+                _ifc.SetMtu(tap.Name, mtu);
             var runtime = SessionRuntime.Create(t.Spec, spec, tap.Fd, t.Socket.Fd, new Counters(), t.Counters, tap.VnetHeader);
-            runtime.MaxFrame = SessionRuntime.MaxFrameFor(InterfaceControl.GetMtu(tap.Name));
+            runtime.MaxFrame = SessionRuntime.MaxFrameFor(mtu);
             var entry = new SessionEntry
             {
-                Spec = spec with { InterfaceName = tap.Name }, Tap = tap, Runtime = runtime, IfIndex = InterfaceControl.IndexOf(tap.Name),
+                Spec = spec with { InterfaceName = tap.Name }, Tap = tap, Runtime = runtime, Tunnel = t, IfIndex = _ifc.IndexOf(tap.Name),
             };
             t.Sessions.Add(spec.SessionId, entry);
-            Publish();
+            _byIfIndex[entry.IfIndex] = entry;
+            _names.Hold(tap.Name);
+            _sessionCount++;
+            _map.AddSession(t.Runtime, runtime);
             _tx.Add(tap.Fd);
             if (save)
-                Save();
+                Persist(StateStore.JournalEntry.SessionCreated(t.Spec.TunnelId, StateStore.ToRecord(entry.Spec, tap.Name)));
             Log.Info($"session {spec.SessionId} in tunnel {spec.TunnelId} {(attach ? "re-attached to" : "created as")} {tap.Name}");
             return entry;
         }
         catch (Exception e)
         {
             // Nothing half-made may stay: the TAP goes with the failed session.
-            t.Sessions.Remove(spec.SessionId);
-            Publish();
+            if (t.Sessions.Remove(spec.SessionId, out var made))
+            {
+                _byIfIndex.Remove(made.IfIndex);
+                _names.Release(made.Tap.Name);
+                _sessionCount--;
+                _map.RemoveSession(t.Runtime, made.Runtime);
+            }
             _tx.Remove(tap.Fd);
             _tx.Quiesce();
             tap.Destroy();
             throw e is ErrnoException ee ? new ForwarderError(ee.Errno, ee.Message) : e;
         }
+    }
+
+    /// <summary>
+    /// A TAP named l2tpeth with the lowest number free, as the kernel would name it, but picked here: asking the kernel for
+    /// l2tpeth%d makes it scan every interface name for each new session. A name taken by an interface this forwarder
+    /// does not hold (made by hand) is refused by the kernel, and the next is tried.
+    /// </summary>
+    private TapDevice CreateNumberedTap()
+    {
+        int tries = 0;
+        foreach (var name in _names.Candidates())
+        {
+            try
+            {
+                return TapDevice.Create(name);
+            }
+            catch (ErrnoException e) when (e.Errno == EEXIST && ++tries < 4096)
+            {
+            }
+        }
+        throw new ErrnoException(ENFILE, "no free l2tpeth name");
     }
 
     /// <summary>l2tp_eth's MTU: the route's MTU less IP, UDP, L2TP and inner Ethernet headers.</summary>
@@ -265,13 +310,16 @@ internal sealed class Forwarder : IDisposable
         var t = _tunnels.GetValueOrDefault(tunnelId) ?? throw new ForwarderError(ENODEV, $"There is no tunnel {tunnelId}.");
         var s = t.Sessions.GetValueOrDefault(sessionId) ?? throw new ForwarderError(ENODEV, $"There is no session {sessionId} in tunnel {tunnelId}.");
         t.Sessions.Remove(sessionId);
+        _byIfIndex.Remove(s.IfIndex);
+        _sessionCount--;
         _tx.Remove(s.Tap.Fd);
-        Publish();
+        _map.RemoveSession(t.Runtime, s.Runtime);
         _rx.Quiesce();
         _tx.Quiesce();
         s.Tap.Destroy();
+        _names.Release(s.Tap.Name);
         if (save)
-            Save();
+            Persist(StateStore.JournalEntry.SessionDeleted(tunnelId, sessionId));
         Log.Info(why is null ? $"session {sessionId} in tunnel {tunnelId} deleted" : $"session {sessionId} in tunnel {tunnelId} deleted: {why}");
     }
 
@@ -287,33 +335,49 @@ internal sealed class Forwarder : IDisposable
         }
     }
 
-    /// <summary>Builds and swaps in a new map; the loops pick it up on their next wakeup.</summary>
-    private void Publish()
+    /// <summary>Journal entries below which the journal is never folded into a snapshot on the request path.</summary>
+    internal const int MinJournal = 256;
+
+    /// <summary>
+    /// Records a change before it is acknowledged: one journal line. Once the journal is as long as the state itself it
+    /// is folded into a new snapshot, so that its cost, O(state), comes once per O(state) changes: O(1) per change.
+    /// </summary>
+    private void Persist(StateStore.JournalEntry change)
     {
-        var bySocket = new Dictionary<int, TunnelRuntime>();
-        var byTap = new Dictionary<int, SessionRuntime>();
-        foreach (var t in _tunnels.Values)
+        if (_tunnels.Count == 0 || !_store.SnapshotExists)
         {
-            var sessions = new Dictionary<uint, SessionRuntime>();
-            foreach (var s in t.Sessions.Values)
-            {
-                sessions[s.Spec.SessionId] = s.Runtime;
-                byTap[s.Tap.Fd] = s.Runtime;
-            }
-            bySocket[t.Socket.Fd] = new TunnelRuntime
-            {
-                TunnelId = t.Spec.TunnelId,
-                SocketFd = t.Socket.Fd,
-                Encapsulation = t.Spec.Encapsulation,
-                SkipIpHeader = t.Socket.ReceivesIpHeader,
-                Counters = t.Counters,
-                Sessions = sessions,
-            };
+            // The first tunnel writes the snapshot at once: its presence tells the module a forwarder is to be restarted.
+            Snapshot();
+            return;
         }
-        Interlocked.Exchange(ref _map, new DataplaneMap(bySocket, byTap));
+        _store.Append(change);
+        LastChange = DateTime.UtcNow;
+        if (_store.JournalEntries > Math.Max(MinJournal, _tunnels.Count + _sessionCount))
+            Snapshot();
     }
 
-    private void Save()
+    /// <summary>When the last change was journaled (for the control loop's fold when it goes quiet).</summary>
+    public DateTime LastChange { get; private set; }
+
+    /// <summary>Changes are in the journal only: a snapshot would take them in.</summary>
+    public bool SnapshotStale => _store.JournalEntries > 0;
+
+    /// <summary>Folds the journal into a new snapshot when there is one to fold (the control loop calls it when idle).</summary>
+    public void CompactIfStale()
+    {
+        if (!SnapshotStale)
+            return;
+        try
+        {
+            Snapshot();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Error($"writing the state snapshot {_store.Path}: {e.Message}");
+        }
+    }
+
+    private void Snapshot()
     {
         if (_tunnels.Count == 0)
         {
@@ -323,6 +387,12 @@ internal sealed class Forwarder : IDisposable
         _store.Save(_tunnels.Values.Select(t =>
             StateStore.ToRecord(t.Spec, t.Sessions.Values.Select(s => (s.Spec, s.Tap.Name)))).ToList());
     }
+
+    /// <summary>The map the packet loops read, for tests that count what a change writes.</summary>
+    internal DataplaneMap Map => _map;
+
+    /// <summary>The l2tpeth names held, for tests that count what a pick costs.</summary>
+    internal InterfaceNames Names => _names;
 
     /// <summary>Entries set aside since this forwarder started and not yet shown to a user (see ForwarderControl).</summary>
     public List<StateStore.Rejected> Unreported { get; } = new();
@@ -379,7 +449,7 @@ internal sealed class Forwarder : IDisposable
         if (loaded.Tunnels.Count > 0 || rejected.Count > 0)
         {
             // Rewritten with only what was restored: a bad entry must not be set aside again on every start.
-            Save();
+            Snapshot();
             Log.Info($"restored {_tunnels.Count} tunnel(s) from {_store.Path}" +
                 (rejected.Count > 0 ? $"; {rejected.Count} entr{(rejected.Count == 1 ? "y" : "ies")} set aside into {_store.RejectedPath}" : ""));
         }
@@ -391,6 +461,8 @@ internal sealed class Forwarder : IDisposable
         _rx.Dispose();
         _tx.Dispose();
         _links.Dispose();
+        _ifc.Dispose();
+        _store.Dispose();
         Sys.Close(_wake);
         Sys.Close(_events);
         foreach (var t in _tunnels.Values)

@@ -9,16 +9,33 @@ using Cookie = L2tp.Protocol.Cookie;
 namespace L2tp.Forwarder;
 
 /// <summary>
-/// The forwarder's tunnels and sessions on disk (state.json in the namespace's folder), written atomically after
-/// every change so that a new forwarder can re-create the sockets and re-attach the persistent TAPs.
+/// The forwarder's tunnels and sessions on disk, so that a new forwarder can re-create the sockets and re-attach the
+/// persistent TAPs: a snapshot (state.json in the namespace's folder, replaced atomically) and a journal of the changes
+/// since (state.json.journal, one JSON line per change, appended before the change is acknowledged). A change costs
+/// one short append whatever the number of sessions; the forwarder folds the journal into a new snapshot when it has
+/// grown as long as the state itself, or when the control socket goes quiet.
 /// </summary>
-internal sealed class StateStore
+internal sealed class StateStore : IDisposable
 {
     private readonly string _path;
+    private FileStream? _journal;
 
     public StateStore(string path) => _path = path;
 
     public string Path => _path;
+
+    public string JournalPath => _path + ".journal";
+
+    /// <summary>Changes appended since the last snapshot (or found in the journal at load).</summary>
+    public int JournalEntries { get; private set; }
+
+    /// <summary>Bytes written to the state files over this store's life: what a test counts to see a change stay small.</summary>
+    public long BytesWritten { get; private set; }
+
+    /// <summary>Snapshots written over this store's life.</summary>
+    public int Snapshots { get; private set; }
+
+    public bool SnapshotExists => File.Exists(_path);
 
     internal sealed class TunnelRecord
     {
@@ -46,7 +63,36 @@ internal sealed class StateStore
         public SequencingMode Sequencing { get; set; }
     }
 
+    /// <summary>
+    /// One change, one line of the journal. Replaying a line sets or removes what it names, so replaying a journal
+    /// over a snapshot that already holds it (a crash between writing a snapshot and removing the journal) changes
+    /// nothing.
+    /// </summary>
+    internal sealed class JournalEntry
+    {
+        /// <summary>tunnel (created: the record, no sessions), -tunnel (deleted, with its sessions), session, -session, rename.</summary>
+        public string Op { get; set; } = "";
+        public uint TunnelId { get; set; }
+        public uint SessionId { get; set; }
+        public TunnelRecord? Tunnel { get; set; }
+        public SessionRecord? Session { get; set; }
+        public string? InterfaceName { get; set; }
+
+        public static JournalEntry TunnelCreated(TunnelRecord t) => new() { Op = "tunnel", TunnelId = t.TunnelId, Tunnel = t };
+        public static JournalEntry TunnelDeleted(uint id) => new() { Op = "-tunnel", TunnelId = id };
+        public static JournalEntry SessionCreated(uint tunnelId, SessionRecord s) => new() { Op = "session", TunnelId = tunnelId, SessionId = s.SessionId, Session = s };
+        public static JournalEntry SessionDeleted(uint tunnelId, uint sessionId) => new() { Op = "-session", TunnelId = tunnelId, SessionId = sessionId };
+        public static JournalEntry Renamed(uint tunnelId, uint sessionId, string name) => new() { Op = "rename", TunnelId = tunnelId, SessionId = sessionId, InterfaceName = name };
+    }
+
     internal static JsonSerializerOptions JsonOptions => Options;
+
+    private static readonly JsonSerializerOptions LineOptions = new()
+    {
+        WriteIndented = false,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter() },
+    };
 
     private static readonly JsonSerializerOptions Options = new()
     {
@@ -66,16 +112,18 @@ internal sealed class StateStore
         UdpChecksum = t.UdpChecksum,
         Udp6ChecksumTx = t.Udp6ChecksumTx,
         Udp6ChecksumRx = t.Udp6ChecksumRx,
-        Sessions = sessions.Select(s => new SessionRecord
-        {
-            SessionId = s.Spec.SessionId,
-            PeerSessionId = s.Spec.PeerSessionId,
-            InterfaceName = s.IfName,
-            Cookie = Cookie.Format(s.Spec.Cookie),
-            PeerCookie = Cookie.Format(s.Spec.PeerCookie),
-            L2SpecType = s.Spec.L2SpecType,
-            Sequencing = s.Spec.Sequencing,
-        }).ToList(),
+        Sessions = sessions.Select(s => ToRecord(s.Spec, s.IfName)).ToList(),
+    };
+
+    public static SessionRecord ToRecord(SessionSpec s, string ifName) => new()
+    {
+        SessionId = s.SessionId,
+        PeerSessionId = s.PeerSessionId,
+        InterfaceName = ifName,
+        Cookie = Cookie.Format(s.Cookie),
+        PeerCookie = Cookie.Format(s.PeerCookie),
+        L2SpecType = s.L2SpecType,
+        Sequencing = s.Sequencing,
     };
 
     public static TunnelSpec ToSpec(TunnelRecord r) => new()
@@ -118,22 +166,142 @@ internal sealed class StateStore
     /// </summary>
     public LoadResult Load()
     {
-        string text;
+        string? text = null;
+        string journal = "";
         try
         {
-            if (!File.Exists(_path))
+            bool hasSnapshot = File.Exists(_path), hasJournal = File.Exists(JournalPath);
+            if (!hasSnapshot && !hasJournal)
                 return new(new(), new());
-            text = File.ReadAllText(_path);
+            if (hasSnapshot)
+                text = File.ReadAllText(_path);
+            if (hasJournal)
+                journal = File.ReadAllText(JournalPath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Log.Error($"cannot read state file {_path}: {e.Message}");
             return new(new(), new());
         }
-        var result = Parse(text, DateTime.UtcNow);
+        var now = DateTime.UtcNow;
+        var result = text is not null ? Parse(text, now) : new LoadResult(new(), new());
+        JournalEntries = journal.Length > 0 ? Replay(result, journal, now) : 0;
         if (result.Rejected.Count > 0)
             SetAside(result.Rejected);
         return result;
+    }
+
+    /// <summary>
+    /// Applies the journal's lines to what the snapshot held; returns how many it applied. A line cut short (no newline:
+    /// the forwarder died while writing it, so the change was never acknowledged) is ignored; a line that cannot be read
+    /// is set aside, as a bad entry of the snapshot is.
+    /// </summary>
+    internal static int Replay(LoadResult state, string journal, DateTime now)
+    {
+        var tunnels = state.Tunnels.ToDictionary(t => t.TunnelId);
+        var order = state.Tunnels;
+        int applied = 0, lineNo = 0;
+        int start = 0;
+        while (start < journal.Length)
+        {
+            int end = journal.IndexOf('\n', start);
+            if (end < 0)
+                break;
+            string line = journal[start..end];
+            start = end + 1;
+            lineNo++;
+            if (line.Trim().Length == 0)
+                continue;
+            string what = $"journal line {lineNo}";
+            JsonNode? node;
+            try
+            {
+                node = JsonNode.Parse(line);
+            }
+            catch (JsonException e)
+            {
+                state.Rejected.Add(new(what, $"it is not JSON: {e.Message}", JsonValue.Create(line), now));
+                continue;
+            }
+            if (node is not JsonObject o || o["Op"]?.GetValueKind() != JsonValueKind.String
+                || o["TunnelId"] is not JsonValue tv || !tv.TryGetValue(out uint tunnelId))
+            {
+                state.Rejected.Add(new(what, "it is not a journal entry (Op and TunnelId)", node?.DeepClone(), now));
+                continue;
+            }
+            uint sessionId = o["SessionId"] is JsonValue sv && sv.TryGetValue(out uint sid) ? sid : 0;
+            string op = (string)o["Op"]!;
+            string? why = null;
+            switch (op)
+            {
+                case "tunnel":
+                    var t = ReadTunnel(o["Tunnel"], out why);
+                    if (t is null)
+                        break;
+                    if (tunnels.Remove(t.TunnelId, out var old))
+                        order.Remove(old);
+                    tunnels[t.TunnelId] = t;
+                    order.Add(t);
+                    break;
+                case "-tunnel":
+                    if (tunnels.Remove(tunnelId, out var gone))
+                        order.Remove(gone);
+                    break;
+                case "session":
+                    var s = ReadSession(tunnelId, o["Session"], out why);
+                    // A session of a tunnel the state no longer has: the journal is being replayed over a snapshot
+                    // that already holds its end (the tunnel's deletion); nothing to do.
+                    if (s is null || !tunnels.TryGetValue(tunnelId, out var st))
+                        break;
+                    st.Sessions.RemoveAll(x => x.SessionId == s.SessionId);
+                    st.Sessions.Add(s);
+                    break;
+                case "-session":
+                    if (tunnels.TryGetValue(tunnelId, out var dt))
+                        dt.Sessions.RemoveAll(x => x.SessionId == sessionId);
+                    break;
+                case "rename":
+                    string name = o["InterfaceName"]?.GetValueKind() == JsonValueKind.String ? (string)o["InterfaceName"]! : "";
+                    try
+                    {
+                        SessionSpec.CheckInterfaceName(name);
+                    }
+                    catch (L2tpException e)
+                    {
+                        why = e.Message;
+                        break;
+                    }
+                    if (tunnels.TryGetValue(tunnelId, out var rt) && rt.Sessions.Find(x => x.SessionId == sessionId) is { } rs)
+                        rs.InterfaceName = name;
+                    break;
+                default:
+                    why = $"Op '{op}' is not a journal operation";
+                    break;
+            }
+            if (why is not null)
+                state.Rejected.Add(new(what, why, node.DeepClone(), now));
+            else
+                applied++;
+        }
+        return applied;
+    }
+
+    /// <summary>
+    /// Appends one change to the journal and returns once the kernel has it (a write, not an fsync): the forwarder's
+    /// own death after this loses nothing. The state lives under /run, which a power loss empties with the TAPs it
+    /// describes, so what a change must survive is the process, and the write before the acknowledgement gives that.
+    /// </summary>
+    public void Append(JournalEntry entry)
+    {
+        var line = JsonSerializer.SerializeToUtf8Bytes(entry, LineOptions);
+        _journal ??= new FileStream(JournalPath, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        var buffer = new byte[line.Length + 1];
+        line.CopyTo(buffer, 0);
+        buffer[^1] = (byte)'\n';
+        // One write per line: a death in the middle leaves a line without its newline, which a load ignores.
+        _journal.Write(buffer);
+        BytesWritten += buffer.Length;
+        JournalEntries++;
     }
 
     /// <summary>Adds entries to state.json.rejected (read, merged, written atomically) and names each in the log.</summary>
@@ -322,15 +490,42 @@ internal sealed class StateStore
         }
     }
 
-    /// <summary>Writes the state atomically (see <see cref="AtomicFile"/>): a crash leaves the old file or the new one.</summary>
+    /// <summary>
+    /// Writes a snapshot of the whole state atomically (see <see cref="AtomicFile"/>: a crash leaves the old file or the
+    /// new one), then removes the journal it takes in. A crash between the two replays the journal over a snapshot that
+    /// already holds it, which changes nothing (<see cref="JournalEntry"/>).
+    /// </summary>
     public void Save(List<TunnelRecord> tunnels)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
-        AtomicFile.Write(_path, JsonSerializer.SerializeToUtf8Bytes(tunnels, Options));
+        long length = 0;
+        AtomicFile.Write(_path, f =>
+        {
+            JsonSerializer.Serialize(f, tunnels, Options);
+            length = f.Position;
+        });
+        BytesWritten += length;
+        Snapshots++;
+        DeleteJournal();
+    }
+
+    private void DeleteJournal()
+    {
+        _journal?.Dispose();
+        _journal = null;
+        JournalEntries = 0;
+        try { File.Delete(JournalPath); } catch (IOException) { }
     }
 
     public void Delete()
     {
+        DeleteJournal();
         try { File.Delete(_path); } catch (IOException) { }
+    }
+
+    public void Dispose()
+    {
+        _journal?.Dispose();
+        _journal = null;
     }
 }

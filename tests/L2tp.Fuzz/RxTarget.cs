@@ -44,7 +44,7 @@ internal static class RxTarget
         };
         var tunnelCounters = new Counters();
         var runtimes = new SessionRuntime[Sessions.Length];
-        var byId = new Dictionary<uint, SessionRuntime>();
+        var byId = new System.Collections.Concurrent.ConcurrentDictionary<uint, SessionRuntime>();
         for (int i = 0; i < Sessions.Length; i++)
         {
             var (id, cookie, l2, seq) = Sessions[i];

@@ -60,7 +60,7 @@ public sealed class RxFuzzTests : IDisposable
         };
         var tc = new Counters();
         var map = new Dictionary<uint, Fs>();
-        var rt = new Dictionary<uint, SessionRuntime>();
+        var rt = new System.Collections.Concurrent.ConcurrentDictionary<uint, SessionRuntime>();
         foreach (var (id, cookie, l2, seq) in sessions)
         {
             var pipe = new Pipe();

@@ -1,7 +1,18 @@
 <#
 .SYNOPSIS
-    Throughput and latency of a managed-forwarder pseudowire, as ratios to baselines measured in the same run.
+    The managed forwarder's data plane (throughput, latency) and control plane (making, listing and removing sessions),
+    each as ratios to baselines measured in the same run.
 .DESCRIPTION
+    -Part DataPlane, ControlPlane or All (the default). Writes out/bench/bench.json and out/bench/bench.md.
+
+    Control plane: in a fresh namespace, `ip -batch` makes 1,000 TAP devices (`tuntap add dev btN mode tap`) and
+    deletes them (`link del btN`): the baselines. Then a fresh pwsh inside another namespace (ControlPlaneLoop.ps1)
+    makes 1,000 sessions with one New-L2tpSession call each, timed per hundred, and removes them with one
+    Remove-L2tpSession call each. Then 10,000 sessions (one pipeline into New-L2tpSession) in a third namespace: the
+    first Get-L2tpSession of them all, the forwarder's RSS, and its CPU over 10 s of idling (utime+stime from
+    /proc/PID/stat). Each figure is printed with its ratio and target, met or not.
+
+    Data plane:
     Each path gets its own pair of namespaces joined by a veth underlay (192.0.2.1/.2), measured one after the other:
     the bare veth, a kernel VXLAN tunnel (where the kernel has VXLAN), QEMU's -netdev l2tpv3 (a userspace L2TPv3
     forwarder: the peer to beat), and our pseudowire, with the forwarder's TAP offloads off (frame by frame,
@@ -9,13 +20,24 @@
     TCP for -Seconds each, and ping RTT. Prints a table with ratios to the veth and to QEMU, and writes
     out/bench/bench.json.
 #>
-param([int] $Seconds = 5, [string] $Module = (Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
+param(
+    [int] $Seconds = 5,
+    [string] $Module = (Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'),
+    [ValidateSet('All', 'DataPlane', 'ControlPlane')] [string] $Part = 'All',
+    # Control plane: sessions made one cmdlet call each, and sessions held for the list/RSS/idle figures.
+    [int] $Sessions = 1000,
+    [int] $ManySessions = 10000,
+    [int] $IdleSeconds = 10
+)
 $ErrorActionPreference = 'Stop'
 Import-Module $Module -Force
 Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
-foreach ($tool in 'iperf3', 'ping', 'qemu-system-x86_64') {
+$tools = if ($Part -eq 'ControlPlane') { @('ip') } else { @('iperf3', 'ping', 'qemu-system-x86_64') }
+foreach ($tool in $tools) {
     if (-not (Get-Command $tool -ErrorAction Ignore)) { throw "$tool is missing: build.ps1 -Task Bench installs it." }
 }
+$outDir = Join-Path $PSScriptRoot '../../out/bench'
+New-Item -ItemType Directory -Force $outDir | Out-Null
 
 function ns([string] $n, [string] $cmd) {
     $out = & ip netns exec $n bash -c $cmd 2>&1
@@ -65,47 +87,209 @@ function Measure-Managed([string] $name, [bool] $offload, [bool] $udpChecksum = 
     }
 }
 
-$results = @()
-$results += Use-Pair { param($a, $b) Measure-Path 'veth (baseline)' $a $b '192.0.2.2' }
+# ---- Control plane -------------------------------------------------------------------------------------------------
 
-$results += Use-Pair {
-    param($a, $b)
-    $null = & ip -n $a link add vx0 type vxlan id 42 local 192.0.2.1 remote 192.0.2.2 dstport 4789 2>&1
-    if ($LASTEXITCODE -ne 0) { return }
-    ns $b 'ip link add vx0 type vxlan id 42 local 192.0.2.2 remote 192.0.2.1 dstport 4789' | Out-Null
-    ns $a 'ip addr add 203.0.113.1/24 dev vx0; ip link set vx0 up' | Out-Null
-    ns $b 'ip addr add 203.0.113.2/24 dev vx0; ip link set vx0 up' | Out-Null
-    Measure-Path 'kernel VXLAN (baseline)' $a $b '203.0.113.2'
+# `ip -batch` of the given lines in a namespace, timed; throws when a line fails.
+function Measure-IpBatch([string] $ns, [string[]] $lines) {
+    $file = Join-Path $outDir "ip-$ns.batch"
+    Set-Content $file $lines
+    $sw = [System.Diagnostics.Stopwatch]::StartNew()
+    $out = & ip -n $ns -batch $file 2>&1
+    $seconds = $sw.Elapsed.TotalSeconds
+    Remove-Item $file
+    if ($LASTEXITCODE -ne 0) { throw "ip -n $ns -batch failed: $out" }
+    $seconds
 }
 
-$results += Use-Pair {
-    param($a, $b)
-    $qa = $qb = $null
+# A fresh pwsh inside the namespace running ControlPlaneLoop.ps1; returns what it wrote.
+function Invoke-CmdletLoop([string] $ns, [string] $mode, [int] $count) {
+    $json = Join-Path $outDir "loop-$mode.json"
+    Remove-Item $json -ErrorAction Ignore
+    $self = [System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName
+    $pwsh = if ((Split-Path -Leaf $self) -eq 'dotnet') { @($self, 'pwsh') } else { @($self) }
+    $loop = Join-Path $PSScriptRoot 'ControlPlaneLoop.ps1'
+    # From the repository root, where `dotnet pwsh` finds its local tool manifest.
+    Push-Location (Join-Path $PSScriptRoot '../..')
     try {
-        $qa = Start-LabQemuL2tpv3 -Namespace $a -Src 192.0.2.1 -Dst 192.0.2.2 -SrcPort 5000 -DstPort 6000 -TxSession 2000 -RxSession 1000 -Counter -TapAddress 198.51.100.1/24
-        $qb = Start-LabQemuL2tpv3 -Namespace $b -Src 192.0.2.2 -Dst 192.0.2.1 -SrcPort 6000 -DstPort 5000 -TxSession 1000 -RxSession 2000 -Counter -TapAddress 198.51.100.2/24
-        foreach ($n in $a, $b) { ns $n 'ip link set qtap0 mtu 1446' | Out-Null }
-        ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
-        Measure-Path 'QEMU -netdev l2tpv3 (baseline)' $a $b '198.51.100.2'
+        & ip netns exec $ns @pwsh -NoProfile -File $loop -Module (Resolve-Path $Module).Path -Mode $mode -Count $count -OutFile $json
+        if ($LASTEXITCODE -ne 0 -or -not (Test-Path $json)) { throw "ControlPlaneLoop.ps1 -Mode $mode failed in $ns (exit code $LASTEXITCODE)" }
+    }
+    finally { Pop-Location }
+    Get-Content -Raw $json | ConvertFrom-Json
+}
+
+# utime+stime of a process in clock ticks (/proc/PID/stat fields 14 and 15; the name in field 2 may hold spaces).
+function Get-CpuTicks([int] $id) {
+    $stat = Get-Content -Raw "/proc/$id/stat"
+    $fields = $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')
+    [long]$fields[11] + [long]$fields[12]
+}
+
+function New-UnderlayNamespace([string] $prefix) {
+    $ns = New-LabNamespace -Prefix $prefix
+    foreach ($cmd in 'link add u0 type veth peer name u1', 'addr add 192.0.2.1/24 dev u0', 'link set u0 up', 'link set u1 up') {
+        $out = & ip -n $ns @($cmd -split ' ') 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "ip -n $ns $cmd failed: $out" }
+    }
+    $ns
+}
+
+function Measure-ControlPlane {
+    $cp = [ordered]@{ Sessions = $Sessions; ManySessions = $ManySessions }
+
+    Write-Host "==> Baseline: ip -batch making and deleting $Sessions TAP devices"
+    $ns = New-LabNamespace -Prefix 'bench-ip'
+    try {
+        $cp.IpBatchAddSeconds = Measure-IpBatch $ns @(0..($Sessions - 1) | ForEach-Object { "tuntap add dev bt$_ mode tap" })
+        $cp.IpBatchDelSeconds = Measure-IpBatch $ns @(0..($Sessions - 1) | ForEach-Object { "link del bt$_" })
+    }
+    finally { Remove-LabNamespace -Name $ns }
+
+    Write-Host "==> $Sessions sessions, one New-L2tpSession call each, then one Remove-L2tpSession call each"
+    $ns = New-UnderlayNamespace 'bench-cp'
+    try {
+        $r = Invoke-CmdletLoop $ns 'Loop' $Sessions
+        if ($r.Made -ne $Sessions -or $r.Left -ne 0) { throw "the loop made $($r.Made) sessions and left $($r.Left)" }
+        $cp.CreateSeconds = $r.CreateSeconds
+        $cp.PerHundredSeconds = @($r.PerHundredSeconds)
+        $cp.RemoveSeconds = $r.RemoveSeconds
     }
     finally {
-        Stop-LabQemuL2tpv3 $qa
-        Stop-LabQemuL2tpv3 $qb
+        Remove-LabL2tpConfig -Namespace $ns
+        Remove-LabNamespace -Name $ns
     }
+
+    Write-Host "==> $ManySessions sessions (one pipeline): Get-L2tpSession, forwarder RSS, and $IdleSeconds s of idling"
+    $ns = New-UnderlayNamespace 'bench-many'
+    $fwd = $null; $state = $null
+    try {
+        $r = Invoke-CmdletLoop $ns 'Many' $ManySessions
+        $fwd = [int]$r.ForwarderPid; $state = [string]$r.StatePath
+        if ($r.Got -ne $ManySessions) { throw "Get-L2tpSession returned $($r.Got) sessions of $ManySessions" }
+        $cp.ManyCreateSeconds = $r.CreateSeconds
+        $cp.ManyPerHundredSeconds = @($r.PerHundredSeconds)
+        $cp.GetSeconds = $r.GetSeconds
+        # Past the state snapshot the forwarder writes once the control socket is quiet.
+        Start-Sleep -Seconds 2
+        $t0 = Get-CpuTicks $fwd
+        $sw = [System.Diagnostics.Stopwatch]::StartNew()
+        Start-Sleep -Seconds $IdleSeconds
+        $ticks = (Get-CpuTicks $fwd) - $t0
+        $cp.IdleCpuPercent = 100.0 * $ticks / 100 / $sw.Elapsed.TotalSeconds   # CLK_TCK is 100
+        $cp.RssMiB = [double](Select-String -Path "/proc/$fwd/status" -Pattern '^VmRSS:\s+(\d+)').Matches[0].Groups[1].Value / 1024
+    }
+    finally {
+        # 10,000 sessions removed one by one cost the kernel minutes: kill the forwarder and let the namespace take its
+        # TAPs; its state folder goes too, or a forwarder of a reused namespace would restore it.
+        if ($fwd) { & kill -9 $fwd 2>$null }
+        if ($state -and $state.StartsWith('/run/l2tp/')) { Remove-Item -Recurse -Force (Split-Path $state) -ErrorAction Ignore }
+        Remove-LabNamespace -Name $ns
+    }
+
+    $per = $cp.PerHundredSeconds
+    $slowest = ($per | Select-Object -Skip 1 | Measure-Object -Maximum).Maximum
+    $rows = @(
+        [pscustomobject]@{ Figure = "make $Sessions sessions, one New-L2tpSession each"; Value = '{0:N2} s' -f $cp.CreateSeconds
+            Baseline = 'ip -batch, {0} tuntap add: {1:N2} s' -f $Sessions, $cp.IpBatchAddSeconds
+            Ratio = $cp.CreateSeconds / $cp.IpBatchAddSeconds; Target = '≤ 5'; Met = $cp.CreateSeconds / $cp.IpBatchAddSeconds -le 5 }
+        [pscustomobject]@{ Figure = 'slowest later hundred vs the first'; Value = '{0:N3} s vs {1:N3} s' -f $slowest, $per[0]
+            Baseline = 'first hundred'; Ratio = $slowest / $per[0]; Target = '≤ 1'; Met = $slowest -le $per[0] }
+        [pscustomobject]@{ Figure = "remove $Sessions sessions, one Remove-L2tpSession each"; Value = '{0:N2} s' -f $cp.RemoveSeconds
+            Baseline = 'ip -batch, {0} link del: {1:N2} s' -f $Sessions, $cp.IpBatchDelSeconds
+            Ratio = $cp.RemoveSeconds / $cp.IpBatchDelSeconds; Target = '≤ 3'; Met = $cp.RemoveSeconds / $cp.IpBatchDelSeconds -le 3 }
+        [pscustomobject]@{ Figure = "Get-L2tpSession of $ManySessions sessions"; Value = '{0:N3} s' -f $cp.GetSeconds
+            Baseline = ''; Ratio = $null; Target = '< 1 s'; Met = $cp.GetSeconds -lt 1 }
+        [pscustomobject]@{ Figure = "forwarder RSS at $ManySessions sessions"; Value = '{0:N1} MiB' -f $cp.RssMiB
+            Baseline = ''; Ratio = $null; Target = '< 64 MiB'; Met = $cp.RssMiB -lt 64 }
+        [pscustomobject]@{ Figure = "idle forwarder at $ManySessions sessions ($IdleSeconds s)"; Value = '{0:N2} % of a core' -f $cp.IdleCpuPercent
+            Baseline = ''; Ratio = $null; Target = '< 1 %'; Met = $cp.IdleCpuPercent -lt 1 }
+        [pscustomobject]@{ Figure = "make $ManySessions sessions, one pipeline into New-L2tpSession"; Value = '{0:N2} s' -f $cp.ManyCreateSeconds
+            Baseline = ''; Ratio = $null; Target = '(for information)'; Met = $null }
+    )
+    $cp.Table = $rows
+    $cp
 }
 
-$results += Measure-Managed 'L2tp managed, offload off' $false
-$results += Measure-Managed 'L2tp managed' $true
-$results += Measure-Managed 'L2tp managed, udp_csum on (UDP GSO/GRO)' $true $true
-
-$veth = $results[0]
-$qemu = $results | Where-Object Path -Like 'QEMU*' | Select-Object -First 1
-foreach ($r in $results) {
-    $r | Add-Member RatioToVeth ([math]::Round($r.Gbps / $veth.Gbps, 3))
-    $r | Add-Member RatioToQemu $(if ($qemu -and $qemu.Gbps -gt 0) { [math]::Round($r.Gbps / $qemu.Gbps, 2) } else { $null })
+function Format-ControlPlane($cp) {
+    $lines = @('| Figure | Value | Baseline (same run) | Ratio | Target | Met |', '|---|---|---|---|---|---|')
+    foreach ($r in $cp.Table) {
+        $ratio = if ($null -ne $r.Ratio) { '{0:N2}' -f $r.Ratio } else { '' }
+        $met = if ($null -eq $r.Met) { '' } elseif ($r.Met) { 'met' } else { 'NOT met' }
+        $lines += "| $($r.Figure) | $($r.Value) | $($r.Baseline) | $ratio | $($r.Target) | $met |"
+    }
+    $lines += ''
+    $lines += "Seconds per hundred sessions made, one New-L2tpSession call each (hundreds 1 to $($cp.PerHundredSeconds.Count)):"
+    $lines += ''
+    $lines += ($cp.PerHundredSeconds | ForEach-Object { '{0:N3}' -f $_ }) -join ' '
+    $lines -join "`n"
 }
-$results | Format-Table -AutoSize | Out-String | Write-Host
-$outDir = Join-Path $PSScriptRoot '../../out/bench'
-New-Item -ItemType Directory -Force $outDir | Out-Null
-$results | ConvertTo-Json | Set-Content (Join-Path $outDir 'bench.json')
-$results
+
+# ---- Data plane ----------------------------------------------------------------------------------------------------
+
+function Measure-DataPlane {
+    $results = @()
+    $results += Use-Pair { param($a, $b) Measure-Path 'veth (baseline)' $a $b '192.0.2.2' }
+
+    $results += Use-Pair {
+        param($a, $b)
+        $null = & ip -n $a link add vx0 type vxlan id 42 local 192.0.2.1 remote 192.0.2.2 dstport 4789 2>&1
+        if ($LASTEXITCODE -ne 0) { return }
+        ns $b 'ip link add vx0 type vxlan id 42 local 192.0.2.2 remote 192.0.2.1 dstport 4789' | Out-Null
+        ns $a 'ip addr add 203.0.113.1/24 dev vx0; ip link set vx0 up' | Out-Null
+        ns $b 'ip addr add 203.0.113.2/24 dev vx0; ip link set vx0 up' | Out-Null
+        Measure-Path 'kernel VXLAN (baseline)' $a $b '203.0.113.2'
+    }
+
+    $results += Use-Pair {
+        param($a, $b)
+        $qa = $qb = $null
+        try {
+            $qa = Start-LabQemuL2tpv3 -Namespace $a -Src 192.0.2.1 -Dst 192.0.2.2 -SrcPort 5000 -DstPort 6000 -TxSession 2000 -RxSession 1000 -Counter -TapAddress 198.51.100.1/24
+            $qb = Start-LabQemuL2tpv3 -Namespace $b -Src 192.0.2.2 -Dst 192.0.2.1 -SrcPort 6000 -DstPort 5000 -TxSession 1000 -RxSession 2000 -Counter -TapAddress 198.51.100.2/24
+            foreach ($n in $a, $b) { ns $n 'ip link set qtap0 mtu 1446' | Out-Null }
+            ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
+            Measure-Path 'QEMU -netdev l2tpv3 (baseline)' $a $b '198.51.100.2'
+        }
+        finally {
+            Stop-LabQemuL2tpv3 $qa
+            Stop-LabQemuL2tpv3 $qb
+        }
+    }
+
+    $results += Measure-Managed 'L2tp managed, offload off' $false
+    $results += Measure-Managed 'L2tp managed' $true
+    $results += Measure-Managed 'L2tp managed, udp_csum on (UDP GSO/GRO)' $true $true
+
+    $veth = $results[0]
+    $qemu = $results | Where-Object Path -Like 'QEMU*' | Select-Object -First 1
+    foreach ($r in $results) {
+        $r | Add-Member RatioToVeth ([math]::Round($r.Gbps / $veth.Gbps, 3))
+        $r | Add-Member RatioToQemu $(if ($qemu -and $qemu.Gbps -gt 0) { [math]::Round($r.Gbps / $qemu.Gbps, 2) } else { $null })
+    }
+    $results | Format-Table -AutoSize | Out-String | Write-Host
+    $results
+}
+
+$report = [ordered]@{
+    Time = (Get-Date).ToUniversalTime().ToString('o')
+    Cpus = [Environment]::ProcessorCount
+    LoadAverage = (Get-Content /proc/loadavg -Raw).Trim()
+}
+if ($Part -in 'All', 'DataPlane') { $report.DataPlane = @(Measure-DataPlane) }
+if ($Part -in 'All', 'ControlPlane') { $report.ControlPlane = Measure-ControlPlane }
+
+$md = @("# Bench $($report.Time)", '', "$($report.Cpus) CPUs, load average at the start: $($report.LoadAverage)", '')
+if ($report.Contains('ControlPlane')) {
+    $table = Format-ControlPlane $report.ControlPlane
+    Write-Host ''
+    Write-Host $table
+    $md += '## Control plane', '', $table, ''
+}
+if ($report.Contains('DataPlane')) {
+    $md += '## Data plane', '', '| Path | Gbit/s | RTT µs | × veth | × QEMU |', '|---|---|---|---|---|'
+    $md += $report.DataPlane | ForEach-Object { "| $($_.Path) | $($_.Gbps) | $($_.RttUs) | $($_.RatioToVeth) | $($_.RatioToQemu) |" }
+}
+$report | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $outDir 'bench.json')
+$md -join "`n" | Set-Content (Join-Path $outDir 'bench.md')
+Write-Host "Wrote $(Join-Path $outDir 'bench.json') and bench.md"
+$report

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace L2tp.Netlink;
@@ -21,7 +22,11 @@ internal sealed class NetlinkException : Exception
 internal sealed class NetlinkClient : IDisposable
 {
     private readonly INetlinkTransport _transport;
-    private readonly byte[] _rx = new byte[256 * 1024];
+    /// <summary>
+    /// Room for the largest reply packet. Rented, not allocated: a cmdlet opens a client or two per call, and 256 KB
+    /// arrays go to the large object heap, whose churn made a loop of cmdlets spend most of its time in the GC.
+    /// </summary>
+    private byte[]? _rx = ArrayPool<byte>.Shared.Rent(256 * 1024);
     private readonly NetlinkWriter _tx = new();
     private uint _seq = (uint)Environment.TickCount;
     private readonly Dictionary<string, ushort> _families = new();
@@ -45,9 +50,10 @@ internal sealed class NetlinkClient : IDisposable
         var replies = new List<NetlinkMessage>();
         while (true)
         {
-            int n = _transport.Receive(_rx);
+            var rx = _rx ?? throw new ObjectDisposedException(nameof(NetlinkClient));
+            int n = _transport.Receive(rx);
             // Copy out: the receive buffer is reused for the next part.
-            var chunk = _rx.AsSpan(0, n).ToArray();
+            var chunk = rx.AsSpan(0, n).ToArray();
             foreach (var m in NetlinkMessage.Split(chunk))
             {
                 if (m.Seq != seq)
@@ -123,5 +129,10 @@ internal sealed class NetlinkClient : IDisposable
         return (errno, text);
     }
 
-    public void Dispose() => _transport.Dispose();
+    public void Dispose()
+    {
+        _transport.Dispose();
+        if (Interlocked.Exchange(ref _rx, null) is { } rx)
+            ArrayPool<byte>.Shared.Return(rx);
+    }
 }

@@ -65,6 +65,20 @@ internal sealed class RtNetlink : IDisposable
         }
     }
 
+    /// <summary>One link by index; null when there is none. A lookup, not a dump: its cost does not grow with the links.</summary>
+    public LinkInfo? Link(int index)
+    {
+        try
+        {
+            return _client.Request(RTM_GETLINK, 0, w => IfInfo(w, index))
+                .Where(m => m.Type == RTM_NEWLINK).Select(ParseLink).FirstOrDefault();
+        }
+        catch (NetlinkException e) when (e.Errno == Tmds.Linux.LibC.ENODEV)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Changes what is given: up/down, MTU, MAC address, master (0 removes it from its bridge).</summary>
     public void SetLink(int index, bool? up = null, int? mtu = null, byte[]? mac = null, int? master = null)
     {
@@ -168,7 +182,7 @@ internal sealed class RtNetlink : IDisposable
             if (a.Nested(RTA_METRICS).U32OrNull(RTAX_MTU) is { } routeMtu and > 0)
                 return (int)routeMtu;
             if (a.U32OrNull(RTA_OIF) is { } oif)
-                return Links().FirstOrDefault(l => l.Index == oif)?.Mtu;
+                return Link((int)oif)?.Mtu;
         }
         return null;
     }

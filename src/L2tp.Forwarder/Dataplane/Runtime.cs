@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using L2tp.Protocol;
 
 namespace L2tp.Forwarder.Dataplane;
@@ -76,23 +77,48 @@ internal sealed class TunnelRuntime
     /// <summary>Packets start with an IPv4 header to skip (IPv4 raw sockets for IP encapsulation).</summary>
     public required bool SkipIpHeader { get; init; }
     public required Counters Counters { get; init; }
-    public required Dictionary<uint, SessionRuntime> Sessions { get; init; }
+    /// <summary>Changed in place by the control thread (through <see cref="DataplaneMap"/>), read without locks by the loops.</summary>
+    public required ConcurrentDictionary<uint, SessionRuntime> Sessions { get; init; }
 }
 
 /// <summary>
-/// An immutable picture of all tunnels and sessions, swapped whole by the control thread so the packet loops read it
-/// without locks.
+/// Where the packet loops find a tunnel by its socket and a session by its TAP or id. The control thread changes it in
+/// place, one entry per change, so a change costs the same at 10 sessions or 10,000 (rebuilding a whole picture per
+/// change made creating N sessions cost N²). The loops read it without locks: a concurrent dictionary's lookups take
+/// none and allocate nothing. An entry removed may still be in use by an iteration that looked it up before; the
+/// control thread waits that out (PacketLoop.Quiesce) before closing the entry's fd.
 /// </summary>
 internal sealed class DataplaneMap
 {
-    public static readonly DataplaneMap Empty = new(new Dictionary<int, TunnelRuntime>(), new Dictionary<int, SessionRuntime>());
+    public ConcurrentDictionary<int, TunnelRuntime> BySocket { get; } = new();
+    public ConcurrentDictionary<int, SessionRuntime> ByTap { get; } = new();
 
-    public DataplaneMap(Dictionary<int, TunnelRuntime> bySocket, Dictionary<int, SessionRuntime> byTap)
+    /// <summary>Entries written or removed over the map's life: what a test counts to see a change stay O(1).</summary>
+    public long EntriesWritten { get; private set; }
+
+    public void AddTunnel(TunnelRuntime t)
     {
-        BySocket = bySocket;
-        ByTap = byTap;
+        BySocket[t.SocketFd] = t;
+        EntriesWritten++;
     }
 
-    public Dictionary<int, TunnelRuntime> BySocket { get; }
-    public Dictionary<int, SessionRuntime> ByTap { get; }
+    public void RemoveTunnel(TunnelRuntime t)
+    {
+        BySocket.TryRemove(t.SocketFd, out _);
+        EntriesWritten++;
+    }
+
+    public void AddSession(TunnelRuntime t, SessionRuntime s)
+    {
+        t.Sessions[s.SessionId] = s;
+        ByTap[s.TapFd] = s;
+        EntriesWritten += 2;
+    }
+
+    public void RemoveSession(TunnelRuntime t, SessionRuntime s)
+    {
+        t.Sessions.TryRemove(s.SessionId, out _);
+        ByTap.TryRemove(s.TapFd, out _);
+        EntriesWritten += 2;
+    }
 }

@@ -12,7 +12,7 @@ namespace L2tp.Forwarder.Dataplane;
 internal sealed unsafe class TapDevice : IDisposable
 {
     private const uint TUNSETIFF = 0x400454ca, TUNSETPERSIST = 0x400454cb, TUNSETOFFLOAD = 0x400454d0;
-    private const short IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000;
+    private const int IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000, IFF_TUN_EXCL = 0x8000;
     private const int TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04;
 
     /// <summary>
@@ -36,14 +36,13 @@ internal sealed unsafe class TapDevice : IDisposable
     }
 
     /// <summary>
-    /// Makes a new TAP. A name with %d gets the lowest free number, as the kernel names l2tpeth%d. An existing
-    /// interface of that name is refused with EEXIST rather than silently attached to.
+    /// Makes a new TAP. A name with %d gets the lowest free number from the kernel (which scans every interface name
+    /// for it: the forwarder picks l2tpeth names itself, see InterfaceNames). An existing interface of that name is
+    /// refused with EEXIST rather than silently attached to: IFF_TUN_EXCL makes the check and the creation one step.
     /// </summary>
     public static TapDevice Create(string namePattern)
     {
-        if (!namePattern.Contains('%') && InterfaceExists(namePattern))
-            throw new ErrnoException(EEXIST, $"interface {namePattern} already exists");
-        var tap = Open(namePattern);
+        var tap = Open(namePattern, exclusive: true);
         try
         {
             Ioctl(tap.Fd, TUNSETPERSIST, 1, "TUNSETPERSIST");
@@ -57,14 +56,14 @@ internal sealed unsafe class TapDevice : IDisposable
     }
 
     /// <summary>Attaches to a persistent TAP left by an earlier forwarder.</summary>
-    public static TapDevice Attach(string name)
+    public static TapDevice Attach(string name, InterfaceControl control)
     {
-        if (!InterfaceExists(name))
+        if (control.IndexOf(name) <= 0)
             throw new ErrnoException(ENODEV, $"interface {name} is gone");
-        return Open(name);
+        return Open(name, exclusive: false);
     }
 
-    private static TapDevice Open(string name)
+    private static TapDevice Open(string name, bool exclusive)
     {
         int fd;
         fixed (byte* path = "/dev/net/tun\0"u8)
@@ -75,11 +74,14 @@ internal sealed unsafe class TapDevice : IDisposable
         new Span<byte>(ifr, IfReqSize).Clear();
         Encoding.ASCII.GetBytes(name, new Span<byte>(ifr, IfNameSize - 1));
         bool offload = OffloadEnabled;
-        *(short*)(ifr + IfNameSize) = (short)(IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0));
+        *(short*)(ifr + IfNameSize) = unchecked((short)(IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0) | (exclusive ? IFF_TUN_EXCL : 0)));
         if (ioctl(fd, unchecked((int)TUNSETIFF), ifr) < 0)
         {
             int e = errno;
             close(fd);
+            // With IFF_TUN_EXCL the kernel answers EBUSY for a name in use, whatever kind of interface holds it.
+            if (exclusive && e == EBUSY)
+                throw new ErrnoException(EEXIST, $"interface {name} already exists");
             throw new ErrnoException(e, $"TUNSETIFF({name})");
         }
         string actual = Marshal.PtrToStringAnsi((IntPtr)ifr) ?? name;
@@ -100,9 +102,6 @@ internal sealed unsafe class TapDevice : IDisposable
             throw new ErrnoException(errno, what);
     }
 
-    /// <summary>Whether an interface of this name exists in this network namespace.</summary>
-    public static bool InterfaceExists(string name) => InterfaceControl.IndexOf(name) > 0;
-
     /// <summary>Drops persistence and closes: the kernel then removes the interface, as deleting an l2tp_eth session does.</summary>
     public void Destroy()
     {
@@ -120,47 +119,48 @@ internal sealed unsafe class TapDevice : IDisposable
     }
 }
 
-/// <summary>The SIOC* interface ioctls the forwarder needs: index lookup and MTU.</summary>
-internal static unsafe class InterfaceControl
+/// <summary>
+/// The SIOC* interface ioctls the forwarder needs (index lookup and MTU), on one socket for the forwarder's life rather
+/// than one per call. The socket answers for the network namespace it was opened in.
+/// </summary>
+internal sealed unsafe class InterfaceControl : IDisposable
 {
     private const int IfReqSize = 40, IfNameSize = 16;
+    private int _fd = Sys.Check(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), "socket(AF_INET)");
 
-    private static int WithIfReq(string name, int request, int value, out int result)
+    private int WithIfReq(string name, int request, int value, out int result)
     {
-        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (s < 0)
-            throw new ErrnoException(errno, "socket(AF_INET)");
-        try
-        {
-            byte* ifr = stackalloc byte[IfReqSize];
-            new Span<byte>(ifr, IfReqSize).Clear();
-            Encoding.ASCII.GetBytes(name.Length < IfNameSize ? name : name[..(IfNameSize - 1)], new Span<byte>(ifr, IfNameSize - 1));
-            *(int*)(ifr + IfNameSize) = value;
-            int rc = ioctl(s, request, ifr);
-            result = *(int*)(ifr + IfNameSize);
-            return rc < 0 ? errno : 0;
-        }
-        finally
-        {
-            close(s);
-        }
+        byte* ifr = stackalloc byte[IfReqSize];
+        new Span<byte>(ifr, IfReqSize).Clear();
+        Encoding.ASCII.GetBytes(name.Length < IfNameSize ? name : name[..(IfNameSize - 1)], new Span<byte>(ifr, IfNameSize - 1));
+        *(int*)(ifr + IfNameSize) = value;
+        int rc = ioctl(_fd, request, ifr);
+        result = *(int*)(ifr + IfNameSize);
+        return rc < 0 ? errno : 0;
     }
 
     /// <summary>The interface index, or 0 when there is no such interface.</summary>
-    public static int IndexOf(string name) => WithIfReq(name, SIOCGIFINDEX, 0, out int index) == 0 ? index : 0;
+    public int IndexOf(string name) => WithIfReq(name, SIOCGIFINDEX, 0, out int index) == 0 ? index : 0;
 
-    public static void SetMtu(string name, int mtu)
+    public void SetMtu(string name, int mtu)
     {
         int e = WithIfReq(name, SIOCSIFMTU, mtu, out _);
         if (e != 0)
             throw new ErrnoException(e, $"SIOCSIFMTU({name}, {mtu})");
     }
 
-    public static int GetMtu(string name)
+    public int GetMtu(string name)
     {
         int e = WithIfReq(name, SIOCGIFMTU, 0, out int mtu);
         if (e != 0)
             throw new ErrnoException(e, $"SIOCGIFMTU({name})");
         return mtu;
+    }
+
+    public void Dispose()
+    {
+        if (_fd >= 0)
+            close(_fd);
+        _fd = -1;
     }
 }

@@ -86,6 +86,11 @@ internal sealed class ForwarderLink : IDisposable
     /// </summary>
     public IReadOnlyList<string> TakeRejectWarnings()
     {
+        // A forwarder sets entries aside only as it starts: once this process has taken them from it, there is nothing
+        // left to ask for, and each later cmdlet call saves two requests.
+        var key = StartKey(Server.Pid);
+        if (key is { } known && Asked.ContainsKey(known))
+            return Array.Empty<string>();
         try
         {
             if (Client.ResolveFamily(ForwarderGenl.FamilyName) is not { } family)
@@ -93,13 +98,35 @@ internal sealed class ForwarderLink : IDisposable
             var reply = Client.Genl(family, ForwarderGenl.CMD_INFO, ForwarderGenl.Version, 0,
                 w => w.Flag(ForwarderGenl.ATTR_NEW_REJECTS_ONLY)).Single().GenlAttributes;
             string path = (reply.String(ForwarderGenl.ATTR_STATE_PATH) ?? "state.json") + ".rejected";
-            return ForwarderGenl.ReadRejected(reply)
+            var warnings = ForwarderGenl.ReadRejected(reply)
                 .Select(r => $"l2tp-forwarder set aside {r.What} of its state file, which it could not restore: {r.Reason}. The entry is kept in {path}.")
                 .ToList();
+            if (key is { } k)
+                Asked[k] = true;
+            return warnings;
         }
         catch (Exception e) when (e is NetlinkException or InvalidOperationException or InvalidDataException)
         {
             return Array.Empty<string>();
+        }
+    }
+
+    /// <summary>Forwarders (pid and start time: a pid alone may be reused) this process has taken the warnings of.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int Pid, long Start), bool> Asked = new();
+
+    /// <summary>A process's identity over time: its pid and its start time (/proc/PID/stat field 22); null when unreadable.</summary>
+    private static (int, long)? StartKey(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            // Fields after the command name, which may hold spaces and parentheses: field 3 is the first.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 19 && long.TryParse(fields[19], out long start) ? (pid, start) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 
