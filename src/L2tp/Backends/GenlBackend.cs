@@ -152,7 +152,7 @@ internal abstract class GenlBackend : IL2tpBackend
     /// <summary>The kernel answers ENODEV for an unknown tunnel or session; ENOENT is accepted too.</summary>
     internal static bool IsNotFound(NetlinkException e) => e.Errno == ENODEV || e.Errno == ENOENT;
 
-    private string InNs => Services.Refusals.InNs(_netns);
+    private string InNs => ForwarderLink.InNs(_netns);
 
     public virtual void Dispose()
     {

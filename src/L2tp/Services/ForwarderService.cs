@@ -91,15 +91,9 @@ internal static class ForwarderService
         {
             return client.Genl(family, cmd, ForwarderGenl.Version, 0, attrs);
         }
-        catch (NetlinkException e) when (e.Errno == EPERM || e.Errno == EACCES)
-        {
-            throw new L2tpException("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(netns) ? null : netns,
-                $"Operating l2tp-forwarder{InNs(netns)} needs root or CAP_NET_ADMIN. {e.Message}", e) { Errno = e.Errno };
-        }
         catch (NetlinkException e)
         {
-            throw new L2tpException("L2tp.ForwarderError", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
-                $"l2tp-forwarder{InNs(netns)} refused the request: {e.Message}", e) { Errno = e.Errno };
+            throw Refusals.ForwarderRequest(e, netns);
         }
     }
 

@@ -76,6 +76,13 @@ internal static class Refusals
         return Err(e, "L2tp.BackendError", L2tpErrorKind.ConnectionError, target, $"The {backend} backend failed: {detail}");
     }
 
+    /// <summary>A request of the forwarder's own family (INFO, STOP) refused.</summary>
+    public static L2tpException ForwarderRequest(NetlinkException e, string netns) => e.Errno == EPERM || e.Errno == EACCES
+        ? Err(e, "L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(netns) ? null : netns,
+            $"Operating l2tp-forwarder{InNs(netns)} needs root or CAP_NET_ADMIN. {e.Message}")
+        : Err(e, "L2tp.ForwarderError", L2tpErrorKind.ConnectionError, Control.ForwarderPaths.SocketName,
+            $"l2tp-forwarder{InNs(netns)} refused the request: {e.Message}");
+
     /// <summary>An rtnetlink change refused (interface and bridge helpers): what is not operation-specific.</summary>
     public static L2tpException LinkChange(NetlinkException e, object? target) =>
         Err(e, "L2tp.KernelRefused", e.Errno == EPERM ? L2tpErrorKind.PermissionDenied : L2tpErrorKind.InvalidArgument,
