@@ -22,7 +22,7 @@ internal sealed class NetNamespace : IDisposable
             throw new L2tpException("L2tp.InvalidNetworkNamespace", L2tpErrorKind.InvalidArgument, name,
                 $"'{name}' is not a network namespace name (see `ip netns list`).");
         string path = "/run/netns/" + name;
-        int target = OpenReadOnly(path);
+        int target = Sys.OpenReadOnly(path);
         if (target < 0)
         {
             int e = errno;
@@ -33,7 +33,7 @@ internal sealed class NetNamespace : IDisposable
         }
         try
         {
-            scope._original = OpenReadOnly("/proc/thread-self/ns/net");
+            scope._original = Sys.OpenReadOnly("/proc/thread-self/ns/net");
             if (scope._original < 0)
                 throw new ErrnoException(errno, "open(/proc/thread-self/ns/net)");
             if (Sys.SetNs(target, Sys.CLONE_NEWNET_) < 0)
@@ -49,13 +49,6 @@ internal sealed class NetNamespace : IDisposable
             Sys.Close(target);
         }
         return scope;
-    }
-
-    private static unsafe int OpenReadOnly(string path)
-    {
-        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* p = bytes)
-            return open(p, O_RDONLY | O_CLOEXEC);
     }
 
     /// <summary>

@@ -100,7 +100,7 @@ internal static unsafe class PeerAuthorization
         var callerUserNs = Identity($"/proc/{pid}/ns/user");
         if (callerUserNs is null)
             return (false, "the peer's user namespace cannot be read");
-        int ns = OpenReadOnly("/proc/thread-self/ns/net");
+        int ns = Sys.OpenReadOnly("/proc/thread-self/ns/net");
         if (ns < 0)
             return (false, "this network namespace cannot be read");
         int userNs = ioctl(ns, NS_GET_USERNS);
@@ -131,13 +131,6 @@ internal static unsafe class PeerAuthorization
         return (false, "its capabilities hold only in a user namespace of its own, which does not own this network namespace");
     }
 
-    private static int OpenReadOnly(string path)
-    {
-        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* p = bytes)
-            return open(p, O_RDONLY | O_CLOEXEC);
-    }
-
     private static (ulong Dev, ulong Ino)? Identity(int fd)
     {
         stat st;
@@ -146,7 +139,7 @@ internal static unsafe class PeerAuthorization
 
     private static (ulong Dev, ulong Ino)? Identity(string path)
     {
-        int fd = OpenReadOnly(path);
+        int fd = Sys.OpenReadOnly(path);
         if (fd < 0)
             return null;
         try { return Identity(fd); }

@@ -134,20 +134,24 @@ internal static unsafe class Sys
             return write(fd, p, data.Length);
     }
 
-    public static void SetReceiveTimeout(int fd, TimeSpan t)
+    public static void SetReceiveTimeout(int fd, TimeSpan t) => SetTimeout(fd, SO_RCVTIMEO, t, "setsockopt(SO_RCVTIMEO)");
+
+    public static void SetSendTimeout(int fd, TimeSpan t) => SetTimeout(fd, SO_SNDTIMEO, t, "setsockopt(SO_SNDTIMEO)");
+
+    private static void SetTimeout(int fd, int option, TimeSpan t, string what)
     {
         long* tv = stackalloc long[2];
         tv[0] = (long)t.TotalSeconds;
         tv[1] = t.Milliseconds * 1000L;
-        Check(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16), "setsockopt(SO_RCVTIMEO)");
+        Check(setsockopt(fd, SOL_SOCKET, option, tv, 16), what);
     }
 
-    public static void SetSendTimeout(int fd, TimeSpan t)
+    /// <summary>open(path, O_RDONLY | O_CLOEXEC); -1 with errno set on failure.</summary>
+    public static int OpenReadOnly(string path)
     {
-        long* tv = stackalloc long[2];
-        tv[0] = (long)t.TotalSeconds;
-        tv[1] = t.Milliseconds * 1000L;
-        Check(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, 16), "setsockopt(SO_SNDTIMEO)");
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = bytes)
+            return open(p, O_RDONLY | O_CLOEXEC);
     }
 
     public static void SetNonBlocking(int fd)

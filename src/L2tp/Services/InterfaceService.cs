@@ -22,12 +22,6 @@ internal sealed class InterfaceService
         _netns = netns;
     }
 
-    private T Request<T>(Func<T> request, Func<NetlinkException, L2tpException> refusal)
-    {
-        try { return request(); }
-        catch (NetlinkException e) { throw refusal(e); }
-    }
-
     public LinkInfo Require(string name) =>
         _rt.Link(name) ?? throw new L2tpException("L2tp.InterfaceNotFound", L2tpErrorKind.ObjectNotFound, name,
             $"There is no interface '{name}'{Refusals.InNs(_netns)}.");
@@ -95,7 +89,7 @@ internal sealed class InterfaceService
             if (local is { } a)
             {
                 prefix = peer is null ? a.Prefix : (peer.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128 : 32);
-                Request(() => { _rt.AddAddress(link.Index, a.Address, prefix, peer); return 0; }, e => Refusals.AddressAdd(e, change.Address!, name));
+                Refusals.Guard(() => _rt.AddAddress(link.Index, a.Address, prefix, peer), e => Refusals.AddressAdd(e, change.Address!, name));
             }
             try
             {
@@ -158,10 +152,10 @@ internal sealed class InterfaceService
     public L2tpBridge NewBridge(string name, bool up)
     {
         Protocol.SessionSpec.CheckInterfaceName(name);
-        Request(() => { _rt.AddLink(name, "bridge"); return 0; }, e => Refusals.BridgeAdd(e, name));
+        Refusals.Guard(() => _rt.AddLink(name, "bridge"), e => Refusals.BridgeAdd(e, name));
         var link = Require(name);
         if (up)
-            Request(() => { _rt.SetLink(link.Index, up: true); return 0; }, e => Refusals.LinkChange(e, name));
+            Refusals.Guard(() => _rt.SetLink(link.Index, up: true), e => Refusals.LinkChange(e, name));
         return Bridge(_rt.Links(), _rt.Link(name)!);
     }
 
@@ -176,7 +170,7 @@ internal sealed class InterfaceService
     }
 
     public void RemoveBridge(LinkInfo bridge) =>
-        Request(() => { _rt.DeleteLink(bridge.Index); return 0; }, e => Refusals.LinkChange(e, bridge.Name));
+        Refusals.Guard(() => _rt.DeleteLink(bridge.Index), e => Refusals.LinkChange(e, bridge.Name));
 
     /// <summary>Checks that <paramref name="port"/> may join <paramref name="bridge"/>; returns both links.</summary>
     public (LinkInfo Bridge, LinkInfo Port) PlanAddPort(string bridge, string port)
@@ -189,7 +183,7 @@ internal sealed class InterfaceService
     }
 
     public void SetMaster(LinkInfo port, LinkInfo? bridge) =>
-        Request(() => { _rt.SetLink(port.Index, master: bridge?.Index ?? 0); return 0; }, e => Refusals.LinkChange(e, port.Name));
+        Refusals.Guard(() => _rt.SetLink(port.Index, master: bridge?.Index ?? 0), e => Refusals.LinkChange(e, port.Name));
 
     public LinkInfo RequirePort(string name)
     {

@@ -46,23 +46,11 @@ internal sealed class PseudowireService : IDisposable
         return w;
     }
 
-    private T Request<T>(IL2tpBackend b, Func<T> request, Func<NetlinkException, L2tpException> refusal)
-    {
-        try
-        {
-            return request();
-        }
-        catch (NetlinkException e)
-        {
-            throw refusal(e);
-        }
-    }
-
     /// <summary>Creates a tunnel from a spec the cmdlet has validated (before asking ShouldProcess).</summary>
     public L2tpTunnel NewTunnel(TunnelSpec spec)
     {
         var b = Backend(create: true)!;
-        return Request(b, () => b.CreateTunnel(spec), e => Refusals.TunnelCreate(e, spec, b.Kind, _netns));
+        return Refusals.Guard(() => b.CreateTunnel(spec), e => Refusals.TunnelCreate(e, spec, b.Kind, _netns));
     }
 
     /// <summary>All tunnels, or the one asked for (L2tp.TunnelNotFound when it is not there).</summary>
@@ -70,7 +58,7 @@ internal sealed class PseudowireService : IDisposable
     {
         var b = Backend(create: false);
         var tunnels = b is null ? Array.Empty<L2tpTunnel>()
-            : Request(b, () => b.GetTunnels(tunnelId), e => Refusals.Generic(e, b.Kind, tunnelId, _netns));
+            : Refusals.Guard(() => b.GetTunnels(tunnelId), e => Refusals.Generic(e, b.Kind, tunnelId, _netns));
         if (tunnelId is { } id && tunnels.Count == 0)
             throw Refusals.TunnelNotFound(id, _netns);
         return tunnels;
@@ -100,14 +88,14 @@ internal sealed class PseudowireService : IDisposable
             progress?.Invoke(i);
             RemoveSession(sessions[i].TunnelId, sessions[i].SessionId);
         }
-        Request(b, () => { b.DeleteTunnel(tunnelId); return 0; }, e => Refusals.TunnelDelete(e, tunnelId, b.Kind, _netns));
+        Refusals.Guard(() => b.DeleteTunnel(tunnelId), e => Refusals.TunnelDelete(e, tunnelId, b.Kind, _netns));
     }
 
     /// <summary>Creates a session from a spec the cmdlet has validated (before asking ShouldProcess).</summary>
     public L2tpSession NewSession(SessionSpec spec)
     {
         var b = Backend(create: false) ?? throw Refusals.TunnelNotFound(spec.TunnelId, _netns);
-        return Request(b, () => b.CreateSession(spec), e => Refusals.SessionCreate(e, spec, b.Kind, _netns, () => SessionExists(b, spec)));
+        return Refusals.Guard(() => b.CreateSession(spec), e => Refusals.SessionCreate(e, spec, b.Kind, _netns, () => SessionExists(b, spec)));
     }
 
     private static bool SessionExists(IL2tpBackend b, SessionSpec spec)
@@ -121,7 +109,7 @@ internal sealed class PseudowireService : IDisposable
     {
         var b = Backend(create: false);
         var sessions = b is null ? Array.Empty<L2tpSession>()
-            : Request(b, () => b.GetSessions(tunnelId, sessionId), e => Refusals.Generic(e, b.Kind, sessionId, _netns));
+            : Refusals.Guard(() => b.GetSessions(tunnelId, sessionId), e => Refusals.Generic(e, b.Kind, sessionId, _netns));
         if (sessionId is { } sid && sessions.Count == 0)
             throw Refusals.SessionNotFound(tunnelId, sid, _netns);
         return sessions;
@@ -130,7 +118,7 @@ internal sealed class PseudowireService : IDisposable
     public void RemoveSession(uint tunnelId, uint sessionId)
     {
         var b = Backend(create: false) ?? throw Refusals.SessionNotFound(tunnelId, sessionId, _netns);
-        Request(b, () => { b.DeleteSession(tunnelId, sessionId); return 0; }, e => Refusals.SessionDelete(e, tunnelId, sessionId, b.Kind, _netns));
+        Refusals.Guard(() => b.DeleteSession(tunnelId, sessionId), e => Refusals.SessionDelete(e, tunnelId, sessionId, b.Kind, _netns));
     }
 
     /// <summary>

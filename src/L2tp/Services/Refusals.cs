@@ -10,6 +10,17 @@ namespace L2tp.Services;
 /// </summary>
 internal static class Refusals
 {
+    /// <summary>Runs a request; its refusal becomes the error <paramref name="refusal"/> words.</summary>
+    public static T Guard<T>(Func<T> request, Func<NetlinkException, L2tpException> refusal)
+    {
+        try { return request(); }
+        catch (NetlinkException e) { throw refusal(e); }
+    }
+
+    /// <inheritdoc cref="Guard{T}"/>
+    public static void Guard(Action request, Func<NetlinkException, L2tpException> refusal) =>
+        Guard(() => { request(); return 0; }, refusal);
+
     public static string InNs(string netns) => string.IsNullOrEmpty(netns) ? "" : $" in network namespace '{netns}'";
 
     private static L2tpException Err(NetlinkException e, string id, L2tpErrorKind kind, object? target, string text) =>
