@@ -90,7 +90,9 @@ Describe 'Session TAP offloads (managed backend)' {
         @{ Family = 'IPv4'; Server = '198.51.100.2' }
         @{ Family = 'IPv6'; Server = '2001:db8:1::2' }
     ) {
+        $txBefore = (Get-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000 -ErrorAction Stop).Statistics.TxPackets
         $t = Invoke-TcpTransfer $Server
+        $txAfter = (Get-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000 -ErrorAction Stop).Statistics.TxPackets
         try {
             $t.Sent | Should -Match '^4194304 [0-9a-f]{64}$'
             $t.Received | Should -Be $t.Sent -Because 'B must read exactly the bytes A wrote'
@@ -98,9 +100,11 @@ Describe 'Session TAP offloads (managed backend)' {
             # Segmentation: every packet on the underlay fits the veth's 1500 bytes (no IP fragments: a fragment has no
             # TCP to show), carries at most one MSS, keeps the zero UDP checksum of udp_csum off, and its inner TCP
             # checksum verifies.
+            # The count comes from A's session counter: a capture may drop packets under load, the counter does not.
+            ($txAfter - $txBefore) | Should -BeGreaterThan 2900 -Because '4 MiB in segments of at most 1406 bytes'
             $wire = Read-WireTcp $t.Wire
             $data = @($wire | Where-Object { [int]$_.'tcp.len' -gt 0 })
-            $data.Count | Should -BeGreaterThan 2800 -Because '4 MiB in segments of at most 1406 bytes'
+            $data.Count | Should -BeGreaterThan 500 -Because 'the capture must hold enough of the stream to judge its segments'
             @($wire | Where-Object { [int]$_.'ip.len' -gt 1500 }) | Should -BeNullOrEmpty
             @($wire | Where-Object { $_.'udp.checksum' -ne '0x0000' }) | Should -BeNullOrEmpty
             $bad = @($wire | Where-Object { $_.'tcp.checksum.status' -ne '1' })
@@ -183,7 +187,9 @@ Describe 'UDP GSO and GRO on a tunnel that sends UDP checksums (-UdpChecksum on)
     }
 
     It 'a 4 MiB TCP stream to a peer without GRO arrives intact: the kernel''s cuts of our GSO sends are well-formed L2TP packets' {
+        # Deltas: before C's interface came up, A's sent IPv6 solicitations that C could not write to a down TAP.
         $invalidBefore = (Get-L2tpTunnel -netns $GC -TunnelId 4001 -ErrorAction Stop).Statistics.RxInvalid
+        $cBefore = (Get-L2tpSession -netns $GC -TunnelId 4001 -SessionId 2001 -ErrorAction Stop).Statistics
         $t = Invoke-TcpTransfer '198.51.100.130' -A $GA -B $GC -Port 6001 -Underlay veth1
         try {
             $t.Received | Should -Be $t.Sent
@@ -192,8 +198,8 @@ Describe 'UDP GSO and GRO on a tunnel that sends UDP checksums (-UdpChecksum on)
             Remove-Item -Force -ErrorAction Ignore $t.Wire, $t.Tap
         }
         $c = (Get-L2tpSession -netns $GC -TunnelId 4001 -SessionId 2001 -ErrorAction Stop).Statistics
-        $c.RxPackets | Should -BeGreaterThan 2900 -Because 'one datagram per L2TP packet'
-        $c.RxErrors | Should -Be 0
+        ($c.RxPackets - $cBefore.RxPackets) | Should -BeGreaterThan 2900 -Because 'one datagram per L2TP packet'
+        $c.RxErrors | Should -Be $cBefore.RxErrors
         (Get-L2tpTunnel -netns $GC -TunnelId 4001 -ErrorAction Stop).Statistics.RxInvalid | Should -Be $invalidBefore
         $a = (Get-L2tpSession -netns $GA -TunnelId 3001 -SessionId 1001 -ErrorAction Stop).Statistics
         $a.TxErrors | Should -Be 0

@@ -36,7 +36,8 @@ function Start-LabCapture {
     $tmp = [System.IO.Path]::GetTempPath()
     if (-not $Path) { $Path = Join-Path $tmp "l2tplab-cap-$id.pcapng" }
     $log = Join-Path $tmp "l2tplab-cap-$id.log"
-    $targs = @('-n', '-q', '-i', $Interface, '-w', $Path)
+    # -B 32: a 32 MiB kernel buffer, so a burst of a few thousand segments is not dropped while dumpcap writes.
+    $targs = @('-n', '-q', '-B', '32', '-i', $Interface, '-w', $Path)
     if ($Filter) { $targs += @('-f', $Filter) }
     $p = Start-LabBackgroundProcess -Namespace $Namespace -FilePath 'tshark' -ArgumentList $targs -LogPath $log
     $capture = [pscustomobject]@{
