@@ -86,9 +86,11 @@ function Use-Pair([scriptblock] $body) {
 }
 
 # The managed pseudowire between two fresh namespaces. -UdpChecksum: $null leaves the parameter out (the default).
-function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null) {
-    $saved = $env:L2TP_FORWARDER_OFFLOAD
+# -Threads 2: a receive and a transmit thread per forwarder (L2TP_FORWARDER_THREADS=2) instead of one for both.
+function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, [int] $Threads = 1) {
+    $saved = $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS
     $env:L2TP_FORWARDER_OFFLOAD = if ($offload) { '1' } else { '0' }
+    $env:L2TP_FORWARDER_THREADS = "$Threads"
     try {
         Use-Pair {
             param($a, $b)
@@ -103,7 +105,7 @@ function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null) 
         }
     }
     finally {
-        $env:L2TP_FORWARDER_OFFLOAD = $saved
+        $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS = $saved
     }
 }
 
@@ -273,6 +275,7 @@ function Measure-DataPlane {
 
     $results += Measure-Managed 'L2tp managed, offload off, -UdpChecksum off' $false 'off'
     $results += Measure-Managed 'L2tp managed, -UdpChecksum off' $true 'off'
+    $results += Measure-Managed 'L2tp managed, two threads per forwarder' $true -Threads 2
     $results += Measure-Managed 'L2tp managed (default: UDP checksums, GSO/GRO)' $true
 
     $veth = $results[0]
