@@ -353,7 +353,7 @@ internal sealed class RemotePseudowireService
         public static Collection<PSObject> RunHere(string script, params object[] args)
         {
             using var ps = PowerShell.Create(RunspaceMode.CurrentRunspace);
-            ps.AddScript(script);
+            ps.AddScript(script, useLocalScope: true);
             foreach (var a in args) ps.AddArgument(a);
             var output = ps.Invoke();
             if (ps.Streams.Error.Count > 0)
@@ -366,7 +366,7 @@ internal sealed class RemotePseudowireService
         {
             using var ps = _runspace is null ? PowerShell.Create(RunspaceMode.CurrentRunspace) : PowerShell.Create();
             if (_runspace is not null) ps.Runspace = _runspace;
-            ps.AddScript(script);
+            ps.AddScript(script, useLocalScope: true);
             foreach (var a in args) ps.AddArgument(a);
             try
             {
