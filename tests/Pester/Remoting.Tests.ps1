@@ -4,12 +4,13 @@
 #   site A: this process's module acts there with -NetworkNamespace; its ssh client runs there (tests/lab/Ssh.psm1)
 #   site B: an sshd of its own on 192.0.2.2:22, whose powershell subsystem runs pwsh inside B
 #   underlay: A veth0 192.0.2.1/24 <-> B veth0 192.0.2.2/24; inside the wire 198.51.100.1/30 <-> 198.51.100.2/30
-# One PSSession serves every test (opening one costs about a second). B's state is also read directly, through
+# One PSSession serves every test (opening one costs about a second); its peer has no L2tp until -CopyModule copies it,
+# and the last test links the built module where the peer's new sessions import it by name. B's state is also read directly, through
 # -NetworkNamespace B, so that "nothing left at the far end" does not rest on the code under test.
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
-    $null = Import-LabL2tpModule
+    $ModulePath = Import-LabL2tpModule
     $A, $B = New-LabSitePair -Prefix 'ssh-A', 'ssh-B'
     $Server = Start-LabSshServer -Namespace $B -ClientNamespace $A -ListenAddress 192.0.2.2
     $OldPath = Enter-LabSshClient -Server $Server
@@ -107,8 +108,21 @@ Describe 'New-L2tpPseudowire over SSH remoting' {
         }
         finally {
             Remove-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1001 -ErrorAction SilentlyContinue
-            New-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 -PeerSessionId 1000 -Cookie $good.Cookie -PeerCookie $good.PeerCookie -ErrorAction Stop | Out-Null
+            New-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 -PeerSessionId 1000 -Cookie $good.Cookie -PeerCookie $good.PeerCookie -ErrorAction Stop |
+                Set-L2tpInterface -NetworkNamespace $B -Up -Mtu Auto | Out-Null
         }
+    }
+
+    It 'Test-L2tpPseudowire says NoTraffic when the far interface is down, naming the direction that does not cross' {
+        $far = Get-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 -ErrorAction Stop
+        Set-L2tpInterface -NetworkNamespace $B -InterfaceName $far.InterfaceName -Down -ErrorAction Stop | Out-Null
+        try {
+            $r = $pw | Test-L2tpPseudowire -ErrorAction Stop
+            $r.Verdict | Should -Be 'NoTraffic' -Because ($r.Findings | Out-String)
+            @($r.Findings | Where-Object Message -Match 'The peer sent no frame').Count | Should -Be 1 -Because ($r.Findings | Out-String)
+            $r.Findings[0].Field | Should -Be 'Traffic'
+        }
+        finally { Set-L2tpInterface -NetworkNamespace $B -InterfaceName $far.InterfaceName -Up -ErrorAction SilentlyContinue | Out-Null }
     }
 
     It 'Remove-L2tpPseudowire from the pipeline leaves nothing at either end' {
@@ -157,9 +171,33 @@ Describe 'New-L2tpPseudowire over SSH remoting' {
         finally { Remove-L2tpTunnel -NetworkNamespace $B -TunnelId 3100 -Force -ErrorAction SilentlyContinue }
     }
 
-    It '-HostName opens its own SSH PSSession for the peer and closes it' {
+    It 'a far end that fails after its tunnel and session were made (-PeerBridge missing) rolls back both ends' {
+        $err = $null
+        New-L2tpPseudowire -NetworkNamespace $A -Local 192.0.2.1 -Remote 192.0.2.2 -PeerSession $Peer -PeerBridge nosuchbr0 -ErrorVariable err -ErrorAction SilentlyContinue
+        Assert-LabL2tpError -ErrorRecord $err -Id 'L2tp.InterfaceNotFound' -Category ObjectNotFound
+        foreach ($ns in $A, $B) {
+            $st = Get-EndState $ns
+            $st.Tunnels | Should -BeNullOrEmpty -Because "nothing may be left in $ns"
+            $st.Interfaces | Should -BeNullOrEmpty -Because "nothing may be left in $ns"
+        }
+    }
+
+    It 'a tunnel id taken here (-TunnelId) makes nothing at the peer and leaves the existing tunnel alone' {
+        New-L2tpTunnel -NetworkNamespace $A -TunnelId 3200 -PeerTunnelId 9 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 1950 -DestinationPort 1950 -ErrorAction Stop | Out-Null
+        try {
+            $err = $null
+            New-L2tpPseudowire -NetworkNamespace $A -Local 192.0.2.1 -Remote 192.0.2.2 -PeerSession $Peer -TunnelId 3200 -ErrorVariable err -ErrorAction SilentlyContinue
+            Assert-LabL2tpError -ErrorRecord $err -Id 'L2tp.TunnelExists' -Category ResourceExists -Target 3200
+            (Get-EndState $A).Tunnels | Should -Be @(3200)
+            (Get-EndState $B).Tunnels | Should -BeNullOrEmpty
+        }
+        finally { Remove-L2tpTunnel -NetworkNamespace $A -TunnelId 3200 -Force -ErrorAction SilentlyContinue }
+    }
+
+    It '-HostName opens its own SSH PSSession for the peer (which imports the built module by name) and closes it' {
+        Add-LabSshModule -Server $Server -Path (Split-Path $ModulePath) -Name L2tp
         $before = @(Get-LabNamespaceProcess -Namespace $B -CommandLinePattern '-sshs').Count
-        $p = New-L2tpPseudowire -NetworkNamespace $A -Local 192.0.2.1 -Remote 192.0.2.2 -HostName 192.0.2.2 -UserName root -KeyFilePath $Server.KeyFilePath -CopyModule -NoCookie -ErrorAction Stop
+        $p = New-L2tpPseudowire -NetworkNamespace $A -Local 192.0.2.1 -Remote 192.0.2.2 -HostName 192.0.2.2 -UserName root -KeyFilePath $Server.KeyFilePath -NoCookie -ErrorAction Stop
         $p.PeerSession | Should -BeNullOrEmpty
         $p.Session.Cookie | Should -BeNullOrEmpty
         (Get-L2tpSession -NetworkNamespace $B -TunnelId $p.PeerTunnelId -SessionId $p.PeerSessionId -ErrorAction Stop).PeerCookie | Should -BeNullOrEmpty

@@ -9,7 +9,8 @@
     Functions:
         Install-LabSshServer                                                           (apt-get install openssh-server when sshd is missing)
         Start-LabSshServer  -Namespace <server ns> -ClientNamespace <client ns> -ListenAddress <ip>
-                                                                                        -> pscustomobject Dir/Process/KeyFilePath/HostName/UserName/Remove()
+                                                                                        -> pscustomobject Dir/Process/KeyFilePath/HostName/UserName/ModulesDir
+        Add-LabSshModule    -Server <that object> -Path <module folder> -Name <module> (importable by name in sessions opened later)
         Enter-LabSshClient  -Server <that object>   (puts the wrapper first on $env:PATH; returns the old PATH)
         Exit-LabSshClient   -Path <old PATH>
         Stop-LabSshServer   -Server <that object>                                       (never throws)
@@ -53,12 +54,14 @@ function Start-LabSshServer {
     & ssh-keygen -q -t ed25519 -N '' -C 'l2tp-lab-client' -f "$dir/id_ed25519" | Out-Null
     Copy-Item "$dir/id_ed25519.pub" "$dir/authorized_keys"
 
-    # The subsystem runs the same pwsh as this process (a dotnet local tool: dotnet + pwsh.dll), with no profile.
+    # The subsystem runs the same pwsh as this process (a dotnet local tool: dotnet + pwsh.dll), with no profile, and
+    # finds modules in ModulesDir first: empty, so the peer has no L2tp until a test links one there (Add-LabSshModule).
+    New-Item -ItemType Directory -Path "$dir/modules" | Out-Null
     $dotnet = [Environment]::ProcessPath
     $pwsh = Join-Path $PSHOME 'pwsh.dll'
     Set-Content -Path "$dir/pwsh-sshs.sh" -Value @"
 #!/bin/sh
-export POWERSHELL_TELEMETRY_OPTOUT=1 POWERSHELL_UPDATECHECK=Off DOTNET_CLI_TELEMETRY_OPTOUT=1 HOME=/root
+export POWERSHELL_TELEMETRY_OPTOUT=1 POWERSHELL_UPDATECHECK=Off DOTNET_CLI_TELEMETRY_OPTOUT=1 HOME=/root PSModulePath='$dir/modules'
 exec '$dotnet' '$pwsh' -sshs -NoLogo -NoProfile
 "@
     & chmod 755 "$dir/pwsh-sshs.sh"
@@ -95,7 +98,7 @@ exec ip netns exec '$ClientNamespace' /usr/bin/ssh -F none -o UserKnownHostsFile
     $log = $p.StandardError.ReadToEndAsync()
     $server = [pscustomobject]@{
         Dir = $dir; Process = $p; Log = $log; KeyFilePath = "$dir/id_ed25519"; HostName = $ListenAddress; UserName = 'root'
-        Namespace = $Namespace; BinDir = "$dir/bin"
+        Namespace = $Namespace; BinDir = "$dir/bin"; ModulesDir = "$dir/modules"
     }
     $deadline = [DateTime]::UtcNow.AddSeconds(10)
     while ($true) {
@@ -108,6 +111,17 @@ exec ip netns exec '$ClientNamespace' /usr/bin/ssh -F none -o UserKnownHostsFile
         Start-Sleep -Milliseconds 50
     }
     $server
+}
+
+function Add-LabSshModule {
+    <#
+    .SYNOPSIS
+    Makes a module folder importable by name in the server's PowerShell sessions opened from now on (a symbolic link
+    in its ModulesDir, named as the folder's module: -Name).
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)][pscustomobject]$Server, [Parameter(Mandatory)][string]$Path, [Parameter(Mandatory)][string]$Name)
+    New-Item -ItemType SymbolicLink -Path (Join-Path $Server.ModulesDir $Name) -Target $Path | Out-Null
 }
 
 function Enter-LabSshClient {
@@ -151,4 +165,4 @@ function Stop-LabSshServer {
     Remove-Item -Recurse -Force $Server.Dir -ErrorAction Ignore
 }
 
-Export-ModuleMember -Function Install-LabSshServer, Start-LabSshServer, Enter-LabSshClient, Exit-LabSshClient, Stop-LabSshServer
+Export-ModuleMember -Function Install-LabSshServer, Start-LabSshServer, Add-LabSshModule, Enter-LabSshClient, Exit-LabSshClient, Stop-LabSshServer

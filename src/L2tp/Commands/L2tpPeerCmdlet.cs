@@ -27,6 +27,12 @@ public abstract class L2tpPeerCmdlet : L2tpCmdlet
     [Parameter]
     public BackendKind PeerBackend { get; set; } = BackendKind.Auto;
 
+    /// <summary>Copy this module to a temporary folder at the peer and import it there when the peer cannot import L2tp.</summary>
+    [Parameter] public SwitchParameter CopyModule { get; set; }
+
+    /// <summary>This module's folder, which -CopyModule copies.</summary>
+    internal string ModuleBase => MyInvocation.MyCommand.Module?.ModuleBase ?? "";
+
     /// <summary>Where the peer end is, from the parameters.</summary>
     internal PeerTarget Peer => new(PeerSession, HostName, UserName,
         string.IsNullOrEmpty(KeyFilePath) ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(KeyFilePath), PeerBackend);

@@ -66,9 +66,6 @@ public sealed class NewL2tpPseudowireCommand : L2tpPeerCmdlet
     /// <summary>An existing bridge at the peer to add its session interface to.</summary>
     [Parameter] public string? PeerBridge { get; set; }
 
-    /// <summary>Copy this module to a temporary folder at the peer and import it there when the peer has none.</summary>
-    [Parameter] public SwitchParameter CopyModule { get; set; }
-
     /// <inheritdoc/>
     protected override void ProcessL2tpRecord()
     {
@@ -83,7 +80,7 @@ public sealed class NewL2tpPseudowireCommand : L2tpPeerCmdlet
             Address = Address, PeerAddress = PeerAddress, Bridge = Bridge, PeerBridge = PeerBridge,
         };
         if (ShouldProcess($"{Local} <-> {Remote} ({PeerName})", "Create L2TP pseudowire at both ends"))
-            WriteObject(BothEnds.New(Peer, request, CopyModule, MyInvocation.MyCommand.Module?.ModuleBase ?? ""));
+            WriteObject(BothEnds.New(Peer, request, CopyModule, ModuleBase));
     }
 
     private uint? Given(string name, uint value) => MyInvocation.BoundParameters.ContainsKey(name) ? value : null;

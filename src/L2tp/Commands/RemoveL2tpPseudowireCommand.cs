@@ -21,6 +21,6 @@ public sealed class RemoveL2tpPseudowireCommand : L2tpPeerCmdlet
     protected override void ProcessL2tpRecord()
     {
         if (ShouldProcess($"session {SessionId} in tunnel {TunnelId} and its peer at {PeerName}", "Remove L2TP pseudowire at both ends"))
-            BothEnds.Remove(Peer, TunnelId, SessionId);
+            BothEnds.Remove(Peer, TunnelId, SessionId, CopyModule, ModuleBase);
     }
 }

@@ -18,5 +18,5 @@ public sealed class TestL2tpPseudowireCommand : L2tpPeerCmdlet
     public uint SessionId { get; set; }
 
     /// <inheritdoc/>
-    protected override void ProcessL2tpRecord() => WriteObject(BothEnds.Test(Peer, TunnelId, SessionId));
+    protected override void ProcessL2tpRecord() => WriteObject(BothEnds.Test(Peer, TunnelId, SessionId, CopyModule, ModuleBase));
 }

@@ -126,11 +126,11 @@ internal sealed class RemotePseudowireService
     }
 
     /// <summary>Removes the session at both ends, and each end's tunnel when it has no other session; nothing is left.</summary>
-    public void Remove(PeerTarget target, uint tunnelId, uint sessionId)
+    public void Remove(PeerTarget target, uint tunnelId, uint sessionId, bool copyModule, string moduleBase)
     {
         var here = End.Here(_netns, _backend);
         var s = here.Sessions(tunnelId, sessionId).Single();
-        using var peer = Connect(target, copyModule: false, "");
+        using var peer = Connect(target, copyModule, moduleBase);
         if (peer.End.Sessions(null, null).Any(p => p.TunnelId == s.PeerTunnelId && p.SessionId == s.PeerSessionId))
             peer.End.RemoveSessionAndEmptyTunnel(s.PeerTunnelId, s.PeerSessionId);
         else
@@ -139,12 +139,12 @@ internal sealed class RemotePseudowireService
     }
 
     /// <summary>Reads both ends, names every field that does not correspond, then sends a probe each way and reads the counters.</summary>
-    public L2tpPseudowireTestResult Test(PeerTarget target, uint tunnelId, uint sessionId)
+    public L2tpPseudowireTestResult Test(PeerTarget target, uint tunnelId, uint sessionId, bool copyModule, string moduleBase)
     {
         var here = End.Here(_netns, _backend);
         var lt = here.Tunnels(tunnelId).Single();
         var ls = here.Sessions(tunnelId, sessionId).Single();
-        using var peer = Connect(target, copyModule: false, "");
+        using var peer = Connect(target, copyModule, moduleBase);
         var result = new L2tpPseudowireTestResult { TunnelId = tunnelId, SessionId = sessionId, PeerComputerName = peer.End.ComputerName, Session = ls };
         L2tpPseudowireTestResult Missing(string field, object local, string message)
         {
@@ -504,7 +504,7 @@ internal sealed class RemotePseudowireService
             var ns = _common["NetworkNamespace"] as string ?? "";
             Run("""
                 param($ns, $if)
-                $a = @('-6', '-c', '3', '-i', '0.2', '-w', '2', '-I', $if, 'ff02::1')
+                $a = @('-6', '-c', '3', '-i', '0.2', '-w', '1', '-I', $if, 'ff02::1')
                 if ($ns) { $null = & ip netns exec $ns ping @a 2>&1 } else { $null = & ping @a 2>&1 }
                 """, ns, interfaceName);
         }
