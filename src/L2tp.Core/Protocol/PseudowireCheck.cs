@@ -73,11 +73,11 @@ internal static class PseudowireCheck
         ulong pTx = Delta(peerBefore.TxPackets, peerAfter.TxPackets), pRx = Delta(peerBefore.RxPackets, peerAfter.RxPackets);
         string local = $"tx +{lTx}, rx +{lRx}", peer = $"tx +{pTx}, rx +{pRx}";
         if (lTx == 0)
-            f.Add(new() { Field = "Traffic", Local = local, Peer = peer, Message = "This end sent no frame on the session (is its interface up?)." });
+            f.Add(new() { Field = "Traffic", Local = local, Peer = peer, Message = "This end sent no frame on the session (is its interface up, with IPv6 and ping for the probe?)." });
         else if (pRx == 0)
             f.Add(new() { Field = "Traffic", Local = local, Peer = peer, Message = $"This end sent {lTx} frame(s); the peer received none{Drops(peerBefore, peerAfter)}." });
         if (pTx == 0)
-            f.Add(new() { Field = "Traffic", Local = local, Peer = peer, Message = "The peer sent no frame on the session (is its interface up?)." });
+            f.Add(new() { Field = "Traffic", Local = local, Peer = peer, Message = "The peer sent no frame on the session (is its interface up, with IPv6 and ping for the probe?)." });
         else if (lRx == 0)
             f.Add(new() { Field = "Traffic", Local = local, Peer = peer, Message = $"The peer sent {pTx} frame(s); this end received none{Drops(localBefore, localAfter)}." });
         return f;
