@@ -11,6 +11,7 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
     $ModulePath = Import-LabL2tpModule
+    $CopiesBefore = @(Get-ChildItem ([System.IO.Path]::GetTempPath()) -Filter 'L2tp-module-*' -Directory -ErrorAction Ignore | ForEach-Object FullName)
     $A, $B = New-LabSitePair -Prefix 'ssh-A', 'ssh-B'
     $Server = Start-LabSshServer -Namespace $B -ClientNamespace $A -ListenAddress 192.0.2.2
     $OldPath = Enter-LabSshClient -Server $Server
@@ -34,8 +35,9 @@ AfterAll {
     if (Get-Command Exit-LabSshClient -ErrorAction Ignore) { Exit-LabSshClient -Path $OldPath; Stop-LabSshServer -Server $Server }
     if (Get-Command Remove-LabL2tpConfig -ErrorAction Ignore) { Remove-LabL2tpConfig -Namespace $A, $B }
     if (Get-Command Remove-LabNamespace -ErrorAction Ignore) { Remove-LabNamespace -Name $A, $B }
+    # The copies -CopyModule made at the peer (B shares this machine's /tmp): only the ones this run made.
     Get-ChildItem ([System.IO.Path]::GetTempPath()) -Filter 'L2tp-module-*' -Directory -ErrorAction Ignore |
-        Where-Object LastWriteTime -GT (Get-Date).AddHours(-1) | Remove-Item -Recurse -Force -ErrorAction Ignore
+        Where-Object FullName -NotIn $CopiesBefore | Remove-Item -Recurse -Force -ErrorAction Ignore
 }
 
 Describe 'New-L2tpPseudowire over SSH remoting' {
