@@ -76,3 +76,21 @@ public class PseudowireCheckTests
         Assert.Empty(PseudowireCheck.Traffic(new(), new() { TxPackets = 1, RxPackets = 1 }, new(), new() { TxPackets = 1, RxPackets = 1 }));
     }
 }
+
+public class PseudowireIdPickTests
+{
+    [Fact]
+    public void Picks_the_lowest_id_free_at_both_ends_the_same_at_each()
+    {
+        Assert.Equal((3002u, 3002u), L2tp.Services.RemotePseudowireService.PickIds(null, null, new HashSet<uint> { 3000 }, new HashSet<uint> { 3001 }, 3000));
+    }
+
+    [Fact]
+    public void A_given_id_is_kept_and_mirrored_where_it_is_free_at_the_peer()
+    {
+        Assert.Equal((5000u, 5000u), L2tp.Services.RemotePseudowireService.PickIds(5000, null, new HashSet<uint>(), new HashSet<uint>(), 3000));
+        Assert.Equal((5000u, 3000u), L2tp.Services.RemotePseudowireService.PickIds(5000, null, new HashSet<uint>(), new HashSet<uint> { 5000 }, 3000));
+        Assert.Equal((4000u, 4000u), L2tp.Services.RemotePseudowireService.PickIds(null, 4000, new HashSet<uint>(), new HashSet<uint>(), 3000));
+        Assert.Equal((3000u, 4000u), L2tp.Services.RemotePseudowireService.PickIds(null, 4000, new HashSet<uint> { 4000 }, new HashSet<uint>(), 3000));
+    }
+}

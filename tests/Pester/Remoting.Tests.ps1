@@ -136,6 +136,21 @@ Describe 'New-L2tpPseudowire over SSH remoting' {
         $b.Interfaces | Should -BeNullOrEmpty
     }
 
+    It '-Encapsulation Ip with explicit ids and -NoCookie mirrors them at the peer; pings cross' {
+        $p = New-Pseudowire @{ Encapsulation = 'Ip'; TunnelId = 3000; PeerTunnelId = 4000; SessionId = 1000; PeerSessionId = 2000; NoCookie = $true; Address = '198.51.100.1/30'; PeerAddress = '198.51.100.2/30' }
+        try {
+            $far = Get-L2tpTunnel -NetworkNamespace $B -TunnelId 4000 -ErrorAction Stop
+            $far.Encapsulation | Should -Be 'Ip'
+            $far.PeerTunnelId | Should -Be 3000
+            (Get-L2tpSession -NetworkNamespace $B -TunnelId 4000 -SessionId 2000 -ErrorAction Stop).PeerSessionId | Should -Be 1000
+            $p.Session.Cookie | Should -BeNullOrEmpty
+            Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue
+        }
+        finally { $p | Remove-L2tpPseudowire -ErrorAction Stop }
+        (Get-EndState $A).Tunnels | Should -BeNullOrEmpty
+        (Get-EndState $B).Tunnels | Should -BeNullOrEmpty
+    }
+
     It 'picks a UDP port free at both ends: 1702 when a process in B holds 1701' {
         $sock = Start-LabUdpSocket -Namespace $B -Address 0.0.0.0 -Port 1701
         try {
@@ -194,6 +209,13 @@ Describe 'New-L2tpPseudowire over SSH remoting' {
             (Get-EndState $B).Tunnels | Should -BeNullOrEmpty
         }
         finally { Remove-L2tpTunnel -NetworkNamespace $A -TunnelId 3200 -Force -ErrorAction SilentlyContinue }
+    }
+
+    It '-HostName where no sshd answers is L2tp.PeerUnreachable and makes nothing here' {
+        $err = $null
+        New-L2tpPseudowire -NetworkNamespace $A -Local 192.0.2.1 -Remote 192.0.2.2 -HostName 192.0.2.1 -UserName root -KeyFilePath $Server.KeyFilePath -ErrorVariable err -ErrorAction SilentlyContinue
+        Assert-LabL2tpError -ErrorRecord $err -Id 'L2tp.PeerUnreachable' -Category ConnectionError -Target '192.0.2.1'
+        (Get-EndState $A).Tunnels | Should -BeNullOrEmpty
     }
 
     It '-HostName opens its own SSH PSSession for the peer (which imports the built module by name) and closes it' {
