@@ -12,7 +12,8 @@
       Demo     Build, then the man page's pseudowire between network namespaces site-A and site-B
       Bench    Build, then tests/bench/Bench.ps1: the data plane (iperf3/ping through a pseudowire vs veth, VXLAN and QEMU)
                and the control plane (1,000 sessions made and removed one cmdlet call each vs ip -batch on TAPs; list,
-               RSS and idle CPU at 10,000); -BenchPart picks one. Writes out/bench/bench.json, bench.md and a PNG plot
+               RSS and idle CPU at 10,000), and the Kernel backend's 1,000 sessions vs ip -batch in the kernel lab;
+               -BenchPart picks one. Writes out/bench/bench.json, bench.md and PNG plots
     Test and Demo need root (network namespaces, TAP devices); they install the Debian packages they use.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh -NoProfile -File build.ps1 -Task Test
@@ -35,7 +36,7 @@ param(
     # Fuzz: the targets to run, rx, gro and/or control (default: all; 'rx,gro' works from -File too).
     [string[]] $FuzzTarget = @('rx', 'gro', 'control'),
     # Bench: DataPlane, ControlPlane or All.
-    [ValidateSet('All', 'DataPlane', 'ControlPlane')]
+    [ValidateSet('All', 'DataPlane', 'ControlPlane', 'KernelControlPlane')]
     [string] $BenchPart = 'All'
 )
 
@@ -368,7 +369,7 @@ function Invoke-Demo {
 function Invoke-Bench {
     Assert-Root
     Install-LabPackages
-    if ($BenchPart -ne 'ControlPlane' -and -not (Get-Command iperf3 -CommandType Application -ErrorAction Ignore)) {
+    if ($BenchPart -notin 'ControlPlane', 'KernelControlPlane' -and -not (Get-Command iperf3 -CommandType Application -ErrorAction Ignore)) {
         $env:DEBIAN_FRONTEND = 'noninteractive'
         Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends', 'iperf3')
     }

@@ -24,7 +24,7 @@
 param(
     [int] $Seconds = 5,
     [string] $Module = (Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'),
-    [ValidateSet('All', 'DataPlane', 'ControlPlane')] [string] $Part = 'All',
+    [ValidateSet('All', 'DataPlane', 'ControlPlane', 'KernelControlPlane')] [string] $Part = 'All',
     # Control plane: sessions made one cmdlet call each, and sessions held for the list/RSS/idle figures.
     [int] $Sessions = 1000,
     [int] $ManySessions = 10000,
@@ -33,7 +33,7 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $Module -Force
 Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
-$tools = if ($Part -eq 'ControlPlane') { @('ip') } else { @('iperf3', 'ping', 'qemu-system-x86_64') }
+$tools = switch ($Part) { 'ControlPlane' { @('ip') } 'KernelControlPlane' { @('ip', 'qemu-system-x86_64') } default { @('iperf3', 'ping', 'qemu-system-x86_64') } }
 foreach ($tool in $tools) {
     if (-not (Get-Command $tool -ErrorAction Ignore)) { throw "$tool is missing: build.ps1 -Task Bench installs it." }
 }
@@ -241,6 +241,63 @@ function Format-ControlPlane($cp) {
     $lines -join "`n"
 }
 
+# ---- Control plane of the Kernel backend, in the kernel lab --------------------------------------------------------
+
+# Boots the kernel lab (Linux with l2tp_core under QEMU) and, inside it: `ip -batch` of one `l2tp add tunnel` and
+# $Sessions `l2tp add session` lines (then `l2tp del tunnel`), and ControlPlaneLoop.ps1 -Backend Kernel making as many
+# sessions with one New-L2tpSession call each. Both run under TCG in the same guest, so the ratio is what counts.
+function Measure-KernelControlPlane {
+    Import-Module (Join-Path $PSScriptRoot '../lab/KernelLab.psm1') -Force
+    $kcp = [ordered]@{ Sessions = $Sessions }
+    $ns = New-LabNamespace -Prefix 'bench-klab'
+    $share = Join-Path ([System.IO.Path]::GetTempPath()) ('l2tp-bench-klab-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+    $null = New-Item -ItemType Directory -Path $share
+    try {
+        Copy-Item -Recurse -LiteralPath (Split-Path (Resolve-Path $Module).Path) -Destination (Join-Path $share 'L2tp')
+        Copy-Item -LiteralPath (Join-Path $PSScriptRoot 'ControlPlaneLoop.ps1') -Destination $share
+        $hostPath = [Environment]::ProcessPath
+        $pwshDll = if ((Split-Path -Leaf $hostPath) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' } else { '' }
+        $script = @'
+ip addr add 192.0.2.1/24 dev "$GUEST_NIC" || exit 90
+pw=("$L2TP_PWSH_HOST")
+[ -n "$L2TP_PWSH_DLL" ] && pw+=("$L2TP_PWSH_DLL")
+export DOTNET_TieredPGO=0
+{
+    echo "l2tp add tunnel tunnel_id 3000 peer_tunnel_id 4000 encap udp local 192.0.2.1 remote 192.0.2.2 udp_sport 5000 udp_dport 6000"
+    for ((i = 1; i <= L2TP_SESSIONS; i++)); do echo "l2tp add session tunnel_id 3000 session_id $i peer_session_id $i"; done
+} >/tmp/add.batch
+t0=$EPOCHREALTIME
+ip -batch /tmp/add.batch || exit 91
+t1=$EPOCHREALTIME
+echo "$t0 $t1" >/mnt/ipbatch.txt
+ip l2tp del tunnel tunnel_id 3000
+n=0; while ls /sys/class/net | grep -q '^l2tpeth' && [ "$n" -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+"${pw[@]}" -NoProfile -NonInteractive -File /mnt/ControlPlaneLoop.ps1 -Module /mnt/L2tp/L2tp.psd1 -Mode Loop -Count "$L2TP_SESSIONS" -Backend Kernel -OutFile /mnt/loop.json
+'@
+        Write-Host "==> Kernel lab: ip -batch and New-L2tpSession -Backend Kernel, $Sessions sessions each"
+        $lab = Start-KernelLab -Namespace $ns -TapAddress 192.0.2.254/24 -ShareDirectory $share -TimeoutSeconds 1800 -Script $script -Environment @{
+            L2TP_PWSH_HOST = $hostPath; L2TP_PWSH_DLL = $pwshDll; L2TP_SESSIONS = "$Sessions"
+        }
+        $r = Wait-KernelLab $lab
+        if ($r.ExitCode -ne 0 -or -not (Test-Path (Join-Path $share 'loop.json'))) { throw "the kernel lab's control-plane run failed (exit $($r.ExitCode)): $($r.Output)" }
+        $t = (Get-Content (Join-Path $share 'ipbatch.txt')).Split(' ') | ForEach-Object { [double]$_ }
+        $kcp.IpBatchAddSeconds = $t[1] - $t[0]
+        $loop = Get-Content -Raw (Join-Path $share 'loop.json') | ConvertFrom-Json
+        if ($loop.Made -ne $Sessions) { throw "the loop made $($loop.Made) sessions of $Sessions" }
+        $kcp.CreateSeconds = $loop.CreateSeconds
+        $kcp.PerHundredSeconds = @($loop.PerHundredSeconds)
+        $kcp.RemoveSeconds = $loop.RemoveSeconds
+    }
+    finally {
+        Remove-LabNamespace -Name $ns
+        Remove-Item -Recurse -Force $share -ErrorAction Ignore
+    }
+    $kcp.Table = @([pscustomobject]@{ Figure = "Kernel backend, in the kernel lab (TCG): make $Sessions sessions, one New-L2tpSession each"
+            Value = '{0:N2} s' -f $kcp.CreateSeconds; Baseline = 'ip -batch, the same l2tp add session lines: {0:N2} s' -f $kcp.IpBatchAddSeconds
+            Ratio = $kcp.CreateSeconds / $kcp.IpBatchAddSeconds; Target = '≤ 1.5'; Met = $kcp.CreateSeconds / $kcp.IpBatchAddSeconds -le 1.5 })
+    $kcp
+}
+
 # ---- Data plane ----------------------------------------------------------------------------------------------------
 
 function Measure-DataPlane {
@@ -326,6 +383,7 @@ $report = [ordered]@{
 }
 if ($Part -in 'All', 'DataPlane') { $report.DataPlane = Measure-DataPlane }
 if ($Part -in 'All', 'ControlPlane') { $report.ControlPlane = Measure-ControlPlane }
+if ($Part -in 'All', 'KernelControlPlane') { $report.KernelControlPlane = Measure-KernelControlPlane }
 
 $md = @("# Bench $($report.Time)", '', "$($report.Cpus) CPUs, load average at the start: $($report.LoadAverage)", '')
 if ($report.Contains('ControlPlane')) {
@@ -333,6 +391,12 @@ if ($report.Contains('ControlPlane')) {
     Write-Host ''
     Write-Host $table
     $md += '## Control plane', '', $table, ''
+}
+if ($report.Contains('KernelControlPlane')) {
+    $table = (Format-Targets $report.KernelControlPlane.Table) -join "`n"
+    Write-Host ''
+    Write-Host $table
+    $md += '## Control plane, Kernel backend (kernel lab)', '', $table, ''
 }
 if ($report.Contains('DataPlane')) {
     $table = (Format-Targets $report.DataPlane.Table) -join "`n"
