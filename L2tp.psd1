@@ -12,7 +12,8 @@
         'New-L2tpSession', 'Get-L2tpSession', 'Set-L2tpSession', 'Remove-L2tpSession',
         'Set-L2tpInterface',
         'New-L2tpBridge', 'Get-L2tpBridge', 'Remove-L2tpBridge', 'Add-L2tpBridgePort', 'Remove-L2tpBridgePort',
-        'Get-L2tpForwarder', 'Stop-L2tpForwarder'
+        'Get-L2tpForwarder', 'Stop-L2tpForwarder',
+        'New-L2tpPseudowire', 'Test-L2tpPseudowire', 'Remove-L2tpPseudowire'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -125,7 +125,7 @@ function Assert-Root {
 
 # Debian packages the tests and the demo use; installed when missing so a fresh machine needs nothing by hand.
 function Install-LabPackages {
-    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2'; 'afl-fuzz' = 'afl++' }
+    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2'; 'afl-fuzz' = 'afl++'; sshd = 'openssh-server' }
     $missing = @($want.Keys | Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction Ignore) } | ForEach-Object { $want[$_] } | Select-Object -Unique)
     if ($missing.Count -eq 0) { return }
     Write-Host "==> apt-get install $($missing -join ' ')"
@@ -374,13 +374,12 @@ function Invoke-Bench {
     }
     Invoke-Build
     & (Join-Path $Root 'tests/bench/Bench.ps1') -Module (Join-Path $Out 'L2tp.psd1') -Part $BenchPart | Out-Null
-    if ($BenchPart -ne 'DataPlane') {
-        # The plot of session-creation time against session count (ScottPlot, tests/bench/Plot).
-        $plot = Join-Path $Root 'out/benchplot'
-        $log = & dotnet build (Join-Path $Root 'tests/bench/Plot/Plot.csproj') -c $Configuration -o $plot --nologo -v quiet 2>&1
-        if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "dotnet build tests/bench/Plot failed with exit code $LASTEXITCODE" }
-        Invoke-Native dotnet @((Join-Path $plot 'L2tp.BenchPlot.dll'), (Join-Path $Root 'out/bench/bench.json'), (Join-Path $Root 'out/bench/control-plane.png'))
-    }
+    # The plots (ScottPlot, tests/bench/Plot): session-creation time against session count; throughput, RTT and
+    # 64-byte frame rate per path.
+    $plot = Join-Path $Root 'out/benchplot'
+    $log = & dotnet build (Join-Path $Root 'tests/bench/Plot/Plot.csproj') -c $Configuration -o $plot --nologo -v quiet 2>&1
+    if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "dotnet build tests/bench/Plot failed with exit code $LASTEXITCODE" }
+    Invoke-Native dotnet @((Join-Path $plot 'L2tp.BenchPlot.dll'), (Join-Path $Root 'out/bench/bench.json'), (Join-Path $Root 'out/bench'))
 }
 
 switch ($Task) {
