@@ -40,12 +40,26 @@ public sealed class L2tpConfiguration
     /// <summary>As <see cref="Read"/>, from text; <paramref name="source"/> names it in the error.</summary>
     public static L2tpConfiguration FromJson(string json, string source = "the configuration")
     {
-        var (config, errors) = Parse(json);
-        if (config is not null && errors.Count == 0)
-            errors = config.Validate();
+        var (config, errors) = Check(json);
         if (errors.Count > 0)
             throw Invalid(errors, source);
         return config!;
+    }
+
+    /// <summary>
+    /// Schema errors and rule errors together, so one pass names everything; a rule error at a value the schema check
+    /// already refused (or under it) is left out, as it would only repeat it.
+    /// </summary>
+    internal static (L2tpConfiguration? Configuration, IReadOnlyList<ConfigurationError> Errors) Check(string json)
+    {
+        var (config, schemaErrors) = Parse(json);
+        if (config is null)
+            return (null, schemaErrors);
+        var errors = schemaErrors.ToList();
+        foreach (var e in config.Validate())
+            if (!schemaErrors.Any(s => e.Path == s.Path || e.Path.StartsWith(s.Path + ".", StringComparison.Ordinal) || e.Path.StartsWith(s.Path + "[", StringComparison.Ordinal)))
+                errors.Add(e);
+        return (config, errors);
     }
 
     /// <summary>Every rule the file breaks beyond the schema (duplicates, ids, cookies, addresses), with JSON paths.</summary>
