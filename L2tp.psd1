@@ -12,7 +12,8 @@
         'New-L2tpSession', 'Get-L2tpSession', 'Remove-L2tpSession',
         'Set-L2tpInterface',
         'New-L2tpBridge', 'Get-L2tpBridge', 'Remove-L2tpBridge', 'Add-L2tpBridgePort', 'Remove-L2tpBridgePort',
-        'Get-L2tpForwarder', 'Stop-L2tpForwarder'
+        'Get-L2tpForwarder', 'Stop-L2tpForwarder',
+        'Export-L2tpConfiguration', 'Sync-L2tpConfiguration', 'Compare-L2tpConfiguration', 'Install-L2tpConfigurationService'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
