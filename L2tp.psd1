@@ -13,7 +13,8 @@
         'Set-L2tpInterface',
         'New-L2tpBridge', 'Get-L2tpBridge', 'Remove-L2tpBridge', 'Add-L2tpBridgePort', 'Remove-L2tpBridgePort',
         'Get-L2tpForwarder', 'Stop-L2tpForwarder',
-        'Export-L2tpConfiguration', 'Sync-L2tpConfiguration', 'Compare-L2tpConfiguration', 'Install-L2tpConfigurationService'
+        'Export-L2tpConfiguration', 'Sync-L2tpConfiguration', 'Compare-L2tpConfiguration', 'Install-L2tpConfigurationService',
+        'ConvertTo-L2tpPeerConfiguration', 'ConvertFrom-IpL2tp'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -16,7 +16,7 @@ public sealed class ConvertToL2tpPeerConfigurationCommand : L2tpCmdletBase
     [Parameter(Mandatory = true, ParameterSetName = "Path")]
     public string Path { get; set; } = "";
 
-    /// <summary>L2tp (a configuration file for Sync-L2tpConfiguration, the default), IpRoute2 (a shell script), or Qemu (-netdev arguments).</summary>
+    /// <summary>L2tp (a configuration file for Sync-L2tpConfiguration, the default), IpRoute2 (a shell script), or Qemu (one -netdev value per session).</summary>
     [Parameter(Position = 0)]
     public L2tpPeerFormat Format { get; set; } = L2tpPeerFormat.L2tp;
 
@@ -44,12 +44,13 @@ public sealed class ConvertToL2tpPeerConfigurationCommand : L2tpCmdletBase
         try
         {
             using var service = new ConfigurationService(WriteVerbose, Cancellation);
-            var (text, warnings) = ParameterSetName == "Path"
+            var (output, warnings) = ParameterSetName == "Path"
                 ? service.PeerConfiguration(L2tpConfiguration.Read(GetUnresolvedProviderPathFromPSPath(Path)), Format, PeerLocal, PeerRemote, PeerNetworkNamespace, Path)
                 : service.PeerConfiguration(_sessions, Format, PeerLocal, PeerRemote, PeerNetworkNamespace);
             foreach (var w in warnings)
                 WriteWarning(w);
-            WriteObject(text);
+            foreach (var text in output)
+                WriteObject(text);
         }
         catch (L2tpException e)
         {

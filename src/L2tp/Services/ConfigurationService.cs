@@ -113,7 +113,7 @@ internal sealed class ConfigurationService : IDisposable
     }
 
     /// <summary>ConvertTo-L2tpPeerConfiguration for live sessions: their tunnels and sessions as they are now, mirrored.</summary>
-    public (string Text, IReadOnlyList<string> Warnings) PeerConfiguration(IReadOnlyList<L2tpSession> sessions, L2tpPeerFormat format,
+    public (IReadOnlyList<string> Output, IReadOnlyList<string> Warnings) PeerConfiguration(IReadOnlyList<L2tpSession> sessions, L2tpPeerFormat format,
         string? peerLocal, string? peerRemote, string peerNamespace)
     {
         var here = new L2tpConfiguration();
@@ -130,21 +130,23 @@ internal sealed class ConfigurationService : IDisposable
         return PeerConfiguration(here, format, peerLocal, peerRemote, peerNamespace, source);
     }
 
-    /// <summary>ConvertTo-L2tpPeerConfiguration for a file of this end (or live state read into one): every tunnel mirrored.</summary>
-    public (string Text, IReadOnlyList<string> Warnings) PeerConfiguration(L2tpConfiguration here, L2tpPeerFormat format,
+    /// <summary>
+    /// ConvertTo-L2tpPeerConfiguration for a file of this end (or live state read into one): every tunnel mirrored.
+    /// One text (the file, the script), or for Qemu one -netdev value per session.
+    /// </summary>
+    public (IReadOnlyList<string> Output, IReadOnlyList<string> Warnings) PeerConfiguration(L2tpConfiguration here, L2tpPeerFormat format,
         string? peerLocal, string? peerRemote, string peerNamespace, string source)
     {
         var peer = L2tp.Configuration.PeerConfiguration.Mirror(here, peerLocal, peerRemote, peerNamespace);
         switch (format)
         {
             case L2tpPeerFormat.IpRoute2:
-                return (L2tp.Configuration.PeerConfiguration.ToIpRoute2(peer, source), Array.Empty<string>());
+                return (new[] { L2tp.Configuration.PeerConfiguration.ToIpRoute2(peer, source) }, Array.Empty<string>());
             case L2tpPeerFormat.Qemu:
-                var (args, warnings) = L2tp.Configuration.PeerConfiguration.ToQemu(peer);
-                return (string.Join(" ", args.Select(a => "-netdev " + a)), warnings);
+                return L2tp.Configuration.PeerConfiguration.ToQemu(peer);
             default:
                 peer.Schema = SchemaUri;
-                return (peer.ToJson(), Array.Empty<string>());
+                return (new[] { peer.ToJson() }, Array.Empty<string>());
         }
     }
 
