@@ -151,7 +151,7 @@ public class PeerConfigurationTests
         Assert.Equal((2000u, 1000u, "1112131415161718", "0102030405060708", L2SpecType.Default, SequencingMode.Both, "1400"),
             (s.SessionId, s.PeerSessionId, s.Cookie, s.PeerCookie, s.L2SpecType, s.Sequencing, s.Interface!.Mtu));
         Assert.Null(s.Interface.Addresses);
-        Assert.Null(s.InterfaceName);
+        Assert.Equal("pw0", s.InterfaceName);
     }
 
     [Fact]

@@ -28,7 +28,7 @@ internal static class PeerConfiguration
 {
     /// <summary>
     /// The mirror of every tunnel in <paramref name="here"/>, in one namespace <paramref name="peerNamespace"/> of the
-    /// far end. <paramref name="peerLocal"/>/<paramref name="peerRemote"/> override the swapped addresses (needed where
+    /// far end, its interfaces named as this end's. <paramref name="peerLocal"/>/<paramref name="peerRemote"/> override the swapped addresses (needed where
     /// this end's local address is 'any'). Addresses of this end's interfaces are not carried over: they are this end's.
     /// </summary>
     public static L2tpConfiguration Mirror(L2tpConfiguration here, string? peerLocal = null, string? peerRemote = null, string peerNamespace = "")
@@ -59,10 +59,12 @@ internal static class PeerConfiguration
                 m.Sessions.Add(new L2tpSessionConfiguration
                 {
                     SessionId = s.PeerSessionId, PeerSessionId = s.SessionId,
+                    // The same name at both ends (l2tpeth0 usually is): a file can only set up an interface it names.
+                    InterfaceName = s.InterfaceName,
                     // What this end sends is what the far end expects, and the other way round.
                     Cookie = s.PeerCookie, PeerCookie = s.Cookie,
                     L2SpecType = s.L2SpecType, Sequencing = s.Sequencing,
-                    Interface = new L2tpInterfaceConfiguration { Up = true, Mtu = s.Interface?.Mtu ?? "Auto" },
+                    Interface = s.InterfaceName is null ? null : new L2tpInterfaceConfiguration { Up = true, Mtu = s.Interface?.Mtu ?? "Auto" },
                 });
             }
             ns.Tunnels.Add(m);

@@ -58,7 +58,7 @@ public sealed class ConvertFromIpL2tpCommand : L2tpCmdletBase
         }
         catch (L2tpException e)
         {
-            ThrowTerminatingError(ToErrorRecord(e));
+            WriteError(ToErrorRecord(e));
         }
     }
 }

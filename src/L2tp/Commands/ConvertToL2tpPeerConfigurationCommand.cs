@@ -54,7 +54,7 @@ public sealed class ConvertToL2tpPeerConfigurationCommand : L2tpCmdletBase
         }
         catch (L2tpException e)
         {
-            ThrowTerminatingError(ToErrorRecord(e));
+            WriteError(ToErrorRecord(e));
         }
     }
 }
