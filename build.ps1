@@ -377,13 +377,12 @@ function Invoke-Bench {
     }
     Invoke-Build
     & (Join-Path $Root 'tests/bench/Bench.ps1') -Module (Join-Path $Out 'L2tp.psd1') -Part $BenchPart | Out-Null
-    if ($BenchPart -ne 'DataPlane') {
-        # The plot of session-creation time against session count (ScottPlot, tests/bench/Plot).
-        $plot = Join-Path $Root 'out/benchplot'
-        $log = & dotnet build (Join-Path $Root 'tests/bench/Plot/Plot.csproj') -c $Configuration -o $plot --nologo -v quiet 2>&1
-        if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "dotnet build tests/bench/Plot failed with exit code $LASTEXITCODE" }
-        Invoke-Native dotnet @((Join-Path $plot 'L2tp.BenchPlot.dll'), (Join-Path $Root 'out/bench/bench.json'), (Join-Path $Root 'out/bench/control-plane.png'))
-    }
+    # The plots (ScottPlot, tests/bench/Plot): session-creation time against session count; throughput, RTT and
+    # 64-byte frame rate per path.
+    $plot = Join-Path $Root 'out/benchplot'
+    $log = & dotnet build (Join-Path $Root 'tests/bench/Plot/Plot.csproj') -c $Configuration -o $plot --nologo -v quiet 2>&1
+    if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "dotnet build tests/bench/Plot failed with exit code $LASTEXITCODE" }
+    Invoke-Native dotnet @((Join-Path $plot 'L2tp.BenchPlot.dll'), (Join-Path $Root 'out/bench/bench.json'), (Join-Path $Root 'out/bench'))
 }
 
 switch ($Task) {

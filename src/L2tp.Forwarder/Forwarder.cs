@@ -60,10 +60,16 @@ internal sealed class Forwarder : IDisposable
         Watch(_links.Fd);
         Watch(_wake);
         _rx = new RxLoop(() => _map);
-        _tx = new TxLoop(() => _map, OnTapGone);
+        // One thread for both directions unless L2TP_FORWARDER_THREADS=2 (for comparison in Bench): a ping round trip
+        // then costs each forwarder one wake-up instead of two, and the answer to a frame just written to a TAP is
+        // read on the same pass.
+        _tx = new TxLoop(() => _map, OnTapGone, SeparateThreads ? null : _rx);
         _rx.Start();
         _tx.Start();
     }
+
+    /// <summary>Whether receive and transmit get a thread each (L2TP_FORWARDER_THREADS=2) rather than sharing one.</summary>
+    internal static readonly bool SeparateThreads = Environment.GetEnvironmentVariable("L2TP_FORWARDER_THREADS") == "2";
 
     /// <summary>
     /// Readable when <see cref="ProcessEvents"/> has work: a link notification, or a dead TAP from the transmit loop.

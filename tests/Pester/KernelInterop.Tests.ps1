@@ -156,7 +156,8 @@ run_variant() { # N IFNAME TUNNEL_ID PROBES PING_ATTEMPTS PING_COUNT PING_WAIT
 '@)
         foreach ($v in $Variants) {
             $tunnel = "ip l2tp add tunnel tunnel_id $($v.GuestTunnelId) peer_tunnel_id $($v.HostTunnelId) encap $($v.Encap.ToLowerInvariant()) local $($v.GuestAddress) remote $($v.HostAddress)"
-            if ($v.Encap -eq 'Udp') { $tunnel += " udp_sport $($v.GuestPort) udp_dport $($v.HostPort)" }
+            # udp_csum off at both ends, explicitly: the Managed default is on, and the bytes are compared.
+            if ($v.Encap -eq 'Udp') { $tunnel += " udp_sport $($v.GuestPort) udp_dport $($v.HostPort)" + $(if ($v.Family -eq 4) { ' udp_csum off' } else { '' }) }
             $session = "ip l2tp add session tunnel_id $($v.GuestTunnelId) session_id $($v.HostPeerSessionId) peer_session_id $($v.HostSessionId) name $($v.GuestInterface) l2spec_type $($v.L2Spec.ToLowerInvariant())"
             if ($v.Seq -ne 'None') { $session += " seq $($v.Seq.ToLowerInvariant())" }
             if ($v.CookieLength) { $session += " cookie $($v.GuestCookie) peer_cookie $($v.HostCookie)" }
@@ -340,6 +341,7 @@ run_variant() { # N IFNAME TUNNEL_ID PROBES PING_ATTEMPTS PING_COUNT PING_WAIT
                 Encapsulation = $Encap; Local = $HostAddress; Remote = $GuestAddress; ErrorAction = 'Stop'
             }
             if ($Encap -eq 'Udp') { $tp.SourcePort = $HostPort; $tp.DestinationPort = $GuestPort }
+            if ($Encap -eq 'Udp' -and $Family -eq 4) { $tp.UdpChecksum = 'off' }   # as the guest's line says
             $sp = @{ Backend = 'Managed'; SessionId = $HostSessionId; PeerSessionId = $HostPeerSessionId; L2SpecType = $L2Spec; Sequencing = $Seq; ErrorAction = 'Stop' }
             if ($CookieLength) { $sp.Cookie = $HostCookie; $sp.PeerCookie = $GuestCookie }
             $tunnel = Invoke-DuringRebuild { New-L2tpTunnel @tp }

@@ -16,9 +16,10 @@
     Each path gets its own pair of namespaces joined by a veth underlay (192.0.2.1/.2), measured one after the other:
     the bare veth, a kernel VXLAN tunnel (where the kernel has VXLAN), QEMU's -netdev l2tpv3 (a userspace L2TPv3
     forwarder: the peer to beat), and our pseudowire, with the forwarder's TAP offloads off (frame by frame,
-    L2TP_FORWARDER_OFFLOAD=0), on (the default), and on with -UdpChecksum on (which adds UDP GSO and GRO). iperf3
-    TCP for -Seconds each, and ping RTT. Prints a table with ratios to the veth and to QEMU, and writes
-    out/bench/bench.json.
+    L2TP_FORWARDER_OFFLOAD=0) with -UdpChecksum off, on with -UdpChecksum off (the kernel's bytes), and the default
+    (IPv4 UDP checksums on, so UDP GSO and GRO). iperf3 TCP for -Seconds each, the median ping RTT, 64-byte frames
+    (iperf3 UDP -l 18) delivered per second, and the forwarders' CPU while idle. Prints each target of issue 11 with
+    its ratio to the baseline of the same run, and writes out/bench/bench.json and bench.md.
 #>
 param(
     [int] $Seconds = 5,
@@ -45,13 +46,29 @@ function ns([string] $n, [string] $cmd) {
     $out
 }
 
-function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target) {
+# iperf3 TCP for -Seconds, the median ping RTT of 200 pings 5 ms apart, and the rate of 64-byte frames delivered
+# (iperf3 UDP with 18-byte payloads: 14 Ethernet + 20 IP + 8 UDP + 18 = 60 bytes, 64 with the FCS), all from $a to
+# $target in $b. -Forwarders: processes whose CPU while idle (3 s after the traffic) is reported.
+function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target, [int[]] $Forwarders = @()) {
     ns $b 'iperf3 -s -D -1 -p 5201 >/dev/null' | Out-Null
     Start-Sleep -Milliseconds 300
     $json = ns $a "iperf3 -c $target -p 5201 -t $Seconds -J" | Out-String | ConvertFrom-Json
     $gbps = $json.end.sum_received.bits_per_second / 1e9
-    $rtt = ns $a "ping -c 200 -i 0.005 -q $target" | Select-String 'rtt' | ForEach-Object { ($_ -split '/')[4] }
-    [pscustomobject]@{ Path = $name; Gbps = [math]::Round($gbps, 3); RttUs = [math]::Round([double]$rtt * 1000) }
+    $times = @(ns $a "ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
+    $rtt = if ($times.Count) { $times[[int][math]::Floor($times.Count / 2)] } else { [double]::NaN }
+    ns $b 'iperf3 -s -D -1 -p 5202 >/dev/null' | Out-Null
+    Start-Sleep -Milliseconds 300
+    $udp = ns $a "iperf3 -c $target -p 5202 -u -l 18 -b 0 -t $Seconds -J" | Out-String | ConvertFrom-Json
+    $pps = $udp.end.sum_received.bytes / 18 / $udp.end.sum_received.seconds
+    $idle = $null
+    if ($Forwarders.Count) {
+        Start-Sleep -Seconds 1
+        $t0 = ($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum
+        $sw = [System.Diagnostics.Stopwatch]::StartNew()
+        Start-Sleep -Seconds 3
+        $idle = [math]::Round(100.0 * ((($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum) - $t0) / 100 / $sw.Elapsed.TotalSeconds, 2)
+    }
+    [pscustomobject]@{ Path = $name; Gbps = [math]::Round($gbps, 3); RttUs = [math]::Round($rtt); Kpps64 = [math]::Round($pps / 1000, 1); IdleCpuPercent = $idle }
 }
 
 # Runs $body with two fresh namespaces on a veth underlay, then removes them (and whatever runs in them).
@@ -68,22 +85,27 @@ function Use-Pair([scriptblock] $body) {
     }
 }
 
-function Measure-Managed([string] $name, [bool] $offload, [bool] $udpChecksum = $false) {
-    $saved = $env:L2TP_FORWARDER_OFFLOAD
+# The managed pseudowire between two fresh namespaces. -UdpChecksum: $null leaves the parameter out (the default).
+# -Threads 2: a receive and a transmit thread per forwarder (L2TP_FORWARDER_THREADS=2) instead of one for both.
+function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, [int] $Threads = 1) {
+    $saved = $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS
     $env:L2TP_FORWARDER_OFFLOAD = if ($offload) { '1' } else { '0' }
+    $env:L2TP_FORWARDER_THREADS = "$Threads"
     try {
         Use-Pair {
             param($a, $b)
-            New-L2tpTunnel -netns $a -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -UdpChecksum:$udpChecksum |
+            $csum = if ($null -ne $udpChecksum) { @{ UdpChecksum = $udpChecksum } } else { @{} }
+            New-L2tpTunnel -netns $a -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 @csum |
                 New-L2tpSession -SessionId 1000 -PeerSessionId 2000 | Set-L2tpInterface -Up -Address 198.51.100.1 -PeerAddress 198.51.100.2 | Out-Null
-            New-L2tpTunnel -netns $b -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -UdpChecksum:$udpChecksum |
+            New-L2tpTunnel -netns $b -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 @csum |
                 New-L2tpSession -SessionId 2000 -PeerSessionId 1000 | Set-L2tpInterface -Up -Address 198.51.100.2 -PeerAddress 198.51.100.1 | Out-Null
             ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
-            Measure-Path $name $a $b '198.51.100.2'
+            $pids = @((Get-L2tpForwarder -netns $a).ProcessId, (Get-L2tpForwarder -netns $b).ProcessId)
+            Measure-Path $name $a $b '198.51.100.2' -Forwarders $pids
         }
     }
     finally {
-        $env:L2TP_FORWARDER_OFFLOAD = $saved
+        $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS = $saved
     }
 }
 
@@ -211,12 +233,7 @@ function Measure-ControlPlane {
 }
 
 function Format-ControlPlane($cp) {
-    $lines = @('| Figure | Value | Baseline (same run) | Ratio | Target | Met |', '|---|---|---|---|---|---|')
-    foreach ($r in $cp.Table) {
-        $ratio = if ($null -ne $r.Ratio) { '{0:N2}' -f $r.Ratio } else { '' }
-        $met = if ($null -eq $r.Met) { '' } elseif ($r.Met) { 'met' } else { 'NOT met' }
-        $lines += "| $($r.Figure) | $($r.Value) | $($r.Baseline) | $ratio | $($r.Target) | $met |"
-    }
+    $lines = @(Format-Targets $cp.Table)
     $lines += ''
     $lines += "Seconds per hundred sessions made, one New-L2tpSession call each (hundreds 1 to $($cp.PerHundredSeconds.Count)):"
     $lines += ''
@@ -256,18 +273,50 @@ function Measure-DataPlane {
         }
     }
 
-    $results += Measure-Managed 'L2tp managed, offload off' $false
-    $results += Measure-Managed 'L2tp managed' $true
-    $results += Measure-Managed 'L2tp managed, udp_csum on (UDP GSO/GRO)' $true $true
+    $results += Measure-Managed 'L2tp managed, offload off, -UdpChecksum off' $false 'off'
+    $results += Measure-Managed 'L2tp managed, -UdpChecksum off' $true 'off'
+    $results += Measure-Managed 'L2tp managed, two threads per forwarder' $true -Threads 2
+    $results += Measure-Managed 'L2tp managed (default: UDP checksums, GSO/GRO)' $true
 
     $veth = $results[0]
+    $vxlan = $results | Where-Object Path -Like 'kernel VXLAN*' | Select-Object -First 1
     $qemu = $results | Where-Object Path -Like 'QEMU*' | Select-Object -First 1
     foreach ($r in $results) {
         $r | Add-Member RatioToVeth ([math]::Round($r.Gbps / $veth.Gbps, 3))
         $r | Add-Member RatioToQemu $(if ($qemu -and $qemu.Gbps -gt 0) { [math]::Round($r.Gbps / $qemu.Gbps, 2) } else { $null })
     }
     $results | Format-Table -AutoSize | Out-String | Write-Host
-    $results
+    $default = $results | Where-Object Path -Like 'L2tp managed (default*' | Select-Object -First 1
+    $off = $results | Where-Object Path -EQ 'L2tp managed, -UdpChecksum off' | Select-Object -First 1
+    $targets = @()
+    if ($qemu -and $default) {
+        $targets += [pscustomobject]@{ Figure = 'TCP, default settings'; Value = '{0:N2} Gbit/s' -f $default.Gbps; Baseline = 'QEMU {0:N2} Gbit/s' -f $qemu.Gbps
+            Ratio = $default.Gbps / $qemu.Gbps; Target = '≥ 8 × QEMU'; Met = $default.Gbps / $qemu.Gbps -ge 8 }
+        if ($vxlan) {
+            $targets += [pscustomobject]@{ Figure = 'TCP, default settings'; Value = '{0:N2} Gbit/s' -f $default.Gbps; Baseline = 'VXLAN {0:N2} Gbit/s' -f $vxlan.Gbps
+                Ratio = $default.Gbps / $vxlan.Gbps; Target = '≥ 0.5 × VXLAN'; Met = $default.Gbps / $vxlan.Gbps -ge 0.5 }
+        }
+        $targets += [pscustomobject]@{ Figure = 'TCP, -UdpChecksum off'; Value = '{0:N2} Gbit/s' -f $off.Gbps; Baseline = 'QEMU {0:N2} Gbit/s' -f $qemu.Gbps
+            Ratio = $off.Gbps / $qemu.Gbps; Target = '≥ 3 × QEMU'; Met = $off.Gbps / $qemu.Gbps -ge 3 }
+        $targets += [pscustomobject]@{ Figure = 'ping RTT median, default settings'; Value = '{0} µs' -f $default.RttUs; Baseline = 'QEMU {0} µs' -f $qemu.RttUs
+            Ratio = $default.RttUs / $qemu.RttUs; Target = '≤ 0.6 × QEMU'; Met = $default.RttUs / $qemu.RttUs -le 0.6 }
+        $targets += [pscustomobject]@{ Figure = 'both forwarders idle after the traffic'; Value = '{0:N2} % of a core' -f $default.IdleCpuPercent; Baseline = ''
+            Ratio = $null; Target = '~0 (< 1 %)'; Met = $default.IdleCpuPercent -lt 1 }
+        $targets += [pscustomobject]@{ Figure = '64-byte frames delivered, default settings'; Value = '{0:N1} kpps' -f $default.Kpps64; Baseline = 'QEMU {0:N1} kpps' -f $qemu.Kpps64
+            Ratio = $default.Kpps64 / $qemu.Kpps64; Target = '≥ 3 × QEMU'; Met = $default.Kpps64 / $qemu.Kpps64 -ge 3 }
+    }
+    [pscustomobject]@{ Paths = $results; Table = $targets }
+}
+
+# The target table (control or data plane) as markdown: each figure, its baseline in the same run, ratio, target, met.
+function Format-Targets($rows) {
+    $lines = @('| Figure | Value | Baseline (same run) | Ratio | Target | Met |', '|---|---|---|---|---|---|')
+    foreach ($r in $rows) {
+        $ratio = if ($null -ne $r.Ratio) { '{0:N2}' -f $r.Ratio } else { '' }
+        $met = if ($null -eq $r.Met) { '' } elseif ($r.Met) { 'met' } else { 'NOT met' }
+        $lines += "| $($r.Figure) | $($r.Value) | $($r.Baseline) | $ratio | $($r.Target) | $met |"
+    }
+    $lines
 }
 
 $report = [ordered]@{
@@ -275,7 +324,7 @@ $report = [ordered]@{
     Cpus = [Environment]::ProcessorCount
     LoadAverage = (Get-Content /proc/loadavg -Raw).Trim()
 }
-if ($Part -in 'All', 'DataPlane') { $report.DataPlane = @(Measure-DataPlane) }
+if ($Part -in 'All', 'DataPlane') { $report.DataPlane = Measure-DataPlane }
 if ($Part -in 'All', 'ControlPlane') { $report.ControlPlane = Measure-ControlPlane }
 
 $md = @("# Bench $($report.Time)", '', "$($report.Cpus) CPUs, load average at the start: $($report.LoadAverage)", '')
@@ -286,8 +335,12 @@ if ($report.Contains('ControlPlane')) {
     $md += '## Control plane', '', $table, ''
 }
 if ($report.Contains('DataPlane')) {
-    $md += '## Data plane', '', '| Path | Gbit/s | RTT µs | × veth | × QEMU |', '|---|---|---|---|---|'
-    $md += $report.DataPlane | ForEach-Object { "| $($_.Path) | $($_.Gbps) | $($_.RttUs) | $($_.RatioToVeth) | $($_.RatioToQemu) |" }
+    $table = (Format-Targets $report.DataPlane.Table) -join "`n"
+    Write-Host ''
+    Write-Host $table
+    $md += '## Data plane', '', $table, ''
+    $md += '| Path | TCP Gbit/s | RTT median µs | 64-byte kpps | idle CPU % | × veth | × QEMU |', '|---|---|---|---|---|---|---|'
+    $md += $report.DataPlane.Paths | ForEach-Object { "| $($_.Path) | $($_.Gbps) | $($_.RttUs) | $($_.Kpps64) | $($_.IdleCpuPercent) | $($_.RatioToVeth) | $($_.RatioToQemu) |" }
 }
 $report | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $outDir 'bench.json')
 $md -join "`n" | Set-Content (Join-Path $outDir 'bench.md')

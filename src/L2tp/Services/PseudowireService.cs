@@ -46,10 +46,15 @@ internal sealed class PseudowireService : IDisposable
         return w;
     }
 
-    /// <summary>Creates a tunnel from a spec the cmdlet has validated (before asking ShouldProcess).</summary>
-    public L2tpTunnel NewTunnel(TunnelSpec spec)
+    /// <summary>
+    /// Creates a tunnel from a spec the cmdlet has validated (before asking ShouldProcess); without
+    /// <paramref name="checksumAsked"/> the IPv4 UDP checksum is the backend's default (TunnelSpec.WithDefaultChecksum).
+    /// </summary>
+    public L2tpTunnel NewTunnel(TunnelSpec spec, bool checksumAsked = true)
     {
         var b = Backend(create: true)!;
+        if (!checksumAsked)
+            spec = spec.WithDefaultChecksum(b.Kind);
         return Refusals.Guard(() => b.CreateTunnel(spec), e => Refusals.TunnelCreate(e, spec, b.Kind, _netns));
     }
 
