@@ -25,7 +25,8 @@ public class IpL2tpImportTests
         var ns = Assert.Single(c.Namespaces);
         Assert.Equal("", ns.Name);
         var t = Assert.Single(ns.Tunnels);
-        Assert.Equal((3000u, 4000u, Encapsulation.Udp, "1.2.3.4", "5.6.7.8", (ushort)5000, (ushort)6000, false),
+        // No udp_csum in the script: none in the file, so the backend's default applies (Managed on, Kernel off).
+        Assert.Equal((3000u, 4000u, Encapsulation.Udp, "1.2.3.4", "5.6.7.8", (ushort)5000, (ushort)6000, (bool?)null),
             (t.TunnelId, t.PeerTunnelId, t.Encapsulation, t.Local, t.Remote, t.SourcePort, t.DestinationPort, t.UdpChecksum));
         var s = Assert.Single(t.Sessions);
         Assert.Equal((1000u, 2000u, "l2tpeth0", L2SpecType.Default, SequencingMode.None), (s.SessionId, s.PeerSessionId, s.InterfaceName, s.L2SpecType, s.Sequencing));
@@ -203,5 +204,30 @@ public class PeerConfigurationTests
         foreach (var s in c.Namespaces.SelectMany(n => n.Tunnels).SelectMany(t => t.Sessions))
             s.InterfaceName = null;
         return c.ToJson();
+    }
+}
+
+public class DefaultChecksumInFileTests
+{
+    private static L2tpTunnelConfiguration Tunnel(bool? csum) => new()
+    {
+        TunnelId = 1, PeerTunnelId = 2, Local = "192.0.2.1", Remote = "192.0.2.2", SourcePort = 1701, DestinationPort = 1701, UdpChecksum = csum,
+    };
+
+    [Fact]
+    public void A_file_without_udpChecksum_accepts_the_backends_default_and_a_file_with_it_wants_that_value()
+    {
+        Assert.Empty(Planner.TunnelDiffs(Tunnel(null), Tunnel(true)));
+        Assert.Empty(Planner.TunnelDiffs(Tunnel(null), Tunnel(false)));
+        Assert.Single(Planner.TunnelDiffs(Tunnel(false), Tunnel(true)));
+    }
+
+    [Fact]
+    public void The_writer_leaves_out_an_unset_udpChecksum_and_the_reader_keeps_it_unset()
+    {
+        var c = new L2tpConfiguration { Namespaces = { new L2tpNamespaceConfiguration { Tunnels = { Tunnel(null) } } } };
+        string json = c.ToJson();
+        Assert.DoesNotContain("udpChecksum", json);
+        Assert.Null(L2tpConfiguration.FromJson(json).Namespaces[0].Tunnels[0].UdpChecksum);
     }
 }

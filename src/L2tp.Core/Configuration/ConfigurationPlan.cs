@@ -120,7 +120,9 @@ internal static class Planner
             }
             else
             {
-                F("udpChecksum", B(d.UdpChecksum), B(a.UdpChecksum));
+                // Absent from the file: whatever the backend's default made is right.
+                if (d.UdpChecksum is { } csum)
+                    F("udpChecksum", B(csum), B(a.UdpChecksum ?? false));
             }
         }
         return diffs;

@@ -185,7 +185,7 @@ internal sealed class ConfigurationReader
             Remote = String(o, path, "remote") ?? "",
             SourcePort = (ushort)(Integer(o, path, "sourcePort", 0, ushort.MaxValue) ?? 0),
             DestinationPort = (ushort)(Integer(o, path, "destinationPort", 0, ushort.MaxValue) ?? 0),
-            UdpChecksum = Bool(o, path, "udpChecksum") ?? false,
+            UdpChecksum = Bool(o, path, "udpChecksum"),
             Udp6ChecksumTx = Bool(o, path, "udp6ChecksumTx") ?? true,
             Udp6ChecksumRx = Bool(o, path, "udp6ChecksumRx") ?? true,
         };

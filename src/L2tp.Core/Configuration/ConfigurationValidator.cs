@@ -84,7 +84,7 @@ internal static class ConfigValues
         Remote = Address(t.Remote, allowAny: false),
         SourcePort = t.SourcePort,
         DestinationPort = t.DestinationPort,
-        UdpChecksum = t.UdpChecksum,
+        UdpChecksum = t.UdpChecksum ?? false,
         Udp6ChecksumTx = t.Udp6ChecksumTx,
         Udp6ChecksumRx = t.Udp6ChecksumRx,
     };

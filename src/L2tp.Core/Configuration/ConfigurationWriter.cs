@@ -64,7 +64,8 @@ internal static class ConfigurationWriter
         w.WriteString("remote", t.Remote);
         w.WriteNumber("sourcePort", t.SourcePort);
         w.WriteNumber("destinationPort", t.DestinationPort);
-        w.WriteBoolean("udpChecksum", t.UdpChecksum);
+        if (t.UdpChecksum is { } csum)
+            w.WriteBoolean("udpChecksum", csum);
         w.WriteBoolean("udp6ChecksumTx", t.Udp6ChecksumTx);
         w.WriteBoolean("udp6ChecksumRx", t.Udp6ChecksumRx);
         w.WriteStartArray("sessions");

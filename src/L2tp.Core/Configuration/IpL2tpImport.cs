@@ -208,8 +208,8 @@ internal static class IpL2tpImport
                 Local = a.Local, Remote = a.Remote,
                 SourcePort = a.Encapsulation == Encapsulation.Udp ? a.SourcePort : (ushort)0,
                 DestinationPort = a.Encapsulation == Encapsulation.Udp ? a.DestinationPort : (ushort)0,
-                // ip-l2tp's defaults, written out: the file then means the same on either backend.
-                UdpChecksum = a.UdpChecksum ?? false, Udp6ChecksumTx = a.Udp6ChecksumTx, Udp6ChecksumRx = a.Udp6ChecksumRx,
+                // udp_csum only where the script says it: otherwise the backend's default, as New-L2tpTunnel's.
+                UdpChecksum = a.UdpChecksum, Udp6ChecksumTx = a.Udp6ChecksumTx, Udp6ChecksumRx = a.Udp6ChecksumRx,
             }));
         }
         else

@@ -120,8 +120,8 @@ public sealed class L2tpTunnelConfiguration
     public ushort SourcePort { get; set; }
     /// <summary>udp_dport; 0 with IP encapsulation.</summary>
     public ushort DestinationPort { get; set; }
-    /// <summary>udp_csum (IPv4).</summary>
-    public bool UdpChecksum { get; set; }
+    /// <summary>udp_csum (IPv4); null for the backend's default (Managed on, Kernel off), as New-L2tpTunnel without -UdpChecksum.</summary>
+    public bool? UdpChecksum { get; set; }
     /// <summary>udp6_csum_tx.</summary>
     public bool Udp6ChecksumTx { get; set; } = true;
     /// <summary>udp6_csum_rx.</summary>

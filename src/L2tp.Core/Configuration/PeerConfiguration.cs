@@ -94,8 +94,8 @@ internal static class PeerConfiguration
                     b.Append(" udp_sport ").Append(t.SourcePort).Append(" udp_dport ").Append(t.DestinationPort);
                     if (IsIPv6(t))
                         b.Append(" udp6_csum_tx ").Append(OnOff(t.Udp6ChecksumTx)).Append(" udp6_csum_rx ").Append(OnOff(t.Udp6ChecksumRx));
-                    else
-                        b.Append(" udp_csum ").Append(OnOff(t.UdpChecksum));
+                    else if (t.UdpChecksum is { } csum)
+                        b.Append(" udp_csum ").Append(OnOff(csum));
                 }
                 b.Append('\n');
                 foreach (var s in t.Sessions)

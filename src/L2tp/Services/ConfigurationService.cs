@@ -227,10 +227,10 @@ internal sealed class ConfigurationService : IDisposable
                 break;
             case (L2tpConfigurationObject.Tunnel, L2tpConfigurationAction.Replace):
                 pw.RemoveTunnel(step.TunnelId, pw.SessionsToRemoveWith(step.TunnelId, force: true));
-                pw.NewTunnel(ConfigValues.Spec(step.Tunnel!));
+                pw.NewTunnel(ConfigValues.Spec(step.Tunnel!), checksumAsked: step.Tunnel!.UdpChecksum is not null);
                 break;
             case (L2tpConfigurationObject.Tunnel, L2tpConfigurationAction.Create):
-                pw.NewTunnel(ConfigValues.Spec(step.Tunnel!));
+                pw.NewTunnel(ConfigValues.Spec(step.Tunnel!), checksumAsked: step.Tunnel!.UdpChecksum is not null);
                 break;
             case (L2tpConfigurationObject.Session, L2tpConfigurationAction.Remove):
                 pw.RemoveSession(step.TunnelId, step.SessionId);
