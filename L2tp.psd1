@@ -13,7 +13,9 @@
         'Set-L2tpInterface',
         'New-L2tpBridge', 'Get-L2tpBridge', 'Remove-L2tpBridge', 'Add-L2tpBridgePort', 'Remove-L2tpBridgePort',
         'Get-L2tpForwarder', 'Stop-L2tpForwarder',
-        'New-L2tpPseudowire', 'Test-L2tpPseudowire', 'Remove-L2tpPseudowire'
+        'New-L2tpPseudowire', 'Test-L2tpPseudowire', 'Remove-L2tpPseudowire',
+        'Export-L2tpConfiguration', 'Sync-L2tpConfiguration', 'Compare-L2tpConfiguration', 'Install-L2tpConfigurationService',
+        'ConvertTo-L2tpPeerConfiguration', 'ConvertFrom-IpL2tp'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -66,14 +66,17 @@ function Invoke-Build {
     # Help for the cmdlets just built: fails the build when a cmdlet, parameter or example has no help.
     Invoke-Docs -Assembly (Join-Path $bin 'L2tp.dll')
     Copy-Item (Join-Path $Root 'L2tp.psd1'), (Join-Path $Root 'L2tp.Format.ps1xml') $Out
-    # systemd units for those who supervise the forwarder themselves (README, "The managed forwarder").
+    # systemd units for those who supervise the forwarder themselves (README, "The managed forwarder"), and the boot
+    # unit Install-L2tpConfigurationService fills in.
     Copy-Item -Recurse (Join-Path $Root 'systemd') $Out
+    # The configuration file's JSON Schema, where the "$schema" of an exported file points.
+    Copy-Item (Join-Path $Root 'src/L2tp.Core/Configuration/L2tpConfiguration.schema.json') $Out
     # Only what Get-Help reads goes into the module: the MAML and the about_ topics, not the Markdown sources.
     $help = Join-Path $Out 'en-US'
     New-Item -ItemType Directory -Force $help | Out-Null
     Copy-Item (Join-Path $Root 'en-US/*') $help -Include '*-Help.xml', 'about_*.help.txt'
     $manifest = Import-PowerShellDataFile (Join-Path $Root 'L2tp.psd1')
-    $needed = @($manifest.RootModule) + @($manifest.FormatsToProcess) + @("en-US/$(Split-Path -Leaf $manifest.RootModule)-Help.xml", 'en-US/about_L2tp.help.txt')
+    $needed = @($manifest.RootModule) + @($manifest.FormatsToProcess) + @("en-US/$(Split-Path -Leaf $manifest.RootModule)-Help.xml", 'en-US/about_L2tp.help.txt', 'L2tpConfiguration.schema.json', 'systemd/l2tp-configuration.service')
     foreach ($f in $needed) {
         if (-not (Test-Path (Join-Path $Out $f))) { throw "build output is missing $f" }
     }
