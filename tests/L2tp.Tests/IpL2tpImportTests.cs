@@ -231,3 +231,21 @@ public class DefaultChecksumInFileTests
         Assert.Null(L2tpConfiguration.FromJson(json).Namespaces[0].Tunnels[0].UdpChecksum);
     }
 }
+
+public class ReorderTimeoutInFileTests
+{
+    [Fact]
+    public void The_reorder_timeout_survives_writing_and_reading_a_file_and_comes_from_ip_json_reorder_timeout()
+    {
+        var (c, _) = IpL2tpImport.Read("""
+            [{"tunnel_id":1,"encap":"IP","local":"192.0.2.1","peer":"192.0.2.2","peer_tunnel":2}]
+            [{"session_id":10,"tunnel_id":1,"peer_session_id":20,"peer_tunnel_id":2,"reorder_timeout":150,"recv_seq":null}]
+            """);
+        var s = c.Namespaces[0].Tunnels[0].Sessions[0];
+        Assert.Equal((150u, SequencingMode.Recv), (s.ReorderTimeout!.Value, s.Sequencing));
+        string json = c.ToJson();
+        Assert.Contains("\"reorderTimeout\": 150", json);
+        Assert.Equal(150u, L2tpConfiguration.FromJson(json).Namespaces[0].Tunnels[0].Sessions[0].ReorderTimeout);
+        Assert.Equal(150u, PeerConfiguration.Mirror(c).Namespaces[0].Tunnels[0].Sessions[0].ReorderTimeout);
+    }
+}

@@ -100,6 +100,7 @@ internal static class ConfigValues
         PeerCookie = Protocol.Cookie.Parse(s.PeerCookie, "peerCookie"),
         L2SpecType = s.L2SpecType,
         Sequencing = s.Sequencing,
+        ReorderTimeoutMs = s.ReorderTimeout ?? 0,
     };
 
     /// <summary>A spec field (TunnelId, PeerCookie, ...) as the file spells its key.</summary>

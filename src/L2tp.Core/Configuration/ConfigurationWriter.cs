@@ -86,6 +86,8 @@ internal static class ConfigurationWriter
         w.WriteString("peerCookie", s.PeerCookie);
         w.WriteString("l2SpecType", s.L2SpecType.ToString());
         w.WriteString("sequencing", s.Sequencing.ToString());
+        if (s.ReorderTimeout is { } reorder and > 0)
+            w.WriteNumber("reorderTimeout", reorder);
         if (s.Interface is { } i)
         {
             w.WriteStartObject("interface");

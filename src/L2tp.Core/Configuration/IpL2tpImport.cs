@@ -569,6 +569,7 @@ internal static class IpL2tpImport
                 InterfaceName = e.TryGetProperty("interface", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null,
                 Cookie = e.TryGetProperty("cookie", out var ck) ? ck.GetString() ?? "" : "",
                 PeerCookie = e.TryGetProperty("peer_cookie", out var pc) ? pc.GetString() ?? "" : "",
+                ReorderTimeout = e.TryGetProperty("reorder_timeout", out var rt) && rt.TryGetUInt32(out uint ms) && ms > 0 ? ms : null,
                 Sequencing = (send, recv) switch
                 {
                     (true, true) => SequencingMode.Both,

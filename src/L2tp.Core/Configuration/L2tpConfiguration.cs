@@ -147,6 +147,8 @@ public sealed class L2tpSessionConfiguration
     public L2SpecType L2SpecType { get; set; } = L2SpecType.Default;
     /// <summary>seq.</summary>
     public SequencingMode Sequencing { get; set; } = SequencingMode.None;
+    /// <summary>Milliseconds out-of-order packets wait in the reorder queue (L2TP_ATTR_RECV_TIMEOUT); null or 0 for none.</summary>
+    public uint? ReorderTimeout { get; set; }
     /// <summary>The interface's state; null leaves it as the backend makes it.</summary>
     public L2tpInterfaceConfiguration? Interface { get; set; }
 

@@ -63,7 +63,7 @@ internal static class PeerConfiguration
                     InterfaceName = s.InterfaceName,
                     // What this end sends is what the far end expects, and the other way round.
                     Cookie = s.PeerCookie, PeerCookie = s.Cookie,
-                    L2SpecType = s.L2SpecType, Sequencing = s.Sequencing,
+                    L2SpecType = s.L2SpecType, Sequencing = s.Sequencing, ReorderTimeout = s.ReorderTimeout,
                     Interface = s.InterfaceName is null ? null : new L2tpInterfaceConfiguration { Up = true, Mtu = s.Interface?.Mtu ?? "Auto" },
                 });
             }
@@ -107,6 +107,8 @@ internal static class PeerConfiguration
                     if (s.PeerCookie.Length > 0) b.Append(" peer_cookie ").Append(s.PeerCookie);
                     b.Append(" l2spec_type ").Append(s.L2SpecType == L2SpecType.Default ? "default" : "none")
                         .Append(" seq ").Append(s.Sequencing.ToString().ToLowerInvariant()).Append('\n');
+                    if (s.ReorderTimeout is { } reorder and > 0)
+                        b.Append("# reorder timeout ").Append(reorder).Append(" ms: ip l2tp cannot set it (Set-L2tpSession -ReorderTimeout can)\n");
                     var i = s.Interface;
                     // "Auto": l2tp_eth sizes a new interface for its tunnel's path itself, so no mtu is said.
                     string? mtu = i?.Mtu is { } m && m != "Auto" ? m : null;

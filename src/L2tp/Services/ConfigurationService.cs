@@ -267,9 +267,11 @@ internal sealed class ConfigurationService : IDisposable
             case (L2tpConfigurationObject.BridgePort, L2tpConfigurationAction.Remove):
                 site.Interfaces.SetMaster(site.Interfaces.RequirePort(step.Name), null);
                 break;
+            case (L2tpConfigurationObject.Session, L2tpConfigurationAction.Update):
+                pw.SetSession(step.TunnelId, step.SessionId, step.Session!.Sequencing,
+                    TimeSpan.FromMilliseconds(step.Session.ReorderTimeout ?? 0));
+                break;
             default:
-                // A session Update (sequencing in place) waits for Set-L2tpSession's service call; the planner does
-                // not emit one until Planner.SequencingInPlace is set.
                 throw new L2tpException("L2tp.NotSupported", L2tpErrorKind.NotImplemented, step.Target,
                     $"{step.Action} of a {step.Kind} is not supported yet.");
         }
