@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
+using System.Numerics;
 
 namespace L2tp.Forwarder.Dataplane;
 
@@ -56,29 +56,18 @@ internal static class InetChecksum
         // The bulk as 32-bit words widened into 64-bit lanes: no carry to chase from one add to the next (the profile
         // showed the scalar add-with-carry chain as the forwarder's largest cost). A word sum folds to the same
         // one's-complement sum as 16-bit words, since 2^16 is 1 modulo 0xffff. 64 KiB adds at most 2^46 to a lane.
-        if (Vector256.IsHardwareAccelerated && n >= 64)
+        if (Vector.IsHardwareAccelerated && n >= 2 * Vector<byte>.Count)
         {
-            Vector256<ulong> a0 = Vector256<ulong>.Zero, a1 = Vector256<ulong>.Zero;
-            for (; i + 64 <= n; i += 64)
+            int step = Vector<byte>.Count;
+            Vector<ulong> a0 = Vector<ulong>.Zero, a1 = Vector<ulong>.Zero;
+            for (; i + 2 * step <= n; i += 2 * step)
             {
-                var (l0, h0) = Vector256.Widen(Vector256.LoadUnsafe(ref p, (nuint)i).AsUInt32());
-                var (l1, h1) = Vector256.Widen(Vector256.LoadUnsafe(ref p, (nuint)(i + 32)).AsUInt32());
+                Vector.Widen(Unsafe.ReadUnaligned<Vector<uint>>(ref Unsafe.Add(ref p, i)), out var l0, out var h0);
+                Vector.Widen(Unsafe.ReadUnaligned<Vector<uint>>(ref Unsafe.Add(ref p, i + step)), out var l1, out var h1);
                 a0 += l0 + h0;
                 a1 += l1 + h1;
             }
-            sum = AddCarry(sum, Vector256.Sum(a0 + a1));
-        }
-        else if (Vector128.IsHardwareAccelerated && n >= 32)
-        {
-            Vector128<ulong> a0 = Vector128<ulong>.Zero, a1 = Vector128<ulong>.Zero;
-            for (; i + 32 <= n; i += 32)
-            {
-                var (l0, h0) = Vector128.Widen(Vector128.LoadUnsafe(ref p, (nuint)i).AsUInt32());
-                var (l1, h1) = Vector128.Widen(Vector128.LoadUnsafe(ref p, (nuint)(i + 16)).AsUInt32());
-                a0 += l0 + h0;
-                a1 += l1 + h1;
-            }
-            sum = AddCarry(sum, Vector128.Sum(a0 + a1));
+            sum = AddCarry(sum, Vector.Sum(a0 + a1));
         }
         for (; i + 32 <= n; i += 32)
         {
