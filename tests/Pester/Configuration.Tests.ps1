@@ -82,10 +82,12 @@ Describe 'Export-L2tpConfiguration' {
         $ns.bridges.ports | Should -Be @('l2tpeth1', 'vx0')
     }
 
-    It 'writes the JSON text without -Path, for several namespaces (-netns)' {
+    It 'writes the JSON text without -Path, for several namespaces (-netns), and makes a missing folder for -Path' {
         $j = Export-L2tpConfiguration -netns $A, $B -ErrorAction Stop | ConvertFrom-Json -Depth 20
         $j.namespaces.name | Should -Be @($A, $B)
         $j.namespaces[1].tunnels.tunnelId | Should -Be 4000
+        Export-L2tpConfiguration -netns $B -Path (Join-Path $Work 'etc/l2tp/b.json') -ErrorAction Stop
+        (Get-Content -Raw (Join-Path $Work 'etc/l2tp/b.json') | ConvertFrom-Json).namespaces.name | Should -Be $B
     }
 }
 
@@ -208,6 +210,11 @@ Describe 'Sync-L2tpConfiguration and Compare-L2tpConfiguration' {
         $text | Should -Match 'nothing was changed'
         @(Get-L2tpTunnel -netns $A -TunnelId 3005 -ErrorAction SilentlyContinue) | Should -HaveCount 0
         (Get-AState | ConvertTo-Json) | Should -Be ($before | ConvertTo-Json)
+    }
+
+    It 'refuses a file that is not there with L2tp.ConfigurationNotFound' {
+        Sync-L2tpConfiguration -Path (Join-Path $Work 'none.json') -ErrorVariable err -ErrorAction SilentlyContinue
+        Assert-LabL2tpError -ErrorRecord $err -Id 'L2tp.ConfigurationNotFound' -Category ObjectNotFound -Target (Join-Path $Work 'none.json')
     }
 
     It 'stops at a failing step with the steps applied and not applied, and a second run converges' {
