@@ -100,6 +100,9 @@ Describe 'The boot unit restores a wiped namespace from its file' {
         $text | Should -Match '(?m)^After=network-online.target'
         $text | Should -Match ([regex]::Escape("Sync-L2tpConfiguration -Path '$File'"))
         if (-not (Test-Path /run/systemd/system)) { "$w" | Should -Match 'systemd is not running' }
+        Install-L2tpConfigurationService -Path $File -UnitDirectory (Join-Path $Work 'whatif') -WhatIf | Should -BeNullOrEmpty
+        Test-Path (Join-Path $Work 'whatif') | Should -BeFalse
+        # build.ps1 installs systemd (for systemd-analyze) with the other lab packages.
         if (Get-Command systemd-analyze -ErrorAction Ignore) {
             $r = Invoke-LabCommand -FilePath systemd-analyze -ArgumentList @('verify', $unit.FullName)
             "$($r.StdErr)$($r.StdOut)" | Should -BeNullOrEmpty
