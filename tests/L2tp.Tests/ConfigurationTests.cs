@@ -354,19 +354,23 @@ public class ConfigurationPlanTests
     }
 
     [Fact]
-    public void Changed_sequencing_is_Replace_until_it_can_change_in_place_then_Update()
+    public void Changed_sequencing_and_reorder_timeout_are_one_in_place_Update_of_the_session()
     {
         var file = File(Live());
         file.Tunnels[0].Sessions[0].Sequencing = SequencingMode.Both;
+        file.Tunnels[0].Sessions[0].ReorderTimeout = 250;
+        var steps = Planner.Plan(file, Live(), prune: false);
+        Assert.Equal(new[] { "Update session 1000 in tunnel 3000" }, Steps(steps));
+        Assert.Equal("sequencing None -> Both, reorderTimeout 0 -> 250", steps[0].Detail);
+    }
+
+    [Fact]
+    public void Changed_sequencing_with_a_changed_cookie_is_a_Replace()
+    {
+        var file = File(Live());
+        file.Tunnels[0].Sessions[0].Sequencing = SequencingMode.Both;
+        file.Tunnels[0].Sessions[0].Cookie = "01020304";
         Assert.Equal(L2tpConfigurationAction.Replace, Planner.Plan(file, Live(), prune: false)[0].Action);
-        Planner.SequencingInPlace = true;
-        try
-        {
-            var steps = Planner.Plan(file, Live(), prune: false);
-            Assert.Equal(new[] { "Update session 1000 in tunnel 3000" }, Steps(steps));
-            Assert.Equal("sequencing None -> Both", steps[0].Detail);
-        }
-        finally { Planner.SequencingInPlace = false; }
     }
 
     [Fact]

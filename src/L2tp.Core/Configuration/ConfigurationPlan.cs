@@ -47,6 +47,7 @@ internal static class LiveState
                     L2SpecType = s.L2SpecType ?? L2SpecType.Default,
                     L2SpecTypeUnknown = s.L2SpecType is null,
                     Sequencing = s.Sequencing,
+                    ReorderTimeout = s.ReorderTimeout > TimeSpan.Zero ? (uint)Math.Min(uint.MaxValue, Math.Ceiling(s.ReorderTimeout.TotalMilliseconds)) : null,
                     SuggestedMtu = s.SuggestedMtu > 0 ? s.SuggestedMtu : null,
                 };
                 if (!string.IsNullOrEmpty(s.InterfaceName) && iface(s.InterfaceName) is { } i)
@@ -87,7 +88,7 @@ internal static class Planner
     /// False until Set-L2tpSession changes sequencing in place: a sequencing change is a Replace. When true, a
     /// session whose only difference is sequencing gets an Update step.
     /// </summary>
-    internal static bool SequencingInPlace { get; set; }
+    internal static bool SequencingInPlace { get; set; } = true;
 
     public static string TunnelTarget(uint id) => $"tunnel {id}";
     public static string SessionTarget(uint tunnelId, uint sessionId) => $"session {sessionId} in tunnel {tunnelId}";
@@ -120,7 +121,9 @@ internal static class Planner
             }
             else
             {
-                F("udpChecksum", B(d.UdpChecksum), B(a.UdpChecksum));
+                // Absent from the file: whatever the backend's default made is right.
+                if (d.UdpChecksum is { } csum)
+                    F("udpChecksum", B(csum), B(a.UdpChecksum ?? false));
             }
         }
         return diffs;
@@ -138,6 +141,7 @@ internal static class Planner
         if (!a.L2SpecTypeUnknown)
             F("l2SpecType", d.L2SpecType.ToString(), a.L2SpecType.ToString());
         F("sequencing", d.Sequencing.ToString(), a.Sequencing.ToString());
+        F("reorderTimeout", (d.ReorderTimeout ?? 0).ToString(CultureInfo.InvariantCulture), (a.ReorderTimeout ?? 0).ToString(CultureInfo.InvariantCulture));
         return diffs;
     }
 
@@ -327,7 +331,8 @@ internal static class Planner
                 }
                 else if (SessionDiffs(s, asn) is { Count: > 0 } diffs)
                 {
-                    bool inPlace = SequencingInPlace && diffs.All(f => f.Field == "sequencing");
+                    // Set-L2tpSession's SESSION_MODIFY changes these two on a live session, on both backends.
+                    bool inPlace = SequencingInPlace && diffs.All(f => f.Field is "sequencing" or "reorderTimeout");
                     sessionFresh = !inPlace;
                     sessions.Add(new L2tpConfigurationStep
                     {
@@ -336,7 +341,7 @@ internal static class Planner
                         Target = st, Session = s, TunnelId = t.TunnelId, SessionId = s.SessionId,
                         Key = SKey(t.TunnelId, s.SessionId), DependsOn = deps,
                         Detail = string.Join(", ", diffs) + (inPlace ? ""
-                            : " (a session's ids, cookies, sublayer, sequencing and interface name cannot change in place: removed and created again)"),
+                            : " (a session's ids, cookies, sublayer and interface name cannot change in place: removed and created again)"),
                     });
                     if (!inPlace && !string.IsNullOrEmpty(asn.InterfaceName))
                         freshInterfaces.Add(asn.InterfaceName);

@@ -185,7 +185,7 @@ internal sealed class ConfigurationReader
             Remote = String(o, path, "remote") ?? "",
             SourcePort = (ushort)(Integer(o, path, "sourcePort", 0, ushort.MaxValue) ?? 0),
             DestinationPort = (ushort)(Integer(o, path, "destinationPort", 0, ushort.MaxValue) ?? 0),
-            UdpChecksum = Bool(o, path, "udpChecksum") ?? false,
+            UdpChecksum = Bool(o, path, "udpChecksum"),
             Udp6ChecksumTx = Bool(o, path, "udp6ChecksumTx") ?? true,
             Udp6ChecksumRx = Bool(o, path, "udp6ChecksumRx") ?? true,
         };
@@ -197,7 +197,7 @@ internal sealed class ConfigurationReader
 
     private static readonly string[] SessionKeys =
     {
-        "sessionId", "peerSessionId", "interfaceName", "cookie", "peerCookie", "l2SpecType", "sequencing", "interface",
+        "sessionId", "peerSessionId", "interfaceName", "cookie", "peerCookie", "l2SpecType", "sequencing", "reorderTimeout", "interface",
     };
 
     private L2tpSessionConfiguration? ReadSession(JsonElement e, string path)
@@ -214,6 +214,7 @@ internal sealed class ConfigurationReader
             PeerCookie = String(o, path, "peerCookie", allowNull: true) ?? "",
             L2SpecType = Enum<L2SpecType>(o, path, "l2SpecType") ?? L2SpecType.Default,
             Sequencing = Enum<SequencingMode>(o, path, "sequencing") ?? SequencingMode.None,
+            ReorderTimeout = (uint?)Integer(o, path, "reorderTimeout", 0, uint.MaxValue),
         };
         if (o.TryGetValue("interface", out var i) && i.ValueKind != JsonValueKind.Null)
             s.Interface = ReadInterface(i, Prop(path, "interface"));

@@ -84,7 +84,7 @@ internal static class ConfigValues
         Remote = Address(t.Remote, allowAny: false),
         SourcePort = t.SourcePort,
         DestinationPort = t.DestinationPort,
-        UdpChecksum = t.UdpChecksum,
+        UdpChecksum = t.UdpChecksum ?? false,
         Udp6ChecksumTx = t.Udp6ChecksumTx,
         Udp6ChecksumRx = t.Udp6ChecksumRx,
     };
@@ -100,6 +100,7 @@ internal static class ConfigValues
         PeerCookie = Protocol.Cookie.Parse(s.PeerCookie, "peerCookie"),
         L2SpecType = s.L2SpecType,
         Sequencing = s.Sequencing,
+        ReorderTimeoutMs = s.ReorderTimeout ?? 0,
     };
 
     /// <summary>A spec field (TunnelId, PeerCookie, ...) as the file spells its key.</summary>

@@ -64,7 +64,8 @@ internal static class ConfigurationWriter
         w.WriteString("remote", t.Remote);
         w.WriteNumber("sourcePort", t.SourcePort);
         w.WriteNumber("destinationPort", t.DestinationPort);
-        w.WriteBoolean("udpChecksum", t.UdpChecksum);
+        if (t.UdpChecksum is { } csum)
+            w.WriteBoolean("udpChecksum", csum);
         w.WriteBoolean("udp6ChecksumTx", t.Udp6ChecksumTx);
         w.WriteBoolean("udp6ChecksumRx", t.Udp6ChecksumRx);
         w.WriteStartArray("sessions");
@@ -85,6 +86,8 @@ internal static class ConfigurationWriter
         w.WriteString("peerCookie", s.PeerCookie);
         w.WriteString("l2SpecType", s.L2SpecType.ToString());
         w.WriteString("sequencing", s.Sequencing.ToString());
+        if (s.ReorderTimeout is { } reorder and > 0)
+            w.WriteNumber("reorderTimeout", reorder);
         if (s.Interface is { } i)
         {
             w.WriteStartObject("interface");

@@ -132,8 +132,8 @@ public sealed class L2tpTunnelConfiguration
     public ushort SourcePort { get; set; }
     /// <summary>udp_dport; 0 with IP encapsulation.</summary>
     public ushort DestinationPort { get; set; }
-    /// <summary>udp_csum (IPv4).</summary>
-    public bool UdpChecksum { get; set; }
+    /// <summary>udp_csum (IPv4); null for the backend's default (Managed on, Kernel off), as New-L2tpTunnel without -UdpChecksum.</summary>
+    public bool? UdpChecksum { get; set; }
     /// <summary>udp6_csum_tx.</summary>
     public bool Udp6ChecksumTx { get; set; } = true;
     /// <summary>udp6_csum_rx.</summary>
@@ -159,6 +159,8 @@ public sealed class L2tpSessionConfiguration
     public L2SpecType L2SpecType { get; set; } = L2SpecType.Default;
     /// <summary>seq.</summary>
     public SequencingMode Sequencing { get; set; } = SequencingMode.None;
+    /// <summary>Milliseconds out-of-order packets wait in the reorder queue (L2TP_ATTR_RECV_TIMEOUT); null or 0 for none.</summary>
+    public uint? ReorderTimeout { get; set; }
     /// <summary>The interface's state; null leaves it as the backend makes it.</summary>
     public L2tpInterfaceConfiguration? Interface { get; set; }
 

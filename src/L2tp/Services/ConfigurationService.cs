@@ -105,6 +105,66 @@ internal sealed class ConfigurationService : IDisposable
         return config;
     }
 
+    /// <summary>A file's text for ConvertFrom-IpL2tp; L2tp.ConfigurationNotFound when it cannot be read.</summary>
+    public static string ReadText(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new L2tpException("L2tp.ConfigurationNotFound", L2tpErrorKind.ObjectNotFound, path, $"Cannot read '{path}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>ConvertFrom-IpL2tp: an ip l2tp script or `ip -j l2tp show` output as a configuration, checked as Sync would check the file.</summary>
+    public static (L2tpConfiguration Configuration, IReadOnlyList<string> Warnings) FromIpL2tp(string text, string netns)
+    {
+        var r = IpL2tpImport.Read(text, netns);
+        r.Configuration.Schema = SchemaUri;
+        // What the import let through must still be a file Sync takes (e.g. a cookie of a session, a local address).
+        var errors = r.Configuration.Validate();
+        if (errors.Count > 0)
+            throw L2tpConfiguration.Invalid(errors, "The ip l2tp input");
+        return (r.Configuration, r.Warnings);
+    }
+
+    /// <summary>ConvertTo-L2tpPeerConfiguration for live sessions: their tunnels and sessions as they are now, mirrored.</summary>
+    public (IReadOnlyList<string> Output, IReadOnlyList<string> Warnings) PeerConfiguration(IReadOnlyList<L2tpSession> sessions, L2tpPeerFormat format,
+        string? peerLocal, string? peerRemote, string peerNamespace)
+    {
+        var here = new L2tpConfiguration();
+        foreach (var group in sessions.GroupBy(s => (s.NetworkNamespace ?? "", s.Backend)))
+        {
+            var wanted = group.Select(s => (s.TunnelId, s.SessionId)).ToHashSet();
+            var live = Live(group.Key.Item1, group.Key.Backend is BackendKind.Auto ? null : group.Key.Backend);
+            foreach (var t in live.Tunnels)
+                t.Sessions.RemoveAll(s => !wanted.Contains((t.TunnelId, s.SessionId)));
+            live.Tunnels.RemoveAll(t => t.Sessions.Count == 0);
+            here.Namespaces.Add(live);
+        }
+        string source = string.Join(", ", sessions.Select(s => $"session {s.SessionId} in tunnel {s.TunnelId}" + (string.IsNullOrEmpty(s.NetworkNamespace) ? "" : $" ({s.NetworkNamespace})")));
+        return PeerConfiguration(here, format, peerLocal, peerRemote, peerNamespace, source);
+    }
+
+    /// <summary>
+    /// ConvertTo-L2tpPeerConfiguration for a file of this end (or live state read into one): every tunnel mirrored.
+    /// One text (the file, the script), or for Qemu one -netdev value per session.
+    /// </summary>
+    public (IReadOnlyList<string> Output, IReadOnlyList<string> Warnings) PeerConfiguration(L2tpConfiguration here, L2tpPeerFormat format,
+        string? peerLocal, string? peerRemote, string peerNamespace, string source)
+    {
+        var peer = L2tp.Configuration.PeerConfiguration.Mirror(here, peerLocal, peerRemote, peerNamespace);
+        switch (format)
+        {
+            case L2tpPeerFormat.IpRoute2:
+                return (new[] { L2tp.Configuration.PeerConfiguration.ToIpRoute2(peer, source) }, Array.Empty<string>());
+            case L2tpPeerFormat.Qemu:
+                return L2tp.Configuration.PeerConfiguration.ToQemu(peer);
+            default:
+                peer.Schema = SchemaUri;
+                return (new[] { peer.ToJson() }, Array.Empty<string>());
+        }
+    }
+
     /// <summary>Compare: every difference between the file and the namespaces it names.</summary>
     public IReadOnlyList<L2tpConfigurationDrift> Compare(L2tpConfiguration config) =>
         config.Namespaces.SelectMany(ns => Planner.Compare(ns, Live(ns.Name, ns.Backend))).ToList();
@@ -182,10 +242,10 @@ internal sealed class ConfigurationService : IDisposable
                 break;
             case (L2tpConfigurationObject.Tunnel, L2tpConfigurationAction.Replace):
                 pw.RemoveTunnel(step.TunnelId, pw.SessionsToRemoveWith(step.TunnelId, force: true));
-                pw.NewTunnel(ConfigValues.Spec(step.Tunnel!));
+                pw.NewTunnel(ConfigValues.Spec(step.Tunnel!), checksumAsked: step.Tunnel!.UdpChecksum is not null);
                 break;
             case (L2tpConfigurationObject.Tunnel, L2tpConfigurationAction.Create):
-                pw.NewTunnel(ConfigValues.Spec(step.Tunnel!));
+                pw.NewTunnel(ConfigValues.Spec(step.Tunnel!), checksumAsked: step.Tunnel!.UdpChecksum is not null);
                 break;
             case (L2tpConfigurationObject.Session, L2tpConfigurationAction.Remove):
                 pw.RemoveSession(step.TunnelId, step.SessionId);
@@ -222,9 +282,11 @@ internal sealed class ConfigurationService : IDisposable
             case (L2tpConfigurationObject.BridgePort, L2tpConfigurationAction.Remove):
                 site.Interfaces.SetMaster(site.Interfaces.RequirePort(step.Name), null);
                 break;
+            case (L2tpConfigurationObject.Session, L2tpConfigurationAction.Update):
+                pw.SetSession(step.TunnelId, step.SessionId, step.Session!.Sequencing,
+                    TimeSpan.FromMilliseconds(step.Session.ReorderTimeout ?? 0));
+                break;
             default:
-                // A session Update (sequencing in place) waits for Set-L2tpSession's service call; the planner does
-                // not emit one until Planner.SequencingInPlace is set.
                 throw new L2tpException("L2tp.NotSupported", L2tpErrorKind.NotImplemented, step.Target,
                     $"{step.Action} of a {step.Kind} is not supported yet.");
         }
