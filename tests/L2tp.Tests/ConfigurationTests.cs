@@ -195,6 +195,24 @@ public class ConfigurationFileTests
     }
 
     [Fact]
+    public void Bad_namespace_and_bridge_names_duplicate_bridge_and_address_are_reported_at_their_paths()
+    {
+        var errors = Errors(Edit(n =>
+        {
+            n["namespaces"]![1]!["name"] = "../x";
+            var bridges = n["namespaces"]![0]!["bridges"]!.AsArray();
+            bridges.Add(JsonSerializer.SerializeToNode(new { name = "br0" }));
+            bridges.Add(JsonSerializer.SerializeToNode(new { name = "a bridge" }));
+            S0(n)["interface"]!["addresses"]!.AsArray().Add(JsonSerializer.SerializeToNode(new { address = "198.51.100.1/24" }));
+        }));
+        Assert.Equal(new[]
+        {
+            "$.namespaces[0].bridges[1].name", "$.namespaces[0].bridges[2].name",
+            "$.namespaces[0].tunnels[0].sessions[0].interface.addresses[2].address", "$.namespaces[1].name",
+        }.Order(), errors.Select(e => e.Path).Order());
+    }
+
+    [Fact]
     public void Every_error_of_a_file_is_reported_not_only_the_first()
     {
         var errors = Errors(Edit(n => { S0(n)["cookie"] = "x"; T0(n)["local"] = "nowhere"; T0(n)["bogus"] = 1; }));

@@ -82,10 +82,12 @@ Describe 'Export-L2tpConfiguration' {
         $ns.bridges.ports | Should -Be @('l2tpeth1', 'vx0')
     }
 
-    It 'writes the JSON text without -Path, for several namespaces (-netns)' {
+    It 'writes the JSON text without -Path, for several namespaces (-netns), and makes a missing folder for -Path' {
         $j = Export-L2tpConfiguration -netns $A, $B -ErrorAction Stop | ConvertFrom-Json -Depth 20
         $j.namespaces.name | Should -Be @($A, $B)
         $j.namespaces[1].tunnels.tunnelId | Should -Be 4000
+        Export-L2tpConfiguration -netns $B -Path (Join-Path $Work 'etc/l2tp/b.json') -ErrorAction Stop
+        (Get-Content -Raw (Join-Path $Work 'etc/l2tp/b.json') | ConvertFrom-Json).namespaces.name | Should -Be $B
     }
 }
 
@@ -98,6 +100,9 @@ Describe 'The boot unit restores a wiped namespace from its file' {
         $text | Should -Match '(?m)^After=network-online.target'
         $text | Should -Match ([regex]::Escape("Sync-L2tpConfiguration -Path '$File'"))
         if (-not (Test-Path /run/systemd/system)) { "$w" | Should -Match 'systemd is not running' }
+        Install-L2tpConfigurationService -Path $File -UnitDirectory (Join-Path $Work 'whatif') -WhatIf | Should -BeNullOrEmpty
+        Test-Path (Join-Path $Work 'whatif') | Should -BeFalse
+        # build.ps1 installs systemd (for systemd-analyze) with the other lab packages.
         if (Get-Command systemd-analyze -ErrorAction Ignore) {
             $r = Invoke-LabCommand -FilePath systemd-analyze -ArgumentList @('verify', $unit.FullName)
             "$($r.StdErr)$($r.StdOut)" | Should -BeNullOrEmpty
@@ -208,6 +213,11 @@ Describe 'Sync-L2tpConfiguration and Compare-L2tpConfiguration' {
         $text | Should -Match 'nothing was changed'
         @(Get-L2tpTunnel -netns $A -TunnelId 3005 -ErrorAction SilentlyContinue) | Should -HaveCount 0
         (Get-AState | ConvertTo-Json) | Should -Be ($before | ConvertTo-Json)
+    }
+
+    It 'refuses a file that is not there with L2tp.ConfigurationNotFound' {
+        Sync-L2tpConfiguration -Path (Join-Path $Work 'none.json') -ErrorVariable err -ErrorAction SilentlyContinue
+        Assert-LabL2tpError -ErrorRecord $err -Id 'L2tp.ConfigurationNotFound' -Category ObjectNotFound -Target (Join-Path $Work 'none.json')
     }
 
     It 'stops at a failing step with the steps applied and not applied, and a second run converges' {

@@ -77,13 +77,25 @@ public sealed class L2tpConfiguration
     /// <summary>The file's text: indented JSON, every field written (defaults too), "$schema" first.</summary>
     public string ToJson() => Configuration.ConfigurationWriter.Write(this);
 
-    /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/> (through a temporary file, so a reader never sees half).</summary>
+    /// <summary>
+    /// Writes <see cref="ToJson"/> to <paramref name="path"/>, making its folder (/etc/l2tp) if needed, through a
+    /// temporary file so a reader never sees half; L2tp.ConfigurationWriteFailed when it cannot.
+    /// </summary>
     public void Write(string path)
     {
         string full = Path.GetFullPath(path);
         string tmp = full + ".tmp";
-        File.WriteAllText(tmp, ToJson());
-        File.Move(tmp, full, overwrite: true);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            File.WriteAllText(tmp, ToJson());
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new L2tpException("L2tp.ConfigurationWriteFailed", L2tpErrorKind.PermissionDenied, path,
+                $"Cannot write the configuration file '{path}': {e.Message}", e);
+        }
     }
 
     /// <summary>The namespace section named <paramref name="name"/>, or null.</summary>

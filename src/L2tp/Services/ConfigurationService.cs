@@ -56,7 +56,14 @@ internal sealed class ConfigurationService : IDisposable
     }
 
     /// <summary>Warnings the backends have for the user (state entries a forwarder set aside), once.</summary>
-    public IEnumerable<string> TakeWarnings() => _sites.Values.SelectMany(s => s.Pseudowires.TakeWarnings()).ToList();
+    public IEnumerable<string> TakeWarnings()
+    {
+        var warnings = _exportWarnings.Concat(_sites.Values.SelectMany(s => s.Pseudowires.TakeWarnings())).ToList();
+        _exportWarnings.Clear();
+        return warnings;
+    }
+
+    private readonly List<string> _exportWarnings = new();
 
     /// <summary>The schema shipped next to the module manifest, as a file URI an editor can open.</summary>
     public static string SchemaUri
@@ -86,7 +93,15 @@ internal sealed class ConfigurationService : IDisposable
     {
         var config = new L2tpConfiguration { Schema = SchemaUri };
         foreach (string ns in namespaces.Distinct())
-            config.Namespaces.Add(Live(ns, null));
+        {
+            var live = Live(ns, null);
+            config.Namespaces.Add(live);
+            // The kernel's replies carry no sublayer: the file says Default, which a session made with None is not.
+            var unknown = live.Tunnels.SelectMany(t => t.Sessions.Where(s => s.L2SpecTypeUnknown).Select(s => $"{s.SessionId} (tunnel {t.TunnelId})")).ToList();
+            if (unknown.Count > 0)
+                _exportWarnings.Add($"The Kernel backend does not report a session's L2-specific sublayer: l2SpecType is written as Default for session(s) " +
+                    $"{string.Join(", ", unknown)}{Refusals.InNs(ns)}. Change it to None in the file for a session made with -L2SpecType None.");
+        }
         return config;
     }
 
@@ -312,10 +327,17 @@ internal sealed class ConfigurationService : IDisposable
     /// </summary>
     public static (string UnitPath, string? Warning) InstallUnit(string text, string unitDirectory, bool enable)
     {
-        Directory.CreateDirectory(unitDirectory);
         string path = Path.Combine(unitDirectory, UnitName);
-        File.WriteAllText(path + ".tmp", text);
-        File.Move(path + ".tmp", path, overwrite: true);
+        try
+        {
+            Directory.CreateDirectory(unitDirectory);
+            File.WriteAllText(path + ".tmp", text);
+            File.Move(path + ".tmp", path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new L2tpException("L2tp.UnitWriteFailed", L2tpErrorKind.PermissionDenied, path, $"Cannot write the unit {path}: {e.Message}", e);
+        }
         if (!enable)
             return (path, null);
         // sd_booted(): systemd is PID 1 exactly when /run/systemd/system exists.
