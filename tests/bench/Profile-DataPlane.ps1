@@ -9,6 +9,8 @@ param(
     [int] $Seconds = 5,
     [ValidateSet('default', 'on', 'off')] [string] $UdpChecksum = 'default',
     [int] $Top = 40,
+    # 64-byte frames (iperf3 UDP -l 18 -b 0) instead of one TCP stream.
+    [switch] $SmallFrames,
     [string] $Module = (Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1')
 )
 $ErrorActionPreference = 'Stop'
@@ -30,13 +32,15 @@ try {
     $pids = @((Get-L2tpForwarder -netns $a).ProcessId, (Get-L2tpForwarder -netns $b).ProcessId)
     & ip netns exec $b iperf3 -s -D -1 -p 5201
     Start-Sleep -Milliseconds 300
-    $client = Start-Process -FilePath ip -ArgumentList @('netns', 'exec', $a, 'iperf3', '-c', '198.51.100.2', '-t', ($Seconds + 2), '-J') -PassThru -RedirectStandardOutput /tmp/prof-iperf.json
+    $load = if ($SmallFrames) { @('-u', '-l', '18', '-b', '0') } else { @() }
+    $client = Start-Process -FilePath ip -ArgumentList (@('netns', 'exec', $a, 'iperf3', '-c', '198.51.100.2', '-t', ($Seconds + 2), '-J') + $load) -PassThru -RedirectStandardOutput /tmp/prof-iperf.json
     Start-Sleep -Seconds 1
     $data = Join-Path ([System.IO.Path]::GetTempPath()) 'l2tp-dataplane.perf.data'
     & perf record -F 999 -g -o $data -p ($pids -join ',') -- sleep $Seconds 2>&1 | Out-Null
     $client.WaitForExit()
-    $gbps = ((Get-Content -Raw /tmp/prof-iperf.json | ConvertFrom-Json).end.sum_received.bits_per_second / 1e9)
-    Write-Host ("iperf3: {0:N2} Gbit/s, udp_csum {1}" -f $gbps, $UdpChecksum)
+    $sum = (Get-Content -Raw /tmp/prof-iperf.json | ConvertFrom-Json).end.sum_received
+    if ($SmallFrames) { Write-Host ("iperf3: {0:N1} kpps of 64-byte frames delivered, udp_csum {1}" -f ($sum.bytes / 18 / $sum.seconds / 1000), $UdpChecksum) }
+    else { Write-Host ("iperf3: {0:N2} Gbit/s, udp_csum {1}" -f ($sum.bits_per_second / 1e9), $UdpChecksum) }
     Write-Host '--- by thread and DSO (share of the forwarders'' samples)'
     & perf report -i $data --no-children --sort comm,dso --stdio 2>$null | Where-Object { $_ -match '^\s+\d' } | Select-Object -First 15 | Write-Host
     Write-Host "--- top $Top symbols"
