@@ -12,6 +12,8 @@ internal interface IL2tpBackend : IDisposable
     L2tpSession CreateSession(SessionSpec spec);
     void DeleteSession(uint tunnelId, uint sessionId);
     IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null);
+    /// <summary>What the tunnel received and could not deliver (LastSeen in Unix ms); null where the backend keeps no record (the kernel).</summary>
+    IReadOnlyList<DiagnosisEntry>? Diagnose(uint tunnelId);
     /// <summary>Where -Verbose text goes (each request sent); set by the cmdlet that opened the backend.</summary>
     Action<string>? Verbose { get; set; }
 }
