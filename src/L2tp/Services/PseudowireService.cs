@@ -169,7 +169,7 @@ internal sealed class PseudowireService : IDisposable
         L2tpVerdict verdict;
         if (findings.Count > 0)
             verdict = L2tpVerdict.Mismatch;
-        else if (rx > 0 || after.PeerState == L2tpPeerState.Up)
+        else if (rx > 0 || (tx == 0 && after.PeerState == L2tpPeerState.Up))
             verdict = L2tpVerdict.Healthy;
         else if (tx > 0 || after.PeerState == L2tpPeerState.Silent)
         {
