@@ -150,6 +150,18 @@ Describe 'Test-L2tpSession' {
     }
 }
 
+Describe 'Out-of-range durations' {
+    It '<Command> gives <Id> naming the value' -ForEach @(
+        @{ Command = 'Test-L2tpSession -Seconds 0'; Id = 'L2tp.InvalidSeconds'; Target = 0; Run = { Test-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000 -Seconds 0 -ErrorVariable e -ErrorAction SilentlyContinue; $e } }
+        @{ Command = 'Watch-L2tpSession -Interval 0.01'; Id = 'L2tp.InvalidInterval'; Target = 0.01; Run = { Watch-L2tpSession -netns $A -Interval 0.01 -Count 1 -ErrorVariable e -ErrorAction SilentlyContinue; $e } }
+        @{ Command = 'Watch-L2tpSession -Count 0'; Id = 'L2tp.InvalidCount'; Target = 0; Run = { Watch-L2tpSession -netns $A -Count 0 -ErrorVariable e -ErrorAction SilentlyContinue; $e } }
+        @{ Command = 'Get-L2tpSession -SilentSeconds 0'; Id = 'L2tp.InvalidSilentSeconds'; Target = 0; Run = { Get-L2tpSession -netns $A -SilentSeconds 0 -ErrorVariable e -ErrorAction SilentlyContinue; $e } }
+    ) {
+        $err = & $Run
+        Assert-LabL2tpError $err -Id $Id -Category InvalidArgument -Target $Target
+    }
+}
+
 Describe 'PeerState' {
     AfterAll { Stop-Traffic }
 

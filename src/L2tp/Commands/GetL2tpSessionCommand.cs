@@ -21,7 +21,6 @@ public sealed class GetL2tpSessionCommand : L2tpCmdlet
 
     /// <summary>Seconds without a received packet, while sending, after which PeerState reads Silent (10 by default).</summary>
     [Parameter]
-    [ValidateRange(0.1, 86400)]
     public double SilentSeconds { get; set; } = 10;
 
     /// <inheritdoc/>

@@ -22,12 +22,10 @@ public sealed class WatchL2tpSessionCommand : L2tpCmdlet
 
     /// <summary>Seconds between samples.</summary>
     [Parameter]
-    [ValidateRange(0.1, 3600)]
     public double Interval { get; set; } = 1;
 
     /// <summary>Write this many samples as objects (one per session per sample) and stop, instead of a live table.</summary>
     [Parameter]
-    [ValidateRange(1, int.MaxValue)]
     public int? Count { get; set; }
 
     private Coordinates? _origin;

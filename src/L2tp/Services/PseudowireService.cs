@@ -111,6 +111,8 @@ internal sealed class PseudowireService : IDisposable
     /// </summary>
     public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId, uint? sessionId, TimeSpan? silentAfter = null)
     {
+        if (silentAfter is { } given)
+            CheckSeconds("L2tp.InvalidSilentSeconds", "SilentSeconds", given, 0.1, 86400);
         var b = Backend(create: false);
         var sessions = b is null ? Array.Empty<L2tpSession>()
             : Refusals.Guard(() => b.GetSessions(tunnelId, sessionId), e => Refusals.Generic(e, b.Kind, sessionId, _netns));
@@ -134,6 +136,7 @@ internal sealed class PseudowireService : IDisposable
     /// </summary>
     public L2tpDiagnosis Diagnose(uint tunnelId, uint sessionId, TimeSpan window)
     {
+        CheckSeconds("L2tp.InvalidSeconds", "Seconds", window, 0.1, 600);
         var b = Backend(create: false) ?? throw Refusals.SessionNotFound(tunnelId, sessionId, _netns);
         var before = GetSessions(tunnelId, sessionId).Single();
         var tunnel = GetTunnels(tunnelId).Single();
@@ -202,6 +205,10 @@ internal sealed class PseudowireService : IDisposable
     /// </summary>
     public void Watch(uint? tunnelId, uint? sessionId, TimeSpan interval, int? count, Action<IReadOnlyList<L2tpSessionSample>> onSample)
     {
+        CheckSeconds("L2tp.InvalidInterval", "Interval", interval, 0.1, 3600);
+        if (count is < 1)
+            throw new L2tpException("L2tp.InvalidCount", L2tpErrorKind.InvalidArgument, count,
+                $"-Count {count} is not a number of samples: give 1 or more, or leave it out to watch until Ctrl+C.");
         var previous = GetSessions(tunnelId, sessionId).ToDictionary(Key);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var last = clock.Elapsed;
@@ -239,6 +246,15 @@ internal sealed class PseudowireService : IDisposable
     }
 
     private static (uint, uint) Key(L2tpSession s) => (s.TunnelId, s.SessionId);
+
+    /// <summary>A duration parameter in seconds within its range, else the refusal that names it.</summary>
+    private static void CheckSeconds(string errorId, string parameter, TimeSpan value, double min, double max)
+    {
+        double s = value.TotalSeconds;
+        if (!(s >= min && s <= max))
+            throw new L2tpException(errorId, L2tpErrorKind.InvalidArgument, s,
+                $"-{parameter} {s} is out of range: give {min} to {max} seconds.");
+    }
 
     public void RemoveSession(uint tunnelId, uint sessionId)
     {
