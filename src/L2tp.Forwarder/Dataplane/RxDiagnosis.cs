@@ -34,6 +34,13 @@ internal static class RxDiagnosis
             t.Diagnosis.Record(kind, s.SessionId, value, length, CoarseClock.Rx);
     }
 
+    /// <summary>A frame dropped for its length: one longer than the session interface takes is recorded.</summary>
+    public static void Length(TunnelRuntime t, SessionRuntime s, int frameLength)
+    {
+        if (frameLength > s.MaxFrame)
+            t.Diagnosis.Record(L2tpFindingKind.FrameTooLong, s.SessionId, (ulong)frameLength, 0, CoarseClock.Rx);
+    }
+
     /// <summary>A packet the sequencing rules dropped: unsequenced while Recv, or out of order.</summary>
     public static void Sequence(TunnelRuntime t, SessionRuntime s, bool hasSeq) =>
         t.Diagnosis.Record(hasSeq ? L2tpFindingKind.OutOfOrder : L2tpFindingKind.SequenceMissing, s.SessionId, 0, 0, CoarseClock.Rx);

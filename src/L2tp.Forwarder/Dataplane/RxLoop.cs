@@ -119,7 +119,7 @@ internal sealed unsafe class RxLoop : PacketLoop
             tunnel.Counters.RxInvalid++;
             return;
         }
-        // One compare for a good packet; a sublayer or cookie the session does not expect shows here (and is still delivered, as l2tp_core does).
+        // A few compares for a good packet; a sublayer or cookie the session does not expect shows here (and is still delivered, as l2tp_core does).
         if (PacketDiagnosis.Suspicious(packet, payload, s.L2SpecType))
             RxDiagnosis.Header(tunnel, s, packet, offset);
         switch (s.Sequencer.OnReceive(hasSeq, seq))
@@ -138,8 +138,7 @@ internal sealed unsafe class RxLoop : PacketLoop
         {
             // Shorter than an Ethernet header, or longer than the interface takes: l2tp_eth drops these.
             s.Counters.RxErrors++;
-            if (frame.Length > s.MaxFrame)
-                tunnel.Diagnosis.Record(L2tpFindingKind.FrameTooLong, s.SessionId, (ulong)frame.Length, 0, CoarseClock.Rx);
+            RxDiagnosis.Length(tunnel, s, frame.Length);
             return;
         }
         if (gro is not null && s.TapVnetHeader)
