@@ -305,6 +305,17 @@ public sealed class DiagnosisTests
     }
 
     [Fact]
+    public void A_capture_leaves_the_packets_of_the_namespaces_other_tunnels_alone()
+    {
+        var other = new L2tpTunnel { TunnelId = 3001, Encapsulation = Encapsulation.Udp, SourcePort = 5001, Remote = Tunnel.Remote };
+        var c = new CaptureClassifier(Tunnel, new[] { Expect(Session()) }, false, new[] { Tunnel, other });
+        c.Observe(Udp4("192.0.2.2", 6001, "192.0.2.1", 5001, Packet(1000)), 1);
+        Assert.Empty(c.Table.Snapshot());
+        c.Observe(Udp4("192.0.2.2", 6002, "192.0.2.1", 5002, Packet(1000)), 1);
+        Assert.Single(c.Table.Snapshot());
+    }
+
+    [Fact]
     public void A_capture_finds_the_other_encapsulation()
     {
         var ip = Udp4("192.0.2.2", 0, "192.0.2.1", 0, Array.Empty<byte>())[..20].Concat(B("000003e8 0a0b0c0d 00000000")).Concat(Ip4Frame).ToArray();

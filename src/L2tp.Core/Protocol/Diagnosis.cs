@@ -13,10 +13,20 @@ internal sealed class CaptureClassifier
     private readonly Dictionary<uint, SessionExpectation> _sessions;
     private readonly bool _full;
     private readonly UInt128 _local, _remote;
+    /// <summary>UDP ports the namespace's other tunnels listen on, and whether one of them is an IP-encapsulated tunnel to our peer.</summary>
+    private readonly HashSet<ushort> _otherPorts;
+    private readonly bool _otherIpToPeer;
 
-    public CaptureClassifier(L2tpTunnel tunnel, IEnumerable<SessionExpectation> sessions, bool full)
+    /// <summary>
+    /// Judges packets for <paramref name="tunnel"/>; <paramref name="others"/> are the namespace's other tunnels, whose
+    /// own packets are theirs, not a wrong port or encapsulation of this one.
+    /// </summary>
+    public CaptureClassifier(L2tpTunnel tunnel, IEnumerable<SessionExpectation> sessions, bool full, IEnumerable<L2tpTunnel>? others = null)
     {
         _tunnel = tunnel;
+        var rest = (others ?? Array.Empty<L2tpTunnel>()).Where(o => o.TunnelId != tunnel.TunnelId).ToList();
+        _otherPorts = rest.Where(o => o.Encapsulation == Encapsulation.Udp).Select(o => o.SourcePort).ToHashSet();
+        _otherIpToPeer = rest.Any(o => o.Encapsulation == Encapsulation.Ip && Equals(o.Remote, tunnel.Remote));
         _sessions = sessions.ToDictionary(s => s.SessionId);
         _full = full;
         _local = tunnel.Local is { } l ? PacketDiagnosis.AddressKey(l) : 0;
@@ -44,6 +54,8 @@ internal sealed class CaptureClassifier
         {
             if (!PacketDiagnosis.LooksLikeL2tpv3Udp(payload))
                 return;
+            if (_otherPorts.Contains(ip.DestinationPort))
+                return;
             if (_tunnel.Encapsulation == Encapsulation.Ip)
             {
                 if (fromPeer)
@@ -66,7 +78,7 @@ internal sealed class CaptureClassifier
         {
             if (_tunnel.Encapsulation == Encapsulation.Udp)
             {
-                if (fromPeer)
+                if (fromPeer && !_otherIpToPeer)
                     Table.Record(L2tpFindingKind.WrongEncapsulation, 0, Native.Sys.IPPROTO_L2TP, 0, now, ip.Source, ip.V6);
                 return;
             }

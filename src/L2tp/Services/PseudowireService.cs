@@ -143,7 +143,7 @@ internal sealed class PseudowireService : IDisposable
         var all = GetSessions(tunnelId, null);
         var expectations = all.Select(s => new SessionExpectation(s.SessionId, Protocol.Cookie.Parse(s.PeerCookie, "PeerCookie"),
             s.L2SpecType ?? L2SpecType.Default, s.Sequencing.HasFlag(SequencingMode.Recv), s.Mtu > 0 ? s.Mtu + 18 : 0));
-        var classifier = new CaptureClassifier(tunnel, expectations, full: b.Kind == BackendKind.Kernel);
+        var classifier = new CaptureClassifier(tunnel, expectations, full: b.Kind == BackendKind.Kernel, others: GetTunnels(null));
         var started = DateTime.UtcNow;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using (NetNamespace.Enter(_netns))
