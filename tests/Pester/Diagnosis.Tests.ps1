@@ -4,7 +4,9 @@
 # $A is the end under test and is always configured right: tunnel 3000 (peer 4000, UDP 5000 -> 6000), session 1000
 # (peer 2000) on 198.51.100.1/24. $B mirrors it (tunnel 4000, UDP 6000 -> 5000, session 2000 -> 1000, 198.51.100.2/24)
 # with one setting made wrong per case, and sends pings to a static (made-up) neighbour, so frames flow at 10/s
-# whether or not anything answers. A spare tunnel 9000 in each namespace keeps both forwarders running between cases.
+# whether or not anything answers (the sequencing case gives $A Recv only: a sequenced $A would turn $B's sending of
+# sequence numbers on, as l2tp_core follows its peer, and the mismatch would heal). A spare tunnel 9000 in each
+# namespace keeps both forwarders running between cases.
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
@@ -110,7 +112,7 @@ Describe 'Test-L2tpSession' {
         @{ Name = 'an unexpected sublayer'; ASession = @{ L2SpecType = 'None' }; BSession = @{}; BTunnel = @{}; ATunnel = @{}
             Kind = 'SublayerUnexpected'; Field = 'L2SpecType'; Actual = 'Default'
             Message = 'the peer sends the default 4-byte L2-specific sublayer; this session expects none*' }
-        @{ Name = 'no sequence numbers'; ASession = @{ Sequencing = 'Both' }; BSession = @{}; BTunnel = @{}; ATunnel = @{}
+        @{ Name = 'no sequence numbers'; ASession = @{ Sequencing = 'Recv' }; BSession = @{}; BTunnel = @{}; ATunnel = @{}
             Kind = 'SequenceMissing'; Field = 'Sequencing'; Actual = 'none'
             Message = 'the peer sends no sequence numbers; this session requires them*' }
         @{ Name = 'a wrong source port'; ASession = @{}; BSession = @{}; BTunnel = @{ SourcePort = 6001 }; ATunnel = @{}
