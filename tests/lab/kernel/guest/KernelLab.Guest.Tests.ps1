@@ -2,7 +2,8 @@
 # The kernel lab's own tests, run INSIDE the guest (tests/lab/KernelLab.psm1) by Invoke-KernelBackendGuest.ps1
 # before the shared cmdlet files (GuestSuite.psd1: L2tpTunnel.Tests.ps1 and L2tpSession.Tests.ps1 with
 # Backend = Kernel). Here only what needs the lab itself: the mixed pseudowire with the host, the refusals seen by
-# the unprivileged pwsh the lab script started, and backend selection on a kernel that has L2TP. Anywhere else
+# the unprivileged pwsh the lab script started, backend selection on a kernel that has L2TP, and Test-L2tpSession
+# on a kernel session (its capture-only diagnosis of a managed peer's wrong cookie). Anywhere else
 # every test is skipped.
 #
 # Guest network:
@@ -10,7 +11,7 @@
 #                   (kernel site-A here, managed site-B on the host; files in $env:KERNEL_LAB_SHARE/mixed).
 #                   The host's lab script also made tunnel 3901 / session 1901 (kbt-fixture0) there with ip l2tp, and
 #                   ran Invoke-UnprivilegedCmdlets.ps1 as nobody; its findings are in the share's unprivileged.json.
-#   $A veth0 192.0.2.1/24 <-> $B veth0 192.0.2.2/24: backend selection.
+#   $A veth0 192.0.2.1/24 <-> $B veth0 192.0.2.2/24: backend selection; Test-L2tpSession (kernel $A, managed $B).
 
 BeforeDiscovery {
     $NotInGuest = -not ($env:KERNEL_LAB_SHARE -and (Test-Path -LiteralPath '/sys/module/l2tp_netlink') -and
