@@ -12,7 +12,8 @@
       Demo     Build, then the man page's pseudowire between network namespaces site-A and site-B
       Bench    Build, then tests/bench/Bench.ps1: the data plane (iperf3/ping through a pseudowire vs veth, VXLAN and QEMU)
                and the control plane (1,000 sessions made and removed one cmdlet call each vs ip -batch on TAPs; list,
-               RSS and idle CPU at 10,000); -BenchPart picks one. Writes out/bench/bench.json, bench.md and a PNG plot
+               RSS and idle CPU at 10,000), and the Kernel backend's 1,000 sessions vs ip -batch in the kernel lab;
+               -BenchPart picks one. Writes out/bench/bench.json, bench.md and PNG plots
     Test and Demo need root (network namespaces, TAP devices); they install the Debian packages they use.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh -NoProfile -File build.ps1 -Task Test
@@ -35,7 +36,7 @@ param(
     # Fuzz: the targets to run, rx, gro and/or control (default: all; 'rx,gro' works from -File too).
     [string[]] $FuzzTarget = @('rx', 'gro', 'control'),
     # Bench: DataPlane, ControlPlane or All.
-    [ValidateSet('All', 'DataPlane', 'ControlPlane')]
+    [ValidateSet('All', 'DataPlane', 'ControlPlane', 'KernelControlPlane')]
     [string] $BenchPart = 'All'
 )
 
@@ -65,14 +66,17 @@ function Invoke-Build {
     # Help for the cmdlets just built: fails the build when a cmdlet, parameter or example has no help.
     Invoke-Docs -Assembly (Join-Path $bin 'L2tp.dll')
     Copy-Item (Join-Path $Root 'L2tp.psd1'), (Join-Path $Root 'L2tp.Format.ps1xml') $Out
-    # systemd units for those who supervise the forwarder themselves (README, "The managed forwarder").
+    # systemd units for those who supervise the forwarder themselves (README, "The managed forwarder"), and the boot
+    # unit Install-L2tpConfigurationService fills in.
     Copy-Item -Recurse (Join-Path $Root 'systemd') $Out
+    # The configuration file's JSON Schema, where the "$schema" of an exported file points.
+    Copy-Item (Join-Path $Root 'src/L2tp.Core/Configuration/L2tpConfiguration.schema.json') $Out
     # Only what Get-Help reads goes into the module: the MAML and the about_ topics, not the Markdown sources.
     $help = Join-Path $Out 'en-US'
     New-Item -ItemType Directory -Force $help | Out-Null
     Copy-Item (Join-Path $Root 'en-US/*') $help -Include '*-Help.xml', 'about_*.help.txt'
     $manifest = Import-PowerShellDataFile (Join-Path $Root 'L2tp.psd1')
-    $needed = @($manifest.RootModule) + @($manifest.FormatsToProcess) + @("en-US/$(Split-Path -Leaf $manifest.RootModule)-Help.xml", 'en-US/about_L2tp.help.txt')
+    $needed = @($manifest.RootModule) + @($manifest.FormatsToProcess) + @("en-US/$(Split-Path -Leaf $manifest.RootModule)-Help.xml", 'en-US/about_L2tp.help.txt', 'L2tpConfiguration.schema.json', 'systemd/l2tp-configuration.service')
     foreach ($f in $needed) {
         if (-not (Test-Path (Join-Path $Out $f))) { throw "build output is missing $f" }
     }
@@ -125,7 +129,7 @@ function Assert-Root {
 
 # Debian packages the tests and the demo use; installed when missing so a fresh machine needs nothing by hand.
 function Install-LabPackages {
-    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2'; 'afl-fuzz' = 'afl++' }
+    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2'; 'afl-fuzz' = 'afl++'; sshd = 'openssh-server' }
     $missing = @($want.Keys | Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction Ignore) } | ForEach-Object { $want[$_] } | Select-Object -Unique)
     if ($missing.Count -eq 0) { return }
     Write-Host "==> apt-get install $($missing -join ' ')"
@@ -368,19 +372,18 @@ function Invoke-Demo {
 function Invoke-Bench {
     Assert-Root
     Install-LabPackages
-    if ($BenchPart -ne 'ControlPlane' -and -not (Get-Command iperf3 -CommandType Application -ErrorAction Ignore)) {
+    if ($BenchPart -notin 'ControlPlane', 'KernelControlPlane' -and -not (Get-Command iperf3 -CommandType Application -ErrorAction Ignore)) {
         $env:DEBIAN_FRONTEND = 'noninteractive'
         Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends', 'iperf3')
     }
     Invoke-Build
     & (Join-Path $Root 'tests/bench/Bench.ps1') -Module (Join-Path $Out 'L2tp.psd1') -Part $BenchPart | Out-Null
-    if ($BenchPart -ne 'DataPlane') {
-        # The plot of session-creation time against session count (ScottPlot, tests/bench/Plot).
-        $plot = Join-Path $Root 'out/benchplot'
-        $log = & dotnet build (Join-Path $Root 'tests/bench/Plot/Plot.csproj') -c $Configuration -o $plot --nologo -v quiet 2>&1
-        if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "dotnet build tests/bench/Plot failed with exit code $LASTEXITCODE" }
-        Invoke-Native dotnet @((Join-Path $plot 'L2tp.BenchPlot.dll'), (Join-Path $Root 'out/bench/bench.json'), (Join-Path $Root 'out/bench/control-plane.png'))
-    }
+    # The plots (ScottPlot, tests/bench/Plot): session-creation time against session count; throughput, RTT and
+    # 64-byte frame rate per path.
+    $plot = Join-Path $Root 'out/benchplot'
+    $log = & dotnet build (Join-Path $Root 'tests/bench/Plot/Plot.csproj') -c $Configuration -o $plot --nologo -v quiet 2>&1
+    if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "dotnet build tests/bench/Plot failed with exit code $LASTEXITCODE" }
+    Invoke-Native dotnet @((Join-Path $plot 'L2tp.BenchPlot.dll'), (Join-Path $Root 'out/bench/bench.json'), (Join-Path $Root 'out/bench'))
 }
 
 switch ($Task) {

@@ -356,6 +356,18 @@ internal sealed unsafe class ControlServer : IDisposable
                 Require(a, L2tpGenl.ATTR_CONN_ID, L2tpGenl.ATTR_SESSION_ID);
                 _fwd.DeleteSession(a.U32(L2tpGenl.ATTR_CONN_ID), a.U32(L2tpGenl.ATTR_SESSION_ID));
                 break;
+            case L2tpGenl.CMD_SESSION_MODIFY:
+                Require(a, L2tpGenl.ATTR_CONN_ID, L2tpGenl.ATTR_SESSION_ID);
+                foreach (var type in a.Types)
+                    if (Array.IndexOf(L2tpGenl.SessionModifiable, type) < 0)
+                        throw new ForwarderError(EOPNOTSUPP, $"Attribute {type} cannot be modified on a live session " +
+                            "(only sequencing and the reorder timeout can): remove the session and create it anew.");
+                if (a.U8OrNull(L2tpGenl.ATTR_LNS_MODE) is > 0)
+                    throw new ForwarderError(EOPNOTSUPP, "LNS mode is not supported by l2tp-forwarder (static pseudowires follow the peer's sequencing).");
+                var mtun = _fwd.FindTunnel(a.U32(L2tpGenl.ATTR_CONN_ID)) ?? throw new ForwarderError(ENODEV, "There is no such tunnel.");
+                var mses = mtun.Sessions.GetValueOrDefault(a.U32(L2tpGenl.ATTR_SESSION_ID)) ?? throw new ForwarderError(ENODEV, "There is no such session.");
+                _fwd.ModifySession(L2tpGenl.ReadSessionModify(a, mses.Spec.Sequencing));
+                break;
             case L2tpGenl.CMD_SESSION_GET:
                 if (dump)
                 {

@@ -26,7 +26,8 @@ internal sealed class Forwarder : IDisposable
 
     internal sealed class SessionEntry
     {
-        public required SessionSpec Spec { get; init; }
+        /// <summary>What the session was asked to be; SESSION_MODIFY replaces it (control thread only).</summary>
+        public required SessionSpec Spec { get; set; }
         public required TapDevice Tap { get; init; }
         public required SessionRuntime Runtime { get; init; }
         public required TunnelEntry Tunnel { get; init; }
@@ -60,10 +61,16 @@ internal sealed class Forwarder : IDisposable
         Watch(_links.Fd);
         Watch(_wake);
         _rx = new RxLoop(() => _map);
-        _tx = new TxLoop(() => _map, OnTapGone);
+        // One thread for both directions unless L2TP_FORWARDER_THREADS=2 (for comparison in Bench): a ping round trip
+        // then costs each forwarder one wake-up instead of two, and the answer to a frame just written to a TAP is
+        // read on the same pass.
+        _tx = new TxLoop(() => _map, OnTapGone, SeparateThreads ? null : _rx);
         _rx.Start();
         _tx.Start();
     }
+
+    /// <summary>Whether receive and transmit get a thread each (L2TP_FORWARDER_THREADS=2) rather than sharing one.</summary>
+    internal static readonly bool SeparateThreads = Environment.GetEnvironmentVariable("L2TP_FORWARDER_THREADS") == "2";
 
     /// <summary>
     /// Readable when <see cref="ProcessEvents"/> has work: a link notification, or a dead TAP from the transmit loop.
@@ -303,6 +310,38 @@ internal sealed class Forwarder : IDisposable
     private static int SessionMtu(TunnelEntry t, SessionSpec s) =>
         SessionMtu(t.Socket.PathMtu(), t.Socket.UnderlayOverhead,
             L2tpHeader.Length(t.Spec.Encapsulation, s.Cookie.Length, s.L2SpecType));
+
+    /// <summary>
+    /// SESSION_MODIFY on a live session: sequencing and the reorder timeout change in the rx and tx loops' sequencer at
+    /// once, with no restart and no lost state (the numbers go on), and are recorded before the ack.
+    /// </summary>
+    public SessionEntry ModifySession(L2tpGenl.SessionChange change)
+    {
+        var t = _tunnels.GetValueOrDefault(change.TunnelId) ?? throw new ForwarderError(ENODEV, $"There is no tunnel {change.TunnelId}.");
+        var s = t.Sessions.GetValueOrDefault(change.SessionId)
+            ?? throw new ForwarderError(ENODEV, $"There is no session {change.SessionId} in tunnel {change.TunnelId}.");
+        var spec = s.Spec with
+        {
+            Sequencing = change.Sequencing ?? s.Spec.Sequencing,
+            ReorderTimeoutMs = change.ReorderTimeoutMs ?? s.Spec.ReorderTimeoutMs,
+        };
+        Validate(spec.Validate);
+        if (spec == s.Spec)
+            return s;
+        var seq = s.Runtime.Sequencer;
+        // As l2tp_nl_cmd_session_modify: each setting given is set as is (send_seq too, which the peer may turn again).
+        if (change.Sequencing is not null)
+        {
+            seq.RecvSeq = spec.RecvSequence;
+            seq.SendSeq = spec.SendSequence;
+        }
+        if (change.ReorderTimeoutMs is { } ms)
+            seq.ReorderTimeoutMs = ms;
+        s.Spec = spec;
+        Persist(StateStore.JournalEntry.SessionCreated(t.Spec.TunnelId, StateStore.ToRecord(spec, s.Tap.Name)));
+        Log.Info($"session {spec.SessionId} in tunnel {spec.TunnelId} modified: seq {spec.Sequencing}, reorder timeout {spec.ReorderTimeoutMs} ms");
+        return s;
+    }
 
     /// <summary>Deletes a session and its TAP; `why` is given (and logged) when it goes by itself rather than by request.</summary>
     public void DeleteSession(uint tunnelId, uint sessionId, bool save = true, string? why = null)

@@ -61,6 +61,8 @@ internal sealed class StateStore : IDisposable
         public string PeerCookie { get; set; } = "";
         public L2SpecType L2SpecType { get; set; }
         public SequencingMode Sequencing { get; set; }
+        /// <summary>Milliseconds; absent (0) in files written before it existed, which is what those sessions had.</summary>
+        public ulong ReorderTimeoutMs { get; set; }
     }
 
     /// <summary>
@@ -70,7 +72,10 @@ internal sealed class StateStore : IDisposable
     /// </summary>
     internal sealed class JournalEntry
     {
-        /// <summary>tunnel (created: the record, no sessions), -tunnel (deleted, with its sessions), session, -session, rename.</summary>
+        /// <summary>
+        /// tunnel (created: the record, no sessions), -tunnel (deleted, with its sessions), session (created, or modified:
+        /// the whole record, which replaces the old), -session, rename.
+        /// </summary>
         public string Op { get; set; } = "";
         public uint TunnelId { get; set; }
         public uint SessionId { get; set; }
@@ -124,6 +129,7 @@ internal sealed class StateStore : IDisposable
         PeerCookie = Cookie.Format(s.PeerCookie),
         L2SpecType = s.L2SpecType,
         Sequencing = s.Sequencing,
+        ReorderTimeoutMs = s.ReorderTimeoutMs,
     };
 
     public static TunnelSpec ToSpec(TunnelRecord r) => new()
@@ -150,6 +156,7 @@ internal sealed class StateStore : IDisposable
         PeerCookie = Cookie.Parse(r.PeerCookie, nameof(r.PeerCookie)),
         L2SpecType = r.L2SpecType,
         Sequencing = r.Sequencing,
+        ReorderTimeoutMs = r.ReorderTimeoutMs,
     };
 
     /// <summary>An entry of the state file set aside at load, with why; kept in state.json.rejected for a person.</summary>

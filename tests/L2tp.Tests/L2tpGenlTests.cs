@@ -382,4 +382,56 @@ public class L2tpGenlTests
         Assert.Equal("deadbeef", r.Cookie);
         Assert.Equal("1122334455667788", r.PeerCookie);
     }
+
+    [Fact]
+    public void Session_create_with_a_reorder_timeout_ends_with_RECV_TIMEOUT_as_a_u64_of_milliseconds_and_reads_back()
+    {
+        var spec = new SessionSpec { TunnelId = 1, SessionId = 2, PeerSessionId = 3, ReorderTimeoutMs = 250 };
+        var bytes = Attrs(w => L2tpGenl.WriteSessionCreate(w, spec));
+        Assert.EndsWith(S(B("0c00 1600 fa00000000000000")), S(bytes));   // attribute 22, NLA_MSECS: u64 250
+        Assert.Equal(250UL, L2tpGenl.ReadSessionCreate(Parse(w => L2tpGenl.WriteSessionCreate(w, spec), L2tpGenl.CMD_SESSION_CREATE)).ReorderTimeoutMs);
+        Assert.DoesNotContain("1600", S(Attrs(w => L2tpGenl.WriteSessionCreate(w, spec with { ReorderTimeoutMs = 0 }))));
+    }
+
+    [Fact]
+    public void Session_reply_carries_RECV_TIMEOUT_only_when_set_as_the_kernel_and_reads_it_as_a_TimeSpan()
+    {
+        var with = L2tpGenl.ReadSession(Parse(w => L2tpGenl.WriteSession(w, Session with { ReorderTimeoutMs = 1500 }, 1, "x", new()),
+            L2tpGenl.CMD_SESSION_GET), BackendKind.Managed, "");
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), with.ReorderTimeout);
+        var attrs = Parse(w => L2tpGenl.WriteSession(w, Session, 1, "x", new()), L2tpGenl.CMD_SESSION_GET);
+        Assert.False(attrs.Has(L2tpGenl.ATTR_RECV_TIMEOUT));
+        Assert.Equal(TimeSpan.Zero, L2tpGenl.ReadSession(attrs, BackendKind.Kernel, "").ReorderTimeout);
+    }
+
+    [Fact]
+    public void Session_modify_sends_ids_then_both_seq_flags_then_RECV_TIMEOUT_and_only_what_changes()
+    {
+        Assert.Equal(B(
+            "0800 0900 01000000 0800 0b00 02000000" +
+            "0500 1200 00 000000" +             // RECV_SEQ 0
+            "0500 1300 01 000000" +             // SEND_SEQ 1
+            "0c00 1600 6400000000000000"),      // RECV_TIMEOUT 100 ms
+            Attrs(w => L2tpGenl.WriteSessionModify(w, new(1, 2, SequencingMode.Send, 100))));
+        Assert.Equal(B("0800 0900 01000000 0800 0b00 02000000 0c00 1600 0000000000000000"),
+            Attrs(w => L2tpGenl.WriteSessionModify(w, new(1, 2, null, 0))));
+    }
+
+    [Theory]
+    [InlineData(SequencingMode.None, "0500 1300 01000000", SequencingMode.Send)]         // SEND_SEQ 1 alone: recv stays off
+    [InlineData(SequencingMode.Both, "0500 1300 00000000", SequencingMode.Recv)]         // SEND_SEQ 0 alone: recv stays on
+    [InlineData(SequencingMode.Send, "0500 1200 01000000 0500 1300 00000000", SequencingMode.Recv)]
+    public void Session_modify_read_by_the_forwarder_changes_only_the_directions_given(SequencingMode current, string seq, SequencingMode expected)
+    {
+        var a = NetlinkAttributes.Parse(B("0800 0900 01000000 0800 0b00 02000000 " + seq));
+        var c = L2tpGenl.ReadSessionModify(a, current);
+        Assert.Equal(new L2tpGenl.SessionChange(1, 2, expected, null), c);
+    }
+
+    [Fact]
+    public void Session_modify_round_trips_through_the_forwarder_reader()
+    {
+        foreach (var c in new L2tpGenl.SessionChange[] { new(7, 8, SequencingMode.Both, 20), new(7, 8, null, 0), new(7, 8, SequencingMode.None, null) })
+            Assert.Equal(c, L2tpGenl.ReadSessionModify(Parse(w => L2tpGenl.WriteSessionModify(w, c), L2tpGenl.CMD_SESSION_MODIFY), SequencingMode.Recv));
+    }
 }

@@ -84,6 +84,22 @@ public class TunnelSpecValidationTests
         Fails(Udp4 with { DestinationPort = 0 }, "L2tp.MissingDestinationPort");
 
     [Fact]
+    public void Managed_default_turns_ipv4_udp_checksums_on_and_kernel_default_keeps_them_off()
+    {
+        Assert.True(Udp4.WithDefaultChecksum(BackendKind.Managed).UdpChecksum);
+        Assert.False((Udp4 with { UdpChecksum = true }).WithDefaultChecksum(BackendKind.Kernel).UdpChecksum);
+    }
+
+    [Fact]
+    public void Default_checksum_stays_off_where_udp_csum_does_not_apply_ipv6_and_ip_encapsulation()
+    {
+        var v6 = Udp4 with { Local = IPAddress.Parse("2001:db8::1"), Remote = IPAddress.Parse("2001:db8::2") };
+        Assert.False(v6.WithDefaultChecksum(BackendKind.Managed).UdpChecksum);
+        var ip = Udp4 with { Encapsulation = Encapsulation.Ip, SourcePort = 0, DestinationPort = 0 };
+        Assert.False(ip.WithDefaultChecksum(BackendKind.Managed).UdpChecksum);
+    }
+
+    [Fact]
     public void BindAddress_of_local_any_follows_the_family_of_the_remote()
     {
         Assert.Equal(IPAddress.Any, (Udp4 with { Local = IPAddress.IPv6Any }).BindAddress);

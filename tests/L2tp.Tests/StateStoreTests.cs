@@ -115,4 +115,29 @@ public sealed class StateStoreTests : IDisposable
         Assert.Empty(back.Rejected);
         Assert.Equal("l2tpeth0", back.Tunnels.Single().Sessions.Single().InterfaceName);
     }
+
+    [Fact]
+    public void A_session_written_before_reorder_timeouts_existed_loads_with_none()
+    {
+        var r = StateStore.Parse($"[{Tunnel(3000, Session(1))}]", Now);
+        Assert.Empty(r.Rejected);
+        Assert.Equal(0UL, StateStore.ToSpec(3000, r.Tunnels[0].Sessions[0]).ReorderTimeoutMs);
+    }
+
+    [Fact]
+    public void A_reorder_timeout_and_a_modified_sequencing_survive_a_snapshot_and_a_journal_replay()
+    {
+        var spec = new L2tp.Protocol.SessionSpec { TunnelId = 3000, SessionId = 1, PeerSessionId = 2, InterfaceName = "l2tpeth0", ReorderTimeoutMs = 250 };
+        using (var store = new StateStore(StatePath))
+        {
+            store.Save([StateStore.ToRecord(TestSpecs.UdpTunnel with { TunnelId = 3000 }, [(spec, "l2tpeth0")])]);
+            // Set-L2tpSession journals the whole record again, which replaces the one the snapshot has.
+            store.Append(StateStore.JournalEntry.SessionCreated(3000, StateStore.ToRecord(spec with { Sequencing = L2tp.SequencingMode.Both, ReorderTimeoutMs = 40 }, "l2tpeth0")));
+        }
+        using var again = new StateStore(StatePath);
+        var loaded = again.Load();
+        var back = StateStore.ToSpec(3000, Assert.Single(Assert.Single(loaded.Tunnels).Sessions));
+        Assert.Equal((L2tp.SequencingMode.Both, 40UL), (back.Sequencing, back.ReorderTimeoutMs));
+        Assert.Empty(loaded.Rejected);
+    }
 }

@@ -58,6 +58,14 @@ Describe 'Get-L2tpForwarder' {
         $f.RejectedEntries | Should -HaveCount 0
     }
 
+    It 'moves frames both ways on one data-plane thread (l2tp-rx hosts the transmit loop: one wake-up per frame and its answer)' {
+        Test-LabPing -Namespace $A -Address 198.51.100.2 -Count 2 -Attempts 3 | Should -BeTrue
+        $fwd = (Get-L2tpForwarder -netns $A -ErrorAction Stop).ProcessId
+        $names = @(Get-ChildItem "/proc/$fwd/task" | ForEach-Object { (Get-Content -Raw "/proc/$fwd/task/$($_.Name)/comm").Trim() })
+        @($names | Where-Object { $_ -eq 'l2tp-rx' }) | Should -HaveCount 1 -Because "threads: $($names -join ', ')"
+        @($names | Where-Object { $_ -eq 'l2tp-tx' }) | Should -HaveCount 0 -Because 'no thread of its own for the transmit loop'
+    }
+
     It 'returns nothing and no error where no forwarder runs, and does not start one' {
         $out = Get-L2tpForwarder -netns $Idle -ErrorVariable errs
         $out | Should -BeNullOrEmpty

@@ -132,7 +132,9 @@ run_variant() { # N IFNAME TUNNEL_ID PROBES PING_ATTEMPTS PING_COUNT PING_WAIT
     [ -e /mnt/abort ] && return 1
     log=$("setup_$n" 2>&1) || st=failed
     rd mtu "/sys/class/net/$ifn/mtu"
-    { echo "setup=$st"; echo "mtu=$mtu"; pfx log= "$log"; } | put "ready-$n"
+    # What Linux reports of it, for ConvertFrom-IpL2tp on the host (one line of JSON each).
+    { echo "setup=$st"; echo "mtu=$mtu"; pfx log= "$log"
+      echo "show_tunnel=$(ip -j l2tp show tunnel tunnel_id "$tid" 2>&1)"; echo "show_session=$(ip -j l2tp show session tunnel_id "$tid" 2>&1)"; } | put "ready-$n"
     wait_any "go-$n" "done-$n" || echo "variant $n: the host never answered"
     if [ -e "/mnt/go-$n" ]; then
         for ((a = 1; a <= attempts; a++)); do
@@ -154,19 +156,31 @@ run_variant() { # N IFNAME TUNNEL_ID PROBES PING_ATTEMPTS PING_COUNT PING_WAIT
     echo "variant $n: setup $st, ping rc $rc, received $received, $(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 )) ms"
 }
 '@)
+        # The guest's end of each variant is ConvertTo-L2tpPeerConfiguration -Format IpRoute2 of ours, described as a
+        # configuration file (the same values New-L2tpTunnel/New-L2tpSession get below): the script it writes is what
+        # Linux runs, so every variant also proves that format on l2tp_eth.
+        $GuestLinesOf = @{}
+        $HostConfig = Join-Path ([System.IO.Path]::GetTempPath()) ('kernel-interop-host-' + [guid]::NewGuid().ToString('N').Substring(0, 8) + '.json')
         foreach ($v in $Variants) {
-            $tunnel = "ip l2tp add tunnel tunnel_id $($v.GuestTunnelId) peer_tunnel_id $($v.HostTunnelId) encap $($v.Encap.ToLowerInvariant()) local $($v.GuestAddress) remote $($v.HostAddress)"
-            if ($v.Encap -eq 'Udp') { $tunnel += " udp_sport $($v.GuestPort) udp_dport $($v.HostPort)" }
-            $session = "ip l2tp add session tunnel_id $($v.GuestTunnelId) session_id $($v.HostPeerSessionId) peer_session_id $($v.HostSessionId) name $($v.GuestInterface) l2spec_type $($v.L2Spec.ToLowerInvariant())"
-            if ($v.Seq -ne 'None') { $session += " seq $($v.Seq.ToLowerInvariant())" }
-            if ($v.CookieLength) { $session += " cookie $($v.GuestCookie) peer_cookie $($v.HostCookie)" }
+            $tunnel = [ordered]@{
+                tunnelId = $v.HostTunnelId; peerTunnelId = $v.GuestTunnelId; encapsulation = $v.Encap
+                local = $v.HostAddress; remote = $v.GuestAddress; sourcePort = 0; destinationPort = 0; udpChecksum = $false
+                sessions = @([ordered]@{
+                        sessionId = $v.HostSessionId; peerSessionId = $v.HostPeerSessionId; interfaceName = $v.GuestInterface
+                        cookie = $v.HostCookie; peerCookie = $v.GuestCookie; l2SpecType = $v.L2Spec; sequencing = $v.Seq
+                    })
+            }
+            if ($v.Encap -eq 'Udp') { $tunnel.sourcePort = $v.HostPort; $tunnel.destinationPort = $v.GuestPort }
+            @{ namespaces = @(@{ name = ''; tunnels = @($tunnel) }) } | ConvertTo-Json -Depth 8 | Set-Content $HostConfig
+            $script = ConvertTo-L2tpPeerConfiguration -Path $HostConfig -Format IpRoute2 -ErrorAction Stop
+            $lines = @($script -split "`n" | Where-Object { $_ -like 'ip *' })
+            $GuestLinesOf[$v.N] = $lines
             [void]$sb.AppendLine("setup_$($v.N)() {")
-            [void]$sb.AppendLine("    $tunnel &&")
-            [void]$sb.AppendLine("    $session &&")
-            [void]$sb.AppendLine("    ip link set $($v.GuestInterface) up &&")
+            foreach ($line in $lines) { [void]$sb.AppendLine("    $line &&") }
             [void]$sb.AppendLine("    ip addr add 198.51.100.2 peer 198.51.100.1 dev $($v.GuestInterface)")
             [void]$sb.AppendLine('}')
         }
+        Remove-Item $HostConfig -ErrorAction Ignore
         foreach ($v in $Variants) {
             $probes = if ($v.Compare) { $ProbeCount } else { 0 }
             $ping = if ($v.ExpectDelivery) { '2 2 2' } else { '1 1 1' }
@@ -332,7 +346,16 @@ run_variant() { # N IFNAME TUNNEL_ID PROBES PING_ATTEMPTS PING_COUNT PING_WAIT
         $sw = [System.Diagnostics.Stopwatch]::StartNew()
         try {
             $ready = Read-ShareFile (Wait-KernelLabFile $Lab "ready-$N" -TimeoutSeconds 90)
-            $ready.setup | Should -Be 'ok' -Because "the guest's ip l2tp commands must work: $($ready['log'])"
+            $ready.setup | Should -Be 'ok' -Because "the guest's ip l2tp commands (from ConvertTo-L2tpPeerConfiguration -Format IpRoute2) must work: $($ready['log'])`n$($GuestLinesOf[$N] -join "`n")"
+
+            # ConvertFrom-IpL2tp reads Linux's own `ip -j l2tp show` of the guest's end back into what was asked.
+            $shown = ("$($ready.show_tunnel)`n$($ready.show_session)" | ConvertFrom-IpL2tp -WarningAction SilentlyContinue -ErrorAction Stop | ConvertFrom-Json).namespaces[0].tunnels[0]
+            $got = '{0}/{1} {2}->{3} {4}->{5} s{6}/{7} {8}|{9} {10} {11}' -f $shown.tunnelId, $shown.peerTunnelId, $shown.local, $shown.remote, $shown.sourcePort, $shown.destinationPort,
+                $shown.sessions[0].sessionId, $shown.sessions[0].peerSessionId, $shown.sessions[0].cookie, $shown.sessions[0].peerCookie, $shown.sessions[0].sequencing, $shown.sessions[0].interfaceName
+            $ports = if ($Encap -eq 'Udp') { "$GuestPort->$HostPort" } else { '0->0' }
+            $want = '{0}/{1} {2}->{3} {4} s{5}/{6} {7}|{8} {9} {10}' -f $GuestTunnelId, $HostTunnelId, $GuestAddress, $HostAddress, $ports,
+                $HostPeerSessionId, $HostSessionId, $GuestCookie, $HostCookie, $Seq, $GuestInterface
+            if ($got -ne $want) { $problems.Add("ConvertFrom-IpL2tp of Linux's ip -j l2tp show: $got, expected $want (shown: $($ready.show_tunnel) $($ready.show_session))") }
 
             # Our end, the mirror image of the guest's.
             $tp = @{
@@ -340,6 +363,7 @@ run_variant() { # N IFNAME TUNNEL_ID PROBES PING_ATTEMPTS PING_COUNT PING_WAIT
                 Encapsulation = $Encap; Local = $HostAddress; Remote = $GuestAddress; ErrorAction = 'Stop'
             }
             if ($Encap -eq 'Udp') { $tp.SourcePort = $HostPort; $tp.DestinationPort = $GuestPort }
+            if ($Encap -eq 'Udp' -and $Family -eq 4) { $tp.UdpChecksum = 'off' }   # as the guest's line says
             $sp = @{ Backend = 'Managed'; SessionId = $HostSessionId; PeerSessionId = $HostPeerSessionId; L2SpecType = $L2Spec; Sequencing = $Seq; ErrorAction = 'Stop' }
             if ($CookieLength) { $sp.Cookie = $HostCookie; $sp.PeerCookie = $GuestCookie }
             $tunnel = Invoke-DuringRebuild { New-L2tpTunnel @tp }

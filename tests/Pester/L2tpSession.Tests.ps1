@@ -246,6 +246,78 @@ Describe 'New-L2tpSession refuses bad input and leaves nothing behind' {
     }
 }
 
+# The kernel's reorder timeout (L2TP_ATTR_RECV_TIMEOUT) and SESSION_MODIFY, which ip-l2tp does not expose. The kernel
+# counts the timeout in jiffies: 100 and 200 ms are whole jiffies at HZ 100, 250 and 1000, so they read back exact.
+Describe 'New-L2tpSession -ReorderTimeout and Set-L2tpSession' {
+    BeforeAll {
+        Clear-Tunnels
+        New-FixtureTunnel | Out-Null
+        $Reordering = New-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId 1000 -PeerSessionId 2000 -Sequencing Recv -ReorderTimeout 100 -ErrorAction Stop
+        New-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId 1001 -PeerSessionId 2001 -ReorderTimeout ([timespan]::FromMilliseconds(200)) -ErrorAction Stop | Out-Null
+        New-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId 1002 -PeerSessionId 2002 -L2SpecType None -ErrorAction Stop | Out-Null
+        function Get-One([uint32]$Id) { Get-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId $Id -ErrorAction Stop }
+    }
+    AfterAll { Clear-Tunnels }
+
+    It 'New-L2tpSession takes milliseconds or a TimeSpan, and Get-L2tpSession shows the timeout (zero when none)' {
+        $Reordering.ReorderTimeout | Should -Be ([timespan]::FromMilliseconds(100))
+        (Get-One 1000).ReorderTimeout | Should -Be ([timespan]::FromMilliseconds(100))
+        (Get-One 1001).ReorderTimeout | Should -Be ([timespan]::FromMilliseconds(200))
+        (Get-One 1002).ReorderTimeout | Should -Be ([timespan]::Zero)
+    }
+
+    It 'Set-L2tpSession changes sequencing and the timeout of the live session: same interface, and -PassThru shows them' {
+        $ifindex = Invoke-LabNs $A "cat /sys/class/net/$($Reordering.InterfaceName)/ifindex"
+        $s = Set-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId 1000 -Sequencing Both -ReorderTimeout 200 -PassThru -ErrorAction Stop
+        ($s.Sequencing, $s.ReorderTimeout) | Should -Be @([L2tp.SequencingMode]::Both, [timespan]::FromMilliseconds(200))
+        $g = Get-One 1000
+        ($g.Sequencing, $g.ReorderTimeout, $g.InterfaceName) | Should -Be @([L2tp.SequencingMode]::Both, [timespan]::FromMilliseconds(200), $Reordering.InterfaceName)
+        Invoke-LabNs $A "cat /sys/class/net/$($Reordering.InterfaceName)/ifindex" | Should -Be $ifindex -Because 'the session is changed, not re-created'
+        # What is not given stays.
+        Set-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId 1000 -Sequencing Send -ErrorAction Stop | Should -BeNullOrEmpty
+        $g = Get-One 1000
+        ($g.Sequencing, $g.ReorderTimeout) | Should -Be @([L2tp.SequencingMode]::Send, [timespan]::FromMilliseconds(200))
+    }
+
+    It 'Get-L2tpSession | Set-L2tpSession -ReorderTimeout 0 turns reordering off for each piped session and leaves sequencing' {
+        $seq = (Get-One 1000).Sequencing
+        Get-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -ErrorAction Stop | Set-L2tpSession -ReorderTimeout 0 -ErrorAction Stop
+        (Get-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -ErrorAction Stop).ReorderTimeout | Should -Be @([timespan]::Zero, [timespan]::Zero, [timespan]::Zero)
+        (Get-One 1000).Sequencing | Should -Be $seq
+    }
+
+    It 'Set-L2tpSession -WhatIf changes nothing' {
+        $before = Get-One 1001
+        Set-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId 1001 -Sequencing Both -ReorderTimeout 100 -WhatIf
+        $after = Get-One 1001
+        ($after.Sequencing, $after.ReorderTimeout) | Should -Be @($before.Sequencing, $before.ReorderTimeout)
+    }
+
+    # One state comparison for all four (under the kernel lab's TCG each costs seconds).
+    It 'Set-L2tpSession refuses nothing to change, a missing session and bad timeouts, each with its L2tp.* error, and changes nothing' {
+        $before = Get-State
+        foreach ($c in @(
+                @{ P = @{ SessionId = 1001 }; Id = 'L2tp.NothingToChange'; Category = 'InvalidArgument'; Target = 1001 }
+                @{ P = @{ SessionId = 1999; Sequencing = 'Both' }; Id = 'L2tp.SessionNotFound'; Category = 'ObjectNotFound'; Target = 1999 }
+                @{ P = @{ SessionId = 1001; ReorderTimeout = -5 }; Id = 'L2tp.InvalidReorderTimeout'; Category = 'InvalidArgument'; Target = [timespan]::FromMilliseconds(-5) }
+                @{ P = @{ SessionId = 1001; ReorderTimeout = 4294967296 }; Id = 'L2tp.InvalidReorderTimeout'; Category = 'InvalidArgument'; Target = 4294967296 }
+            )) {
+            $P = $c.P
+            Set-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 @P -ErrorVariable err -ErrorAction SilentlyContinue
+            Assert-LabL2tpError $err -Id $c.Id -Category $c.Category -Target $c.Target
+        }
+        Assert-LabL2tpState -Namespace $A -Expected $before -Backend $Backend
+    }
+
+    # The kernel does not report the sublayer, so only the module's forwarder knows a session has none; the kernel
+    # takes the change as it takes seq at creation.
+    It 'Set-L2tpSession -Sequencing Both on a session with -L2SpecType None gives L2tp.SequencingNeedsSublayer' -Skip:($Backend -eq 'Kernel') {
+        Set-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId 1002 -Sequencing Both -ErrorVariable err -ErrorAction SilentlyContinue
+        Assert-LabL2tpError $err -Id 'L2tp.SequencingNeedsSublayer' -Category InvalidArgument -Target ([L2tp.SequencingMode]::Both)
+        (Get-One 1002).Sequencing | Should -Be ([L2tp.SequencingMode]::None)
+    }
+}
+
 # iproute2 reads the kernel's own state: only the Kernel backend has something to compare with it.
 Describe 'ip l2tp and the cmdlets agree on sessions' -Skip:($Backend -ne 'Kernel') {
     BeforeEach { Clear-Tunnels }

@@ -55,7 +55,7 @@ AfterAll {
 Describe 'New-L2tpTunnel' {
     AfterEach { Clear-Tunnels }
 
-    It 'creates a UDP tunnel and returns an L2tp.L2tpTunnel with every field set' {
+    It 'creates a UDP tunnel and returns an L2tp.L2tpTunnel with every field set, IPv4 UDP checksums as the backend defaults them' {
         $p = Get-TunnelArgs
         $t = New-L2tpTunnel @p -Encapsulation Udp -ErrorAction Stop
         @($t).Count | Should -Be 1
@@ -67,7 +67,9 @@ Describe 'New-L2tpTunnel' {
         "$($t.Remote)" | Should -Be '192.0.2.2'
         $t.SourcePort | Should -Be 5000
         $t.DestinationPort | Should -Be 6000
-        $t.UdpChecksum | Should -BeFalse
+        # Without -UdpChecksum: Managed sends IPv4 UDP checksums (for UDP GSO), Kernel keeps udp_csum off.
+        $t.UdpChecksum | Should -Be ($Backend -eq 'Managed')
+        (Get-L2tpTunnel -Backend $Backend -netns $A -TunnelId 3000 -ErrorAction Stop).UdpChecksum | Should -Be ($Backend -eq 'Managed')
         $t.Udp6ChecksumTx | Should -BeTrue
         $t.Udp6ChecksumRx | Should -BeTrue
         $t.Backend | Should -Be ([L2tp.BackendKind]$Backend)

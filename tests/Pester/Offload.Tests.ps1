@@ -11,9 +11,11 @@ BeforeAll {
     $null = Import-LabL2tpModule
 
     $A, $B = New-LabSitePair -Prefix 'ofl-a', 'ofl-b'
-    New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop |
+    # -UdpChecksum off, the kernel's zero checksums: no UDP GSO, so the forwarder segments in software (the default,
+    # on, is the second Describe).
+    New-L2tpTunnel -netns $A -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -UdpChecksum off -ErrorAction Stop |
         New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.1/24 -ErrorAction Stop | Out-Null
-    New-L2tpTunnel -netns $B -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -ErrorAction Stop |
+    New-L2tpTunnel -netns $B -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -UdpChecksum off -ErrorAction Stop |
         New-L2tpSession -SessionId 2000 -PeerSessionId 1000 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.2/24 -ErrorAction Stop | Out-Null
     # nodad: the addresses are usable at once.
     Invoke-LabNs $A 'ip addr add 2001:db8:1::1/64 dev l2tpeth0 nodad' | Out-Null
@@ -77,7 +79,7 @@ AfterAll {
     Remove-LabNamespace -Name $A, $B
 }
 
-Describe 'Session TAP offloads (managed backend)' {
+Describe 'Session TAP offloads (managed backend, -UdpChecksum off)' {
     It 'a session interface offers TCP segmentation and checksum offload to the stack' {
         foreach ($ns in $A, $B) {
             $o = Get-LabOffload -Namespace $ns -Interface l2tpeth0
@@ -132,7 +134,7 @@ Describe 'Session TAP offloads (managed backend)' {
     }
 }
 
-Describe 'UDP GSO and GRO on a tunnel that sends UDP checksums (-UdpChecksum on)' {
+Describe 'UDP GSO and GRO on a tunnel that sends UDP checksums (the Managed default)' {
     BeforeAll {
         $GA = New-LabNamespace -Prefix 'gso-a'
         $GB = New-LabNamespace -Prefix 'gso-b'
@@ -143,9 +145,10 @@ Describe 'UDP GSO and GRO on a tunnel that sends UDP checksums (-UdpChecksum on)
         New-LabVethPair -Namespace $GA -Peer $GC -Name veth1 -PeerName veth0 -Address 203.0.113.1/24 -PeerAddress 203.0.113.2/24 | Out-Null
         $saved = $env:L2TP_FORWARDER_OFFLOAD
         try {
-            New-L2tpTunnel -netns $GA -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -UdpChecksum on -ErrorAction Stop |
+            # No -UdpChecksum: the Managed default sends checksums, so UDP GSO is on.
+            New-L2tpTunnel -netns $GA -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop |
                 New-L2tpSession -SessionId 1000 -PeerSessionId 2000 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.1/24 -ErrorAction Stop | Out-Null
-            New-L2tpTunnel -netns $GB -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -UdpChecksum on -ErrorAction Stop |
+            New-L2tpTunnel -netns $GB -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -ErrorAction Stop |
                 New-L2tpSession -SessionId 2000 -PeerSessionId 1000 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.2/24 -ErrorAction Stop | Out-Null
             New-L2tpTunnel -netns $GA -TunnelId 3001 -PeerTunnelId 4001 -Local 203.0.113.1 -Remote 203.0.113.2 -SourcePort 5001 -DestinationPort 6001 -UdpChecksum on -ErrorAction Stop |
                 New-L2tpSession -SessionId 1001 -PeerSessionId 2001 -ErrorAction Stop | Set-L2tpInterface -Up -Address 198.51.100.129/25 -ErrorAction Stop | Out-Null

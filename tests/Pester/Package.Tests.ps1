@@ -81,7 +81,8 @@ Compress-PSResource -Path '$Built' -DestinationPath '$Root/out'
 
     # What the installed module must hold, beside L2tp.psd1.
     $Required = 'L2tp.psd1', 'L2tp.Format.ps1xml', 'bin/L2tp.dll', 'bin/Tmds.LibC.dll', 'bin/l2tp-forwarder.dll',
-        'bin/l2tp-forwarder.runtimeconfig.json', 'en-US/L2tp.dll-Help.xml', 'en-US/about_L2tp.help.txt'
+        'bin/l2tp-forwarder.runtimeconfig.json', 'en-US/L2tp.dll-Help.xml', 'en-US/about_L2tp.help.txt',
+        'L2tpConfiguration.schema.json', 'systemd/l2tp-configuration.service'
 
     # After the install: imports the installed module by name (found through the temporary HOME's module path, so
     # neither out/ nor the machine's modules) and uses it.

@@ -117,8 +117,12 @@ Describe 'UDP/IPv4 with the default sublayer and no cookie' {
         }
     }
 
-    It 'sends IPv4 UDP checksum 0 (-UdpChecksum off is the default)' {
-        foreach ($p in $fromA) { $p.'udp.checksum' | Should -Be '0x0000' -Because "frame $($p.'frame.number')" }
+    It 'sends IPv4 UDP checksums that verify (the Managed default is -UdpChecksum on)' {
+        $fromA.Count | Should -BeGreaterOrEqual 3
+        foreach ($p in $fromA) {
+            $p.'udp.checksum' | Should -Not -Be '0x0000' -Because "frame $($p.'frame.number')"
+            $p.'udp.checksum.status' | Should -Be '1' -Because "tshark verifies frame $($p.'frame.number') (1 = Good)"
+        }
     }
 }
 
@@ -187,21 +191,25 @@ Describe 'L2TPv3 over IP (protocol 115) on IPv4 with 4-byte cookies' {
     }
 }
 
-Describe 'UDP/IPv4 with -UdpChecksum on' {
+Describe 'UDP/IPv4 with -UdpChecksum off on site A' {
     BeforeAll {
-        New-Wire -TunnelA @{ UdpChecksum = 'on' }
+        New-Wire -TunnelA @{ UdpChecksum = 'off' }
         $packets = @(Get-WirePacket)
     }
 
-    It 'sends a non-zero UDP checksum that verifies' {
+    It 'site A sends UDP checksum 0, as the kernel''s default udp_csum off' {
         $fromA = @($packets | Where-Object From -EQ 'A')
         $fromA.Count | Should -BeGreaterOrEqual 3
-        foreach ($p in $fromA) {
+        foreach ($p in $fromA) { $p.'udp.checksum' | Should -Be '0x0000' -Because "frame $($p.'frame.number')" }
+    }
+
+    It 'site B (no -UdpChecksum: on) sends checksums that verify, and each end takes the other''s' {
+        $fromB = @($packets | Where-Object From -EQ 'B')
+        $fromB.Count | Should -BeGreaterOrEqual 3 -Because 'B answered every ping that zero-checksum packets carried'
+        foreach ($p in $fromB) {
             $p.'udp.checksum' | Should -Not -Be '0x0000' -Because "frame $($p.'frame.number')"
             $p.'udp.checksum.status' | Should -Be '1' -Because "tshark verifies frame $($p.'frame.number') (1 = Good)"
         }
-        # Site B kept the default (off).
-        foreach ($p in @($packets | Where-Object From -EQ 'B')) { $p.'udp.checksum' | Should -Be '0x0000' }
     }
 }
 

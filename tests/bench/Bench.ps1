@@ -16,14 +16,15 @@
     Each path gets its own pair of namespaces joined by a veth underlay (192.0.2.1/.2), measured one after the other:
     the bare veth, a kernel VXLAN tunnel (where the kernel has VXLAN), QEMU's -netdev l2tpv3 (a userspace L2TPv3
     forwarder: the peer to beat), and our pseudowire, with the forwarder's TAP offloads off (frame by frame,
-    L2TP_FORWARDER_OFFLOAD=0), on (the default), and on with -UdpChecksum on (which adds UDP GSO and GRO). iperf3
-    TCP for -Seconds each, and ping RTT. Prints a table with ratios to the veth and to QEMU, and writes
-    out/bench/bench.json.
+    L2TP_FORWARDER_OFFLOAD=0) with -UdpChecksum off, on with -UdpChecksum off (the kernel's bytes), and the default
+    (IPv4 UDP checksums on, so UDP GSO and GRO). iperf3 TCP for -Seconds each, the median ping RTT, 64-byte frames
+    (iperf3 UDP -l 18) delivered per second, and the forwarders' CPU while idle. Prints each target of issue 11 with
+    its ratio to the baseline of the same run, and writes out/bench/bench.json and bench.md.
 #>
 param(
     [int] $Seconds = 5,
     [string] $Module = (Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'),
-    [ValidateSet('All', 'DataPlane', 'ControlPlane')] [string] $Part = 'All',
+    [ValidateSet('All', 'DataPlane', 'ControlPlane', 'KernelControlPlane')] [string] $Part = 'All',
     # Control plane: sessions made one cmdlet call each, and sessions held for the list/RSS/idle figures.
     [int] $Sessions = 1000,
     [int] $ManySessions = 10000,
@@ -32,7 +33,7 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $Module -Force
 Import-Module (Join-Path $PSScriptRoot '../lab/Lab.psm1') -Force
-$tools = if ($Part -eq 'ControlPlane') { @('ip') } else { @('iperf3', 'ping', 'qemu-system-x86_64') }
+$tools = switch ($Part) { 'ControlPlane' { @('ip') } 'KernelControlPlane' { @('ip', 'qemu-system-x86_64') } default { @('iperf3', 'ping', 'qemu-system-x86_64') } }
 foreach ($tool in $tools) {
     if (-not (Get-Command $tool -ErrorAction Ignore)) { throw "$tool is missing: build.ps1 -Task Bench installs it." }
 }
@@ -45,13 +46,29 @@ function ns([string] $n, [string] $cmd) {
     $out
 }
 
-function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target) {
+# iperf3 TCP for -Seconds, the median ping RTT of 200 pings 5 ms apart, and the rate of 64-byte frames delivered
+# (iperf3 UDP with 18-byte payloads: 14 Ethernet + 20 IP + 8 UDP + 18 = 60 bytes, 64 with the FCS), all from $a to
+# $target in $b. -Forwarders: processes whose CPU while idle (3 s after the traffic) is reported.
+function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target, [int[]] $Forwarders = @()) {
     ns $b 'iperf3 -s -D -1 -p 5201 >/dev/null' | Out-Null
     Start-Sleep -Milliseconds 300
     $json = ns $a "iperf3 -c $target -p 5201 -t $Seconds -J" | Out-String | ConvertFrom-Json
     $gbps = $json.end.sum_received.bits_per_second / 1e9
-    $rtt = ns $a "ping -c 200 -i 0.005 -q $target" | Select-String 'rtt' | ForEach-Object { ($_ -split '/')[4] }
-    [pscustomobject]@{ Path = $name; Gbps = [math]::Round($gbps, 3); RttUs = [math]::Round([double]$rtt * 1000) }
+    $times = @(ns $a "ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
+    $rtt = if ($times.Count) { $times[[int][math]::Floor($times.Count / 2)] } else { [double]::NaN }
+    ns $b 'iperf3 -s -D -1 -p 5202 >/dev/null' | Out-Null
+    Start-Sleep -Milliseconds 300
+    $udp = ns $a "iperf3 -c $target -p 5202 -u -l 18 -b 0 -t $Seconds -J" | Out-String | ConvertFrom-Json
+    $pps = $udp.end.sum_received.bytes / 18 / $udp.end.sum_received.seconds
+    $idle = $null
+    if ($Forwarders.Count) {
+        Start-Sleep -Seconds 1
+        $t0 = ($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum
+        $sw = [System.Diagnostics.Stopwatch]::StartNew()
+        Start-Sleep -Seconds 3
+        $idle = [math]::Round(100.0 * ((($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum) - $t0) / 100 / $sw.Elapsed.TotalSeconds, 2)
+    }
+    [pscustomobject]@{ Path = $name; Gbps = [math]::Round($gbps, 3); RttUs = [math]::Round($rtt); Kpps64 = [math]::Round($pps / 1000, 1); IdleCpuPercent = $idle }
 }
 
 # Runs $body with two fresh namespaces on a veth underlay, then removes them (and whatever runs in them).
@@ -68,22 +85,27 @@ function Use-Pair([scriptblock] $body) {
     }
 }
 
-function Measure-Managed([string] $name, [bool] $offload, [bool] $udpChecksum = $false) {
-    $saved = $env:L2TP_FORWARDER_OFFLOAD
+# The managed pseudowire between two fresh namespaces. -UdpChecksum: $null leaves the parameter out (the default).
+# -Threads 2: a receive and a transmit thread per forwarder (L2TP_FORWARDER_THREADS=2) instead of one for both.
+function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, [int] $Threads = 1) {
+    $saved = $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS
     $env:L2TP_FORWARDER_OFFLOAD = if ($offload) { '1' } else { '0' }
+    $env:L2TP_FORWARDER_THREADS = "$Threads"
     try {
         Use-Pair {
             param($a, $b)
-            New-L2tpTunnel -netns $a -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -UdpChecksum:$udpChecksum |
+            $csum = if ($null -ne $udpChecksum) { @{ UdpChecksum = $udpChecksum } } else { @{} }
+            New-L2tpTunnel -netns $a -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 @csum |
                 New-L2tpSession -SessionId 1000 -PeerSessionId 2000 | Set-L2tpInterface -Up -Address 198.51.100.1 -PeerAddress 198.51.100.2 | Out-Null
-            New-L2tpTunnel -netns $b -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 -UdpChecksum:$udpChecksum |
+            New-L2tpTunnel -netns $b -TunnelId 4000 -PeerTunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6000 -DestinationPort 5000 @csum |
                 New-L2tpSession -SessionId 2000 -PeerSessionId 1000 | Set-L2tpInterface -Up -Address 198.51.100.2 -PeerAddress 198.51.100.1 | Out-Null
             ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
-            Measure-Path $name $a $b '198.51.100.2'
+            $pids = @((Get-L2tpForwarder -netns $a).ProcessId, (Get-L2tpForwarder -netns $b).ProcessId)
+            Measure-Path $name $a $b '198.51.100.2' -Forwarders $pids
         }
     }
     finally {
-        $env:L2TP_FORWARDER_OFFLOAD = $saved
+        $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS = $saved
     }
 }
 
@@ -211,17 +233,69 @@ function Measure-ControlPlane {
 }
 
 function Format-ControlPlane($cp) {
-    $lines = @('| Figure | Value | Baseline (same run) | Ratio | Target | Met |', '|---|---|---|---|---|---|')
-    foreach ($r in $cp.Table) {
-        $ratio = if ($null -ne $r.Ratio) { '{0:N2}' -f $r.Ratio } else { '' }
-        $met = if ($null -eq $r.Met) { '' } elseif ($r.Met) { 'met' } else { 'NOT met' }
-        $lines += "| $($r.Figure) | $($r.Value) | $($r.Baseline) | $ratio | $($r.Target) | $met |"
-    }
+    $lines = @(Format-Targets $cp.Table)
     $lines += ''
     $lines += "Seconds per hundred sessions made, one New-L2tpSession call each (hundreds 1 to $($cp.PerHundredSeconds.Count)):"
     $lines += ''
     $lines += ($cp.PerHundredSeconds | ForEach-Object { '{0:N3}' -f $_ }) -join ' '
     $lines -join "`n"
+}
+
+# ---- Control plane of the Kernel backend, in the kernel lab --------------------------------------------------------
+
+# Boots the kernel lab (Linux with l2tp_core under QEMU) and, inside it: `ip -batch` of one `l2tp add tunnel` and
+# $Sessions `l2tp add session` lines (then `l2tp del tunnel`), and ControlPlaneLoop.ps1 -Backend Kernel making as many
+# sessions with one New-L2tpSession call each. Both run under TCG in the same guest, so the ratio is what counts.
+function Measure-KernelControlPlane {
+    Import-Module (Join-Path $PSScriptRoot '../lab/KernelLab.psm1') -Force
+    $kcp = [ordered]@{ Sessions = $Sessions }
+    $ns = New-LabNamespace -Prefix 'bench-klab'
+    $share = Join-Path ([System.IO.Path]::GetTempPath()) ('l2tp-bench-klab-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+    $null = New-Item -ItemType Directory -Path $share
+    try {
+        Copy-Item -Recurse -LiteralPath (Split-Path (Resolve-Path $Module).Path) -Destination (Join-Path $share 'L2tp')
+        Copy-Item -LiteralPath (Join-Path $PSScriptRoot 'ControlPlaneLoop.ps1') -Destination $share
+        $hostPath = [Environment]::ProcessPath
+        $pwshDll = if ((Split-Path -Leaf $hostPath) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' } else { '' }
+        $script = @'
+ip addr add 192.0.2.1/24 dev "$GUEST_NIC" || exit 90
+pw=("$L2TP_PWSH_HOST")
+[ -n "$L2TP_PWSH_DLL" ] && pw+=("$L2TP_PWSH_DLL")
+export DOTNET_TieredPGO=0
+{
+    echo "l2tp add tunnel tunnel_id 3000 peer_tunnel_id 4000 encap udp local 192.0.2.1 remote 192.0.2.2 udp_sport 5000 udp_dport 6000"
+    for ((i = 1; i <= L2TP_SESSIONS; i++)); do echo "l2tp add session tunnel_id 3000 session_id $i peer_session_id $i"; done
+} >/tmp/add.batch
+t0=$EPOCHREALTIME
+ip -batch /tmp/add.batch || exit 91
+t1=$EPOCHREALTIME
+echo "$t0 $t1" >/mnt/ipbatch.txt
+ip l2tp del tunnel tunnel_id 3000
+n=0; while ls /sys/class/net | grep -q '^l2tpeth' && [ "$n" -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+"${pw[@]}" -NoProfile -NonInteractive -File /mnt/ControlPlaneLoop.ps1 -Module /mnt/L2tp/L2tp.psd1 -Mode Loop -Count "$L2TP_SESSIONS" -Backend Kernel -OutFile /mnt/loop.json
+'@
+        Write-Host "==> Kernel lab: ip -batch and New-L2tpSession -Backend Kernel, $Sessions sessions each"
+        $lab = Start-KernelLab -Namespace $ns -TapAddress 192.0.2.254/24 -ShareDirectory $share -TimeoutSeconds 1800 -Script $script -Environment @{
+            L2TP_PWSH_HOST = $hostPath; L2TP_PWSH_DLL = $pwshDll; L2TP_SESSIONS = "$Sessions"
+        }
+        $r = Wait-KernelLab $lab
+        if ($r.ExitCode -ne 0 -or -not (Test-Path (Join-Path $share 'loop.json'))) { throw "the kernel lab's control-plane run failed (exit $($r.ExitCode)): $($r.Output)" }
+        $t = (Get-Content (Join-Path $share 'ipbatch.txt')).Split(' ') | ForEach-Object { [double]$_ }
+        $kcp.IpBatchAddSeconds = $t[1] - $t[0]
+        $loop = Get-Content -Raw (Join-Path $share 'loop.json') | ConvertFrom-Json
+        if ($loop.Made -ne $Sessions) { throw "the loop made $($loop.Made) sessions of $Sessions" }
+        $kcp.CreateSeconds = $loop.CreateSeconds
+        $kcp.PerHundredSeconds = @($loop.PerHundredSeconds)
+        $kcp.RemoveSeconds = $loop.RemoveSeconds
+    }
+    finally {
+        Remove-LabNamespace -Name $ns
+        Remove-Item -Recurse -Force $share -ErrorAction Ignore
+    }
+    $kcp.Table = @([pscustomobject]@{ Figure = "Kernel backend, in the kernel lab (TCG): make $Sessions sessions, one New-L2tpSession each"
+            Value = '{0:N2} s' -f $kcp.CreateSeconds; Baseline = 'ip -batch, the same l2tp add session lines: {0:N2} s' -f $kcp.IpBatchAddSeconds
+            Ratio = $kcp.CreateSeconds / $kcp.IpBatchAddSeconds; Target = '≤ 1.5'; Met = $kcp.CreateSeconds / $kcp.IpBatchAddSeconds -le 1.5 })
+    $kcp
 }
 
 # ---- Data plane ----------------------------------------------------------------------------------------------------
@@ -256,18 +330,50 @@ function Measure-DataPlane {
         }
     }
 
-    $results += Measure-Managed 'L2tp managed, offload off' $false
-    $results += Measure-Managed 'L2tp managed' $true
-    $results += Measure-Managed 'L2tp managed, udp_csum on (UDP GSO/GRO)' $true $true
+    $results += Measure-Managed 'L2tp managed, offload off, -UdpChecksum off' $false 'off'
+    $results += Measure-Managed 'L2tp managed, -UdpChecksum off' $true 'off'
+    $results += Measure-Managed 'L2tp managed, two threads per forwarder' $true -Threads 2
+    $results += Measure-Managed 'L2tp managed (default: UDP checksums, GSO/GRO)' $true
 
     $veth = $results[0]
+    $vxlan = $results | Where-Object Path -Like 'kernel VXLAN*' | Select-Object -First 1
     $qemu = $results | Where-Object Path -Like 'QEMU*' | Select-Object -First 1
     foreach ($r in $results) {
         $r | Add-Member RatioToVeth ([math]::Round($r.Gbps / $veth.Gbps, 3))
         $r | Add-Member RatioToQemu $(if ($qemu -and $qemu.Gbps -gt 0) { [math]::Round($r.Gbps / $qemu.Gbps, 2) } else { $null })
     }
     $results | Format-Table -AutoSize | Out-String | Write-Host
-    $results
+    $default = $results | Where-Object Path -Like 'L2tp managed (default*' | Select-Object -First 1
+    $off = $results | Where-Object Path -EQ 'L2tp managed, -UdpChecksum off' | Select-Object -First 1
+    $targets = @()
+    if ($qemu -and $default) {
+        $targets += [pscustomobject]@{ Figure = 'TCP, default settings'; Value = '{0:N2} Gbit/s' -f $default.Gbps; Baseline = 'QEMU {0:N2} Gbit/s' -f $qemu.Gbps
+            Ratio = $default.Gbps / $qemu.Gbps; Target = '≥ 8 × QEMU'; Met = $default.Gbps / $qemu.Gbps -ge 8 }
+        if ($vxlan) {
+            $targets += [pscustomobject]@{ Figure = 'TCP, default settings'; Value = '{0:N2} Gbit/s' -f $default.Gbps; Baseline = 'VXLAN {0:N2} Gbit/s' -f $vxlan.Gbps
+                Ratio = $default.Gbps / $vxlan.Gbps; Target = '≥ 0.5 × VXLAN'; Met = $default.Gbps / $vxlan.Gbps -ge 0.5 }
+        }
+        $targets += [pscustomobject]@{ Figure = 'TCP, -UdpChecksum off'; Value = '{0:N2} Gbit/s' -f $off.Gbps; Baseline = 'QEMU {0:N2} Gbit/s' -f $qemu.Gbps
+            Ratio = $off.Gbps / $qemu.Gbps; Target = '≥ 3 × QEMU'; Met = $off.Gbps / $qemu.Gbps -ge 3 }
+        $targets += [pscustomobject]@{ Figure = 'ping RTT median, default settings'; Value = '{0} µs' -f $default.RttUs; Baseline = 'QEMU {0} µs' -f $qemu.RttUs
+            Ratio = $default.RttUs / $qemu.RttUs; Target = '≤ 0.6 × QEMU'; Met = $default.RttUs / $qemu.RttUs -le 0.6 }
+        $targets += [pscustomobject]@{ Figure = 'both forwarders idle after the traffic'; Value = '{0:N2} % of a core' -f $default.IdleCpuPercent; Baseline = ''
+            Ratio = $null; Target = '~0 (< 1 %)'; Met = $default.IdleCpuPercent -lt 1 }
+        $targets += [pscustomobject]@{ Figure = '64-byte frames delivered, default settings'; Value = '{0:N1} kpps' -f $default.Kpps64; Baseline = 'QEMU {0:N1} kpps' -f $qemu.Kpps64
+            Ratio = $default.Kpps64 / $qemu.Kpps64; Target = '≥ 3 × QEMU'; Met = $default.Kpps64 / $qemu.Kpps64 -ge 3 }
+    }
+    [pscustomobject]@{ Paths = $results; Table = $targets }
+}
+
+# The target table (control or data plane) as markdown: each figure, its baseline in the same run, ratio, target, met.
+function Format-Targets($rows) {
+    $lines = @('| Figure | Value | Baseline (same run) | Ratio | Target | Met |', '|---|---|---|---|---|---|')
+    foreach ($r in $rows) {
+        $ratio = if ($null -ne $r.Ratio) { '{0:N2}' -f $r.Ratio } else { '' }
+        $met = if ($null -eq $r.Met) { '' } elseif ($r.Met) { 'met' } else { 'NOT met' }
+        $lines += "| $($r.Figure) | $($r.Value) | $($r.Baseline) | $ratio | $($r.Target) | $met |"
+    }
+    $lines
 }
 
 $report = [ordered]@{
@@ -275,8 +381,9 @@ $report = [ordered]@{
     Cpus = [Environment]::ProcessorCount
     LoadAverage = (Get-Content /proc/loadavg -Raw).Trim()
 }
-if ($Part -in 'All', 'DataPlane') { $report.DataPlane = @(Measure-DataPlane) }
+if ($Part -in 'All', 'DataPlane') { $report.DataPlane = Measure-DataPlane }
 if ($Part -in 'All', 'ControlPlane') { $report.ControlPlane = Measure-ControlPlane }
+if ($Part -in 'All', 'KernelControlPlane') { $report.KernelControlPlane = Measure-KernelControlPlane }
 
 $md = @("# Bench $($report.Time)", '', "$($report.Cpus) CPUs, load average at the start: $($report.LoadAverage)", '')
 if ($report.Contains('ControlPlane')) {
@@ -285,9 +392,19 @@ if ($report.Contains('ControlPlane')) {
     Write-Host $table
     $md += '## Control plane', '', $table, ''
 }
+if ($report.Contains('KernelControlPlane')) {
+    $table = (Format-Targets $report.KernelControlPlane.Table) -join "`n"
+    Write-Host ''
+    Write-Host $table
+    $md += '## Control plane, Kernel backend (kernel lab)', '', $table, ''
+}
 if ($report.Contains('DataPlane')) {
-    $md += '## Data plane', '', '| Path | Gbit/s | RTT µs | × veth | × QEMU |', '|---|---|---|---|---|'
-    $md += $report.DataPlane | ForEach-Object { "| $($_.Path) | $($_.Gbps) | $($_.RttUs) | $($_.RatioToVeth) | $($_.RatioToQemu) |" }
+    $table = (Format-Targets $report.DataPlane.Table) -join "`n"
+    Write-Host ''
+    Write-Host $table
+    $md += '## Data plane', '', $table, ''
+    $md += '| Path | TCP Gbit/s | RTT median µs | 64-byte kpps | idle CPU % | × veth | × QEMU |', '|---|---|---|---|---|---|---|'
+    $md += $report.DataPlane.Paths | ForEach-Object { "| $($_.Path) | $($_.Gbps) | $($_.RttUs) | $($_.Kpps64) | $($_.IdleCpuPercent) | $($_.RatioToVeth) | $($_.RatioToQemu) |" }
 }
 $report | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $outDir 'bench.json')
 $md -join "`n" | Set-Content (Join-Path $outDir 'bench.md')

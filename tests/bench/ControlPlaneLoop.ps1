@@ -12,11 +12,13 @@ param(
     [Parameter(Mandatory)] [string] $Module,
     [Parameter(Mandatory)] [ValidateSet('Loop', 'Many')] [string] $Mode,
     [Parameter(Mandatory)] [int] $Count,
-    [Parameter(Mandatory)] [string] $OutFile
+    [Parameter(Mandatory)] [string] $OutFile,
+    # Kernel: in the kernel lab's guest, against Linux l2tp_core (Bench.ps1 -Part KernelControlPlane).
+    [ValidateSet('Managed', 'Kernel')] [string] $Backend = 'Managed'
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $Module
-$env:L2TP_BACKEND = 'Managed'
+$env:L2TP_BACKEND = $Backend
 $null = New-L2tpTunnel -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000
 $perHundred = [System.Collections.Generic.List[double]]::new()
 $sw = [System.Diagnostics.Stopwatch]::StartNew()
@@ -34,7 +36,7 @@ if ($Mode -eq 'Loop') {
     foreach ($i in 1..$Count) { Remove-L2tpSession -TunnelId 3000 -SessionId $i -Confirm:$false }
     $result.RemoveSeconds = $sw.Elapsed.TotalSeconds
     $result.Left = @(Get-L2tpSession -TunnelId 3000).Count
-    Remove-L2tpTunnel -TunnelId 3000 -Confirm:$false
+    Remove-L2tpTunnel -TunnelId 3000 -Confirm:$false -Force
 }
 else {
     $n = 0

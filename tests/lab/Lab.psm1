@@ -7,6 +7,7 @@
         Qemu.psm1        QEMU's -netdev l2tpv3 as the independent L2TPv3 peer
         Capture.psm1     tshark captures
         Packet.psm1      forged and decoded frames and L2TPv3 packets, raw IPv4
+        Ssh.psm1         sshd in a namespace and an ssh client in another, for PowerShell SSH remoting
         L2tpState.psm1   state snapshots ("nothing left behind"), ip l2tp show, error records, clean-up, import of
                          the built module
     Callers as other users are in Caller.psm1, the real-kernel lab in KernelLab.psm1 (imported on their own).
@@ -17,7 +18,7 @@
 
 Set-StrictMode -Version 3.0
 
-$names = foreach ($m in 'Namespace', 'Traffic', 'Qemu', 'Capture', 'Packet', 'L2tpState') {
+$names = foreach ($m in 'Namespace', 'Traffic', 'Qemu', 'Capture', 'Packet', 'L2tpState', 'Ssh') {
     (Import-Module (Join-Path $PSScriptRoot "$m.psm1") -Force -PassThru).ExportedFunctions.Keys
 }
 Export-ModuleMember -Function @($names)

@@ -30,17 +30,20 @@ function Start-LabQemuL2tpv3 {
     QEMU's txsession is the session id it writes (our SessionId); rxsession the one it accepts (our PeerSessionId).
     -Counter adds QEMU's 4-byte counter (the RFC 4719 default sublayer); without it there is no sublayer.
     Cookies are hex, written big-endian as QEMU does; -Cookie64 makes them 8 bytes.
+    -Netdev instead takes a whole 'l2tpv3,...' netdev argument as given (e.g. by ConvertTo-L2tpPeerConfiguration
+    -Format Qemu); its id is replaced by the one the hub joins.
     #>
-    [CmdletBinding()]
+    [CmdletBinding(DefaultParameterSetName = 'Fields')]
     param(
         [Parameter(Mandatory)][string]$Namespace,
         [ValidateLength(1, 15)][string]$TapName = 'qtap0',
-        [Parameter(Mandatory)][string]$Src,
-        [Parameter(Mandatory)][string]$Dst,
+        [Parameter(Mandatory, ParameterSetName = 'Netdev')][ValidatePattern('^l2tpv3,')][string]$Netdev,
+        [Parameter(Mandatory, ParameterSetName = 'Fields')][string]$Src,
+        [Parameter(Mandatory, ParameterSetName = 'Fields')][string]$Dst,
         [uint16]$SrcPort,
         [uint16]$DstPort,
-        [Parameter(Mandatory)][uint32]$TxSession,
-        [Parameter(Mandatory)][uint32]$RxSession,
+        [Parameter(Mandatory, ParameterSetName = 'Fields')][uint32]$TxSession,
+        [Parameter(Mandatory, ParameterSetName = 'Fields')][uint32]$RxSession,
         [string]$TxCookie,
         [string]$RxCookie,
         [switch]$Cookie64,
@@ -49,21 +52,26 @@ function Start-LabQemuL2tpv3 {
         [string]$TapAddress,
         [int]$TimeoutSeconds = 10
     )
-    $l2 = @("src=$Src", "dst=$Dst")
-    if ($Encapsulation -eq 'Udp') {
-        if (-not $SrcPort -or -not $DstPort) { throw 'UDP encapsulation needs -SrcPort and -DstPort.' }
-        $l2 += @('udp=on', "srcport=$SrcPort", "dstport=$DstPort")
+    if ($Netdev) {
+        $l2 = @($Netdev.Substring('l2tpv3,'.Length).Split(',') | Where-Object { $_ -notlike 'id=*' })
     }
     else {
-        $l2 += 'udp=off'
+        $l2 = @("src=$Src", "dst=$Dst")
+        if ($Encapsulation -eq 'Udp') {
+            if (-not $SrcPort -or -not $DstPort) { throw 'UDP encapsulation needs -SrcPort and -DstPort.' }
+            $l2 += @('udp=on', "srcport=$SrcPort", "dstport=$DstPort")
+        }
+        else {
+            $l2 += 'udp=off'
+        }
+        if ($Src.Contains(':')) { $l2 += 'ipv6=on' }
+        $l2 += @("txsession=$TxSession", "rxsession=$RxSession")
+        if ($TxCookie) { $l2 += "txcookie=$(ConvertTo-QemuCookie $TxCookie 'TxCookie')" }
+        if ($RxCookie) { $l2 += "rxcookie=$(ConvertTo-QemuCookie $RxCookie 'RxCookie')" }
+        # Only ever say cookie64=on: QEMU takes the mere presence of cookie64 (even cookie64=off) as a 64-bit cookie.
+        if ($Cookie64) { $l2 += 'cookie64=on' }
+        $l2 += "counter=$(if ($Counter) { 'on' } else { 'off' })"
     }
-    if ($Src.Contains(':')) { $l2 += 'ipv6=on' }
-    $l2 += @("txsession=$TxSession", "rxsession=$RxSession")
-    if ($TxCookie) { $l2 += "txcookie=$(ConvertTo-QemuCookie $TxCookie 'TxCookie')" }
-    if ($RxCookie) { $l2 += "rxcookie=$(ConvertTo-QemuCookie $RxCookie 'RxCookie')" }
-    # Only ever say cookie64=on: QEMU takes the mere presence of cookie64 (even cookie64=off) as a 64-bit cookie.
-    if ($Cookie64) { $l2 += 'cookie64=on' }
-    $l2 += "counter=$(if ($Counter) { 'on' } else { 'off' })"
     $qemuArgs = @(
         '-nodefaults', '-display', 'none', '-machine', 'none',
         '-netdev', "tap,id=t0,ifname=$TapName,script=no,downscript=no",

@@ -22,6 +22,11 @@ public sealed class L2tpSession
     /// <summary>Sequence numbering (seq).</summary>
     public SequencingMode Sequencing { get; set; }
     /// <summary>
+    /// How long an out-of-order packet waits for the ones before it (the kernel's reorder_timeout,
+    /// L2TP_ATTR_RECV_TIMEOUT); zero when out-of-order packets are dropped, the default.
+    /// </summary>
+    public TimeSpan ReorderTimeout { get; set; }
+    /// <summary>
     /// The interface MTU that fits this session's encapsulation over the route to the peer (what l2tp_eth sets at
     /// creation, and what Set-L2tpInterface -Mtu Auto applies): 1446 for UDP/IPv4, default sublayer, 1500 underlay.
     /// </summary>

@@ -33,6 +33,7 @@ internal static class L2tpGenl
         "L2SpecType" => "sublayer (L2TP_ATTR_L2SPEC_TYPE)",
         "Sequencing" => "sequencing (L2TP_ATTR_SEND_SEQ/RECV_SEQ)",
         "InterfaceName" => "interface name (L2TP_ATTR_IFNAME)",
+        "ReorderTimeout" => "reorder timeout (L2TP_ATTR_RECV_TIMEOUT)",
         _ => field,
     };
 
@@ -204,6 +205,7 @@ internal static class L2tpGenl
         if (s.Cookie.Length > 0) w.Attr(ATTR_COOKIE, s.Cookie);
         if (s.PeerCookie.Length > 0) w.Attr(ATTR_PEER_COOKIE, s.PeerCookie);
         if (!string.IsNullOrEmpty(s.InterfaceName)) w.StringZ(ATTR_IFNAME, s.InterfaceName);
+        if (s.ReorderTimeoutMs != 0) w.U64(ATTR_RECV_TIMEOUT, s.ReorderTimeoutMs);
     }
 
     public static SessionSpec ReadSessionCreate(NetlinkAttributes a)
@@ -219,8 +221,48 @@ internal static class L2tpGenl
             Cookie = a.Bytes(ATTR_COOKIE)?.ToArray() ?? Array.Empty<byte>(),
             PeerCookie = a.Bytes(ATTR_PEER_COOKIE)?.ToArray() ?? Array.Empty<byte>(),
             InterfaceName = a.String(ATTR_IFNAME),
+            ReorderTimeoutMs = a.U64OrNull(ATTR_RECV_TIMEOUT) ?? 0,
         };
     }
+
+    /// <summary>What a SESSION_MODIFY asks to change; null leaves a setting as it is.</summary>
+    internal sealed record SessionChange(uint TunnelId, uint SessionId, SequencingMode? Sequencing, ulong? ReorderTimeoutMs);
+
+    /// <summary>
+    /// SESSION_MODIFY: the settings l2tp_nl_cmd_session_modify changes on a live session (RECV_SEQ, SEND_SEQ,
+    /// RECV_TIMEOUT; LNS_MODE too, which static pseudowires leave off). Both seq flags go together, as -Sequencing sets both.
+    /// </summary>
+    public static void WriteSessionModify(NetlinkWriter w, SessionChange c)
+    {
+        w.U32(ATTR_CONN_ID, c.TunnelId);
+        w.U32(ATTR_SESSION_ID, c.SessionId);
+        if (c.Sequencing is { } seq)
+        {
+            w.U8(ATTR_RECV_SEQ, seq is SequencingMode.Recv or SequencingMode.Both ? (byte)1 : (byte)0);
+            w.U8(ATTR_SEND_SEQ, seq is SequencingMode.Send or SequencingMode.Both ? (byte)1 : (byte)0);
+        }
+        if (c.ReorderTimeoutMs is { } ms)
+            w.U64(ATTR_RECV_TIMEOUT, ms);
+    }
+
+    /// <summary>
+    /// A SESSION_MODIFY request read back (the forwarder's side) against the session's current sequencing: each seq
+    /// flag changes only its own direction, as in the kernel.
+    /// </summary>
+    public static SessionChange ReadSessionModify(NetlinkAttributes a, SequencingMode current)
+    {
+        SequencingMode? seq = null;
+        if (a.Has(ATTR_RECV_SEQ) || a.Has(ATTR_SEND_SEQ))
+        {
+            bool recv = a.U8OrNull(ATTR_RECV_SEQ) is { } r ? r != 0 : current is SequencingMode.Recv or SequencingMode.Both;
+            bool send = a.U8OrNull(ATTR_SEND_SEQ) is { } sn ? sn != 0 : current is SequencingMode.Send or SequencingMode.Both;
+            seq = (send ? SequencingMode.Send : 0) | (recv ? SequencingMode.Recv : 0);
+        }
+        return new SessionChange(a.U32(ATTR_CONN_ID), a.U32(ATTR_SESSION_ID), seq, a.U64OrNull(ATTR_RECV_TIMEOUT));
+    }
+
+    /// <summary>The attributes a SESSION_MODIFY may carry; the kernel ignores others, the forwarder refuses them.</summary>
+    public static readonly ushort[] SessionModifiable = { ATTR_CONN_ID, ATTR_SESSION_ID, ATTR_RECV_SEQ, ATTR_SEND_SEQ, ATTR_LNS_MODE, ATTR_RECV_TIMEOUT, ATTR_DEBUG };
 
     /// <summary>A session as SESSION_GET replies describe it.</summary>
     public static void WriteSession(NetlinkWriter w, SessionSpec s, uint peerTunnelId, string ifname, L2tpStatistics st,
@@ -238,6 +280,8 @@ internal static class L2tpGenl
         w.U8(ATTR_SEND_SEQ, s.SendSequence ? (byte)1 : (byte)0);
         w.U8(ATTR_LNS_MODE, 0);
         w.U8(ATTR_L2SPEC_TYPE, (byte)s.L2SpecType);
+        // As the kernel: only a timeout in force is reported.
+        if (s.ReorderTimeoutMs != 0) w.U64(ATTR_RECV_TIMEOUT, s.ReorderTimeoutMs);
         WriteStats(w, st);
         if (times is { } t)
         {
@@ -266,6 +310,7 @@ internal static class L2tpGenl
             PeerCookie = Protocol.Cookie.Format(a.Bytes(ATTR_PEER_COOKIE).GetValueOrDefault().Span),
             L2SpecType = a.U8OrNull(ATTR_L2SPEC_TYPE) is { } l2 ? (L2SpecType)l2 : null,
             Sequencing = (send ? SequencingMode.Send : 0) | (recv ? SequencingMode.Recv : 0),
+            ReorderTimeout = TimeSpan.FromMilliseconds(Math.Min(a.U64OrNull(ATTR_RECV_TIMEOUT) ?? 0, (ulong)TimeSpan.MaxValue.TotalMilliseconds)),
             Statistics = ReadStats(a.Nested(ATTR_STATS)),
             Backend = backend,
             NetworkNamespace = netns,

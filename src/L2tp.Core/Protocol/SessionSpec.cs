@@ -16,6 +16,14 @@ internal sealed record SessionSpec
     public byte[] PeerCookie { get; init; } = Array.Empty<byte>();
     public L2SpecType L2SpecType { get; init; } = L2SpecType.Default;
     public SequencingMode Sequencing { get; init; } = SequencingMode.None;
+    /// <summary>
+    /// How long an out-of-order packet waits for the ones before it, in milliseconds (L2TP_ATTR_RECV_TIMEOUT, the
+    /// kernel's reorder_timeout); 0, the default, drops it instead.
+    /// </summary>
+    public ulong ReorderTimeoutMs { get; init; }
+
+    /// <summary>The longest reorder timeout taken: 2^32-1 ms (49 days); anything near it is already "wait forever".</summary>
+    public const ulong MaxReorderTimeoutMs = uint.MaxValue;
 
     public bool SendSequence => Sequencing is SequencingMode.Send or SequencingMode.Both;
     public bool RecvSequence => Sequencing is SequencingMode.Recv or SequencingMode.Both;
@@ -43,8 +51,31 @@ internal sealed record SessionSpec
         if (Sequencing != SequencingMode.None && L2SpecType == L2SpecType.None)
             throw L2tpException.Rule("L2tp.SequencingNeedsSublayer", L2tpErrorKind.InvalidArgument, Sequencing,
                 $"{{Sequencing}} {Sequencing} needs {{L2SpecType}} Default: with no L2-specific sublayer there is nowhere to carry a sequence number.");
+        CheckReorderTimeout(ReorderTimeoutMs);
         if (InterfaceName is not null)
             CheckInterfaceName(InterfaceName);
+    }
+
+    /// <summary>Refuses a reorder timeout past <see cref="MaxReorderTimeoutMs"/>.</summary>
+    public static void CheckReorderTimeout(ulong ms)
+    {
+        if (ms > MaxReorderTimeoutMs)
+            throw L2tpException.Rule("L2tp.InvalidReorderTimeout", L2tpErrorKind.InvalidArgument, ms,
+                $"{{ReorderTimeout}} {ms} ms is longer than the {MaxReorderTimeoutMs} ms taken.");
+    }
+
+    /// <summary>
+    /// A reorder timeout as the cmdlets take it (a TimeSpan) in whole milliseconds, fractions rounded up as the kernel
+    /// rounds to its clock; a negative or too long one is refused.
+    /// </summary>
+    public static ulong ReorderTimeoutFrom(TimeSpan t)
+    {
+        if (t < TimeSpan.Zero)
+            throw L2tpException.Rule("L2tp.InvalidReorderTimeout", L2tpErrorKind.InvalidArgument, t,
+                $"{{ReorderTimeout}} {t} is negative; give 0 to turn reordering off.");
+        ulong ms = (ulong)Math.Ceiling(t.TotalMilliseconds);
+        CheckReorderTimeout(ms);
+        return ms;
     }
 
     /// <summary>Linux's dev_valid_name rules: 1..15 bytes, not . or .., no '/', ':' or white space.</summary>

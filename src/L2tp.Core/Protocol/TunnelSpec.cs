@@ -56,6 +56,14 @@ internal sealed record TunnelSpec
         }
     }
 
+    /// <summary>
+    /// The spec with the IPv4 UDP checksum a backend uses when none was asked for. Managed: on, because the kernel
+    /// refuses UDP GSO on a socket that sends zero checksums, and without GSO a userspace forwarder pays the whole IP
+    /// stack once per packet. Kernel: off, as ip-l2tp and l2tp_core. IPv6 and IP encapsulation have their own rules.
+    /// </summary>
+    public TunnelSpec WithDefaultChecksum(BackendKind backend) =>
+        this with { UdpChecksum = backend == BackendKind.Managed && Encapsulation == Encapsulation.Udp && !IsIPv6 };
+
     /// <summary>The local address as the socket binds it: 'any' follows the family of the remote.</summary>
     public IPAddress BindAddress =>
         Local is null || Local.Equals(IPAddress.Any) || Local.Equals(IPAddress.IPv6Any)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace L2tp.Forwarder.Dataplane;
 
@@ -52,6 +53,33 @@ internal static class InetChecksum
     {
         ref byte p = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(data);
         int n = data.Length, i = 0;
+        // The bulk as 32-bit words widened into 64-bit lanes: no carry to chase from one add to the next (the profile
+        // showed the scalar add-with-carry chain as the forwarder's largest cost). A word sum folds to the same
+        // one's-complement sum as 16-bit words, since 2^16 is 1 modulo 0xffff. 64 KiB adds at most 2^46 to a lane.
+        if (Vector256.IsHardwareAccelerated && n >= 64)
+        {
+            Vector256<ulong> a0 = Vector256<ulong>.Zero, a1 = Vector256<ulong>.Zero;
+            for (; i + 64 <= n; i += 64)
+            {
+                var (l0, h0) = Vector256.Widen(Vector256.LoadUnsafe(ref p, (nuint)i).AsUInt32());
+                var (l1, h1) = Vector256.Widen(Vector256.LoadUnsafe(ref p, (nuint)(i + 32)).AsUInt32());
+                a0 += l0 + h0;
+                a1 += l1 + h1;
+            }
+            sum = AddCarry(sum, Vector256.Sum(a0 + a1));
+        }
+        else if (Vector128.IsHardwareAccelerated && n >= 32)
+        {
+            Vector128<ulong> a0 = Vector128<ulong>.Zero, a1 = Vector128<ulong>.Zero;
+            for (; i + 32 <= n; i += 32)
+            {
+                var (l0, h0) = Vector128.Widen(Vector128.LoadUnsafe(ref p, (nuint)i).AsUInt32());
+                var (l1, h1) = Vector128.Widen(Vector128.LoadUnsafe(ref p, (nuint)(i + 16)).AsUInt32());
+                a0 += l0 + h0;
+                a1 += l1 + h1;
+            }
+            sum = AddCarry(sum, Vector128.Sum(a0 + a1));
+        }
         for (; i + 32 <= n; i += 32)
         {
             sum = AddCarry(sum, Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p, i)));

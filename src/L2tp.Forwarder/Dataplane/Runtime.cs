@@ -61,7 +61,7 @@ internal sealed class SessionRuntime
             L2SpecType = s.L2SpecType,
             HeaderTemplate = header,
             SublayerOffset = s.L2SpecType == L2SpecType.Default ? header.Length - 4 : -1,
-            Sequencer = new Sequencer(s.SendSequence, s.RecvSequence),
+            Sequencer = new Sequencer(s.SendSequence, s.RecvSequence, s.ReorderTimeoutMs),
             Counters = counters,
             TunnelCounters = tunnelCounters,
         };

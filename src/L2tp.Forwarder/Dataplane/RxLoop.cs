@@ -122,6 +122,11 @@ internal sealed unsafe class RxLoop : PacketLoop
         // A few compares for a good packet; a sublayer or cookie the session does not expect shows here (and is still delivered, as l2tp_core does).
         if (PacketDiagnosis.Suspicious(packet, payload, s.L2SpecType))
             RxDiagnosis.Header(tunnel, s, packet, offset);
+        var frame = packet[payload..];
+        // Shorter than an Ethernet header, or longer than the interface takes: l2tp_eth drops these.
+        bool bad = frame.Length < 14 || frame.Length > s.MaxFrame;
+        if (bad)
+            RxDiagnosis.Length(tunnel, s, frame.Length);
         switch (s.Sequencer.OnReceive(hasSeq, seq))
         {
             case SequenceVerdict.DiscardSequence:
@@ -132,23 +137,54 @@ internal sealed unsafe class RxLoop : PacketLoop
             case SequenceVerdict.DiscardWindow:
                 s.Counters.RxErrors++;
                 return;
+            case SequenceVerdict.Hold:
+                Reorder(s, hasSeq, seq, frame, packet.Length, bad, gro);
+                return;
         }
-        var frame = packet[payload..];
-        if (frame.Length < 14 || frame.Length > s.MaxFrame)
+        DeliverFrame(s, frame, packet.Length, bad, gro);
+    }
+
+    /// <summary>
+    /// A packet for the reorder queue, then whatever the queue can now give up, in order. The clock is read only here:
+    /// sessions without a reorder timeout never pay for it.
+    /// </summary>
+    private static void Reorder(SessionRuntime s, bool hasSeq, uint seq, ReadOnlySpan<byte> frame, int l2tpBytes, bool bad, RxCoalescer? gro)
+    {
+        var q = s.Sequencer;
+        long now = Environment.TickCount64;
+        if (q.QueueFull)
         {
-            // Shorter than an Ethernet header, or longer than the interface takes: l2tp_eth drops these.
+            // Full: stop waiting for the gap before the oldest packet and deliver from there.
+            q.SkipAhead();
+            Drain(s, now, gro);
+        }
+        if (!q.Hold(hasSeq, seq, frame, l2tpBytes, bad, now, s.Counters))
             s.Counters.RxErrors++;
-            RxDiagnosis.Length(tunnel, s, frame.Length);
+        Drain(s, now, gro);
+    }
+
+    private static void Drain(SessionRuntime s, long now, RxCoalescer? gro)
+    {
+        while (s.Sequencer.TryDequeue(now, s.Counters, out var e))
+            DeliverFrame(s, e.Frame, e.L2tpBytes, e.Bad, gro);
+    }
+
+    /// <summary>Writes one in-order frame to the TAP (or the coalescer, which copies it), counting as l2tp_eth does.</summary>
+    private static void DeliverFrame(SessionRuntime s, ReadOnlySpan<byte> frame, int l2tpBytes, bool bad, RxCoalescer? gro)
+    {
+        if (bad)
+        {
+            s.Counters.RxErrors++;
             return;
         }
         if (gro is not null && s.TapVnetHeader)
         {
             // Counted once written: the coalescer may hold the frame until the end of the batch.
-            gro.Add(s, frame, packet.Length);
+            gro.Add(s, frame, l2tpBytes);
             return;
         }
         long written = s.TapVnetHeader ? RxCoalescer.WritePlain(s, frame) : Sys.Write(s.TapFd, frame);
-        RxCoalescer.Count(s, 1, packet.Length, written >= 0);
+        RxCoalescer.Count(s, 1, l2tpBytes, written >= 0);
     }
 
     public new void Dispose()

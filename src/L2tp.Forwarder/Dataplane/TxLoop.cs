@@ -19,8 +19,11 @@ internal sealed unsafe class TxLoop : PacketLoop
 
     private readonly Action<SessionRuntime> _tapGone;
 
-    /// <summary>tapGone is called on this thread with a session whose TAP interface was deleted; it must not block.</summary>
-    public TxLoop(Func<DataplaneMap> map, Action<SessionRuntime> tapGone) : base("l2tp-tx", map) => _tapGone = tapGone;
+    /// <summary>
+    /// tapGone is called on the loop's thread with a session whose TAP interface was deleted; it must not block.
+    /// With <paramref name="host"/> the loop runs on the host's thread.
+    /// </summary>
+    public TxLoop(Func<DataplaneMap> map, Action<SessionRuntime> tapGone, PacketLoop? host = null) : base("l2tp-tx", map, host) => _tapGone = tapGone;
 
     /// <summary>EBADFD: what read gives on a TAP fd whose interface was deleted (the fd is detached from any device).</summary>
     private const int EBADFD_ = 77;

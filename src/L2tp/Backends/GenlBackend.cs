@@ -94,6 +94,12 @@ internal abstract class GenlBackend : IL2tpBackend
             w.U32(L2tpGenl.ATTR_SESSION_ID, sessionId);
         }, $"session {sessionId} in tunnel {tunnelId}");
 
+    public L2tpSession ModifySession(L2tpGenl.SessionChange change)
+    {
+        Send(L2tpGenl.CMD_SESSION_MODIFY, 0, w => L2tpGenl.WriteSessionModify(w, change), $"session {change.SessionId} in tunnel {change.TunnelId}");
+        return GetSessions(change.TunnelId, change.SessionId).Single();
+    }
+
     public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null)
     {
         List<NetlinkMessage> replies;

@@ -6,36 +6,9 @@ using L2tp.Netlink;
 
 namespace L2tp.Commands;
 
-/// <summary>Base of every cmdlet of the module: -NetworkNamespace, rtnetlink access, and errors as ErrorRecords.</summary>
-public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
+/// <summary>Base of every cmdlet of the module: errors as ErrorRecords, Ctrl+C, and closing what an invocation opened.</summary>
+public abstract class L2tpCmdletBase : PSCmdlet, IDisposable
 {
-    private readonly Dictionary<string, RtNetlink> _rt = new();
-
-    /// <summary>Run in this network namespace (a name under /run/netns), as `ip -n NAME`; the caller's own when empty.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [Alias("netns")]
-    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
-    public string NetworkNamespace { get; set; } = "";
-
-    /// <summary>An rtnetlink socket in the current record's namespace, opened once per invocation.</summary>
-    internal RtNetlink Rt
-    {
-        get
-        {
-            string ns = NetworkNamespace ?? "";
-            if (!_rt.TryGetValue(ns, out var rt))
-            {
-                using (NetNamespace.Enter(ns))
-                    rt = new RtNetlink();
-                _rt[ns] = rt;
-            }
-            return rt;
-        }
-    }
-
-    /// <summary>Interfaces and bridges of the current record's namespace.</summary>
-    internal InterfaceService Interfaces => new(Rt, NetworkNamespace ?? "");
-
     /// <summary>Runs the cmdlet's work for one record, turning failures into ErrorRecords that name what to fix.</summary>
     protected sealed override void ProcessRecord()
     {
@@ -124,7 +97,41 @@ public abstract class L2tpNetnsCmdlet : PSCmdlet, IDisposable
     public void Dispose() => Close();
 
     /// <summary>Releases sockets; derived cmdlets add their own.</summary>
-    protected virtual void Close()
+    protected virtual void Close() { }
+}
+
+/// <summary>Base of the cmdlets that work in one namespace per record: -NetworkNamespace and rtnetlink access.</summary>
+public abstract class L2tpNetnsCmdlet : L2tpCmdletBase
+{
+    private readonly Dictionary<string, RtNetlink> _rt = new();
+
+    /// <summary>Run in this network namespace (a name under /run/netns), as `ip -n NAME`; the caller's own when empty.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("netns")]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    public string NetworkNamespace { get; set; } = "";
+
+    /// <summary>An rtnetlink socket in the current record's namespace, opened once per invocation.</summary>
+    internal RtNetlink Rt
+    {
+        get
+        {
+            string ns = NetworkNamespace ?? "";
+            if (!_rt.TryGetValue(ns, out var rt))
+            {
+                using (NetNamespace.Enter(ns))
+                    rt = new RtNetlink();
+                _rt[ns] = rt;
+            }
+            return rt;
+        }
+    }
+
+    /// <summary>Interfaces and bridges of the current record's namespace.</summary>
+    internal InterfaceService Interfaces => new(Rt, NetworkNamespace ?? "");
+
+    /// <inheritdoc/>
+    protected override void Close()
     {
         foreach (var r in _rt.Values)
             r.Dispose();

@@ -48,6 +48,11 @@ public sealed class NewL2tpSessionCommand : L2tpCmdlet
     [Alias("seq")]
     public SequencingMode Sequencing { get; set; } = SequencingMode.None;
 
+    /// <summary>How long an out-of-order packet waits for those before it: milliseconds or a TimeSpan; 0 (default) drops it.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [MillisecondsTransformation]
+    public TimeSpan ReorderTimeout { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessL2tpRecord()
     {
@@ -61,6 +66,7 @@ public sealed class NewL2tpSessionCommand : L2tpCmdlet
             PeerCookie = Protocol.Cookie.Parse(PeerCookie, nameof(PeerCookie)),
             L2SpecType = L2SpecType,
             Sequencing = Sequencing,
+            ReorderTimeoutMs = SessionSpec.ReorderTimeoutFrom(ReorderTimeout),
         };
         spec.Validate();
         if (ShouldProcess($"session {SessionId} in tunnel {TunnelId}", "Create L2TP session"))

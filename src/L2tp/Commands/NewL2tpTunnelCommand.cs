@@ -41,7 +41,7 @@ public sealed class NewL2tpTunnelCommand : L2tpCmdlet
     [Alias("udp_dport")]
     public ushort DestinationPort { get; set; }
 
-    /// <summary>IPv4 UDP checksums: on or off (default off).</summary>
+    /// <summary>IPv4 UDP checksums: on or off (default: on with the Managed backend, off with the Kernel backend).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("udp_csum")]
     [OnOffTransformation]
@@ -77,6 +77,6 @@ public sealed class NewL2tpTunnelCommand : L2tpCmdlet
         };
         spec.Validate();
         if (ShouldProcess($"tunnel {TunnelId} ({Local} -> {Remote}, {Encapsulation})", "Create L2TP tunnel"))
-            WriteObject(Pseudowires.NewTunnel(spec));
+            WriteObject(Pseudowires.NewTunnel(spec, checksumAsked: MyInvocation.BoundParameters.ContainsKey(nameof(UdpChecksum))));
     }
 }

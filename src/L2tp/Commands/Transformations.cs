@@ -50,3 +50,26 @@ public sealed class BridgeNameTransformationAttribute : ArgumentTransformationAt
         return v is L2tpBridge b ? b.Name : inputData;
     }
 }
+
+/// <summary>
+/// Lets a TimeSpan parameter take a plain number as milliseconds (-ReorderTimeout 100), the unit of the kernel's
+/// L2TP_ATTR_RECV_TIMEOUT; PowerShell alone would read 100 as ticks (10 µs). A TimeSpan or "0:0:0.1" passes as is.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class MillisecondsTransformationAttribute : ArgumentTransformationAttribute
+{
+    /// <summary>Maps a number, or a string that is one, to that many milliseconds; leaves anything else to PowerShell.</summary>
+    public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+    {
+        object value = inputData is PSObject pso ? pso.BaseObject : inputData;
+        switch (value)
+        {
+            case int or long or uint or ulong or short or ushort or byte or sbyte or double or float or decimal:
+                return TimeSpan.FromMilliseconds(Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture));
+            case string s when double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double ms):
+                return TimeSpan.FromMilliseconds(ms);
+            default:
+                return inputData;
+        }
+    }
+}

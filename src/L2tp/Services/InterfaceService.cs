@@ -149,6 +149,45 @@ internal sealed class InterfaceService
             $"-{parameter} '{text}' is not an address with an optional prefix (198.51.100.1, 198.51.100.1/24, 2001:db8::1/64).");
     }
 
+    /// <summary>
+    /// A configuration step's change of one interface: addresses to take away and to add (ADDRESS[/PREFIX], with the
+    /// prefix on the peer for a point-to-point one), then up/down, MTU and MAC in one link request.
+    /// </summary>
+    public void ApplyState(string name, bool? up, int? mtu, string? mac,
+        IEnumerable<(string Address, string? Peer)> add, IEnumerable<(string Address, string? Peer)> remove)
+    {
+        var link = Require(name);
+        foreach (var (address, peer) in remove)
+        {
+            var (local, prefix, p) = AddressRequest(address, peer);
+            Refusals.Guard(() => _rt.DeleteAddress(link.Index, local, prefix, p), e => Refusals.LinkChange(e, name));
+        }
+        foreach (var (address, peer) in add)
+        {
+            var (local, prefix, p) = AddressRequest(address, peer);
+            Refusals.Guard(() => _rt.AddAddress(link.Index, local, prefix, p), e => Refusals.AddressAdd(e, peer is null ? address : $"{address} peer {peer}", name));
+        }
+        if (up is not null || mtu is not null || mac is not null)
+            Refusals.Guard(() => _rt.SetLink(link.Index, up: up, mtu: mtu, mac: mac is null ? null : ParseMac(mac)),
+                e => Refusals.LinkSet(e, name, mtu, mtu?.ToString(CultureInfo.InvariantCulture)));
+    }
+
+    private static (IPAddress Local, int Prefix, IPAddress? Peer) AddressRequest(string address, string? peer)
+    {
+        var local = ParseCidr(address, "Address");
+        if (peer is null)
+            return (local.Address, local.Prefix, null);
+        var p = ParseCidr(peer, "PeerAddress");
+        return (local.Address, p.Prefix, p.Address);
+    }
+
+    /// <summary>Brings a bridge (or any interface) up or down.</summary>
+    public void SetUp(string name, bool up)
+    {
+        var link = Require(name);
+        Refusals.Guard(() => _rt.SetLink(link.Index, up: up), e => Refusals.LinkChange(e, name));
+    }
+
     public L2tpBridge NewBridge(string name, bool up)
     {
         Protocol.SessionSpec.CheckInterfaceName(name);

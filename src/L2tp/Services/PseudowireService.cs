@@ -47,10 +47,15 @@ internal sealed class PseudowireService : IDisposable
         return w;
     }
 
-    /// <summary>Creates a tunnel from a spec the cmdlet has validated (before asking ShouldProcess).</summary>
-    public L2tpTunnel NewTunnel(TunnelSpec spec)
+    /// <summary>
+    /// Creates a tunnel from a spec the cmdlet has validated (before asking ShouldProcess); without
+    /// <paramref name="checksumAsked"/> the IPv4 UDP checksum is the backend's default (TunnelSpec.WithDefaultChecksum).
+    /// </summary>
+    public L2tpTunnel NewTunnel(TunnelSpec spec, bool checksumAsked = true)
     {
         var b = Backend(create: true)!;
+        if (!checksumAsked)
+            spec = spec.WithDefaultChecksum(b.Kind);
         return Refusals.Guard(() => b.CreateTunnel(spec), e => Refusals.TunnelCreate(e, spec, b.Kind, _netns));
     }
 
@@ -126,6 +131,26 @@ internal sealed class PseudowireService : IDisposable
                     s.PeerState = Liveness.PeerState(s.LastReceived, s.LastSent, now, limit);
         }
         return sessions;
+    }
+
+    /// <summary>
+    /// Changes a live session's sequencing and reorder timeout (SESSION_MODIFY) and returns it as it now is. Refuses,
+    /// before anything is sent, a session that is not there and sequencing on a session with no sublayer to carry it.
+    /// </summary>
+    public L2tpSession SetSession(uint tunnelId, uint sessionId, SequencingMode? sequencing, TimeSpan? reorderTimeout)
+    {
+        ulong? ms = reorderTimeout is { } t ? SessionSpec.ReorderTimeoutFrom(t) : null;
+        if (sequencing is { } seq && !Enum.IsDefined(seq))
+            throw L2tpException.Rule("L2tp.InvalidArgument", L2tpErrorKind.InvalidArgument, (int)seq,
+                $"{{Sequencing}} {(int)seq} is not None, Send, Recv or Both.");
+        var b = Backend(create: false) ?? throw Refusals.SessionNotFound(tunnelId, sessionId, _netns);
+        var current = GetSessions(tunnelId, sessionId)[0];
+        // The kernel does not report the sublayer (null): it then takes the change as it takes it at creation.
+        if (sequencing is { } s && s != SequencingMode.None && current.L2SpecType == L2SpecType.None)
+            throw L2tpException.Rule("L2tp.SequencingNeedsSublayer", L2tpErrorKind.InvalidArgument, s,
+                $"{{Sequencing}} {s} needs a session with the default sublayer: session {sessionId} has none, so there is nowhere to carry a sequence number.");
+        var change = new L2tpGenl.SessionChange(tunnelId, sessionId, sequencing, ms);
+        return Refusals.Guard(() => b.ModifySession(change), e => Refusals.SessionModify(e, tunnelId, sessionId, b.Kind, _netns));
     }
 
     /// <summary>

@@ -61,6 +61,15 @@ internal static class Refusals
     public static L2tpException SessionDelete(NetlinkException e, uint tunnelId, uint sessionId, BackendKind backend, string netns) =>
         Backends.GenlBackend.IsNotFound(e) ? SessionNotFound(tunnelId, sessionId, netns, e) : Generic(e, backend, sessionId, netns);
 
+    /// <summary>SESSION_MODIFY refused: gone meanwhile, or a change the backend cannot make on a live session.</summary>
+    public static L2tpException SessionModify(NetlinkException e, uint tunnelId, uint sessionId, BackendKind backend, string netns) => e.Errno switch
+    {
+        _ when Backends.GenlBackend.IsNotFound(e) => SessionNotFound(tunnelId, sessionId, netns, e),
+        _ when e.Errno == EOPNOTSUPP || e.Errno == EPROTONOSUPPORT => Err(e, "L2tp.CannotModify", L2tpErrorKind.NotImplemented, sessionId,
+            $"The {backend} backend cannot make this change to session {sessionId} in tunnel {tunnelId}{InNs(netns)}: {e.Message}"),
+        _ => Generic(e, backend, sessionId, netns),
+    };
+
     public static L2tpException TunnelNotFound(uint tunnelId, string netns, Exception? inner = null) =>
         new("L2tp.TunnelNotFound", L2tpErrorKind.ObjectNotFound, tunnelId, $"There is no tunnel {tunnelId}{InNs(netns)}.", inner)
             { Errno = (inner as NetlinkException)?.Errno ?? 0 };

@@ -3,22 +3,66 @@ using ScottPlot;
 
 namespace L2tp.BenchPlot;
 
-/// <summary>Reads bench.json and plots session-creation time per hundred sessions against the session count.</summary>
+/// <summary>Reads bench.json and draws its figures as PNGs: session-creation time, and throughput, RTT and small-frame rate per path.</summary>
 internal static class Program
 {
     private static int Main(string[] args)
     {
         if (args.Length != 2)
         {
-            Console.Error.WriteLine("usage: L2tp.BenchPlot <bench.json> <out.png>");
+            Console.Error.WriteLine("usage: L2tp.BenchPlot <bench.json> <output folder>");
             return 2;
         }
         using var doc = JsonDocument.Parse(File.ReadAllText(args[0]));
-        if (!doc.RootElement.TryGetProperty("ControlPlane", out var cp))
+        Directory.CreateDirectory(args[1]);
+        int drawn = 0;
+        if (doc.RootElement.TryGetProperty("ControlPlane", out var cp))
         {
-            Console.Error.WriteLine($"{args[0]} has no ControlPlane figures: run the bench with -BenchPart ControlPlane or All.");
+            ControlPlane(cp, Path.Combine(args[1], "control-plane.png"));
+            drawn++;
+        }
+        if (doc.RootElement.TryGetProperty("DataPlane", out var dp) && dp.TryGetProperty("Paths", out var paths))
+        {
+            var rows = paths.EnumerateArray().ToArray();
+            PathBars(rows, "Gbps", "TCP throughput, one iperf3 stream (Gbit/s)", Path.Combine(args[1], "throughput.png"));
+            PathBars(rows, "RttUs", "ping RTT, median of 200 (µs)", Path.Combine(args[1], "rtt.png"));
+            PathBars(rows, "Kpps64", "64-byte frames delivered (thousands per second)", Path.Combine(args[1], "small-frames.png"));
+            drawn += 3;
+        }
+        if (drawn == 0)
+        {
+            Console.Error.WriteLine($"{args[0]} has neither ControlPlane nor DataPlane figures.");
             return 1;
         }
+        return 0;
+    }
+
+    // One horizontal bar per path, labelled with the path and its value, so the baselines sit beside ours.
+    private static void PathBars(JsonElement[] rows, string field, string title, string file)
+    {
+        var names = rows.Select(r => r.GetProperty("Path").GetString() ?? "").ToArray();
+        var values = rows.Select(r => r.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0).ToArray();
+        var plot = new Plot();
+        var bars = new List<Bar>();
+        for (int i = 0; i < values.Length; i++)
+        {
+            // Top to bottom in the bench's order.
+            double pos = values.Length - 1 - i;
+            bool ours = names[i].StartsWith("L2tp", StringComparison.Ordinal);
+            bars.Add(new Bar { Position = pos, Value = values[i], Label = values[i].ToString("0.##"),
+                FillColor = ours ? Colors.SteelBlue : Colors.Gray });
+        }
+        var series = plot.Add.Bars(bars);
+        series.Horizontal = true;
+        plot.Axes.Left.SetTicks(Enumerable.Range(0, values.Length).Select(i => (double)(values.Length - 1 - i)).ToArray(), names);
+        plot.Axes.Margins(left: 0, right: 0.15);
+        plot.Title(title);
+        plot.SavePng(file, 1000, 60 * values.Length + 120);
+        Console.WriteLine($"Wrote {file}");
+    }
+
+    private static void ControlPlane(JsonElement cp, string file)
+    {
         double[] Hundreds(string name) => cp.TryGetProperty(name, out var a) && a.ValueKind == JsonValueKind.Array
             ? a.EnumerateArray().Select(e => e.GetDouble() * 1000 / 100).ToArray()   // ms per session within each hundred
             : Array.Empty<double>();
@@ -56,8 +100,7 @@ internal static class Program
         plot.YLabel("ms per session (mean over each hundred)");
         plot.Axes.SetLimitsY(0, Math.Max(1, new[] { loop, many }.SelectMany(x => x).DefaultIfEmpty(1).Max() * 1.15));
         plot.ShowLegend(Alignment.UpperRight);
-        plot.SavePng(args[1], 900, 500);
-        Console.WriteLine($"Wrote {args[1]}");
-        return 0;
+        plot.SavePng(file, 900, 500);
+        Console.WriteLine($"Wrote {file}");
     }
 }
