@@ -9,7 +9,7 @@
     FormatsToProcess     = @('L2tp.Format.ps1xml')
     CmdletsToExport      = @(
         'New-L2tpTunnel', 'Get-L2tpTunnel', 'Remove-L2tpTunnel',
-        'New-L2tpSession', 'Get-L2tpSession', 'Set-L2tpSession', 'Remove-L2tpSession',
+        'New-L2tpSession', 'Get-L2tpSession', 'Set-L2tpSession', 'Remove-L2tpSession', 'Test-L2tpSession', 'Watch-L2tpSession',
         'Set-L2tpInterface',
         'New-L2tpBridge', 'Get-L2tpBridge', 'Remove-L2tpBridge', 'Add-L2tpBridgePort', 'Remove-L2tpBridgePort',
         'Get-L2tpForwarder', 'Stop-L2tpForwarder',

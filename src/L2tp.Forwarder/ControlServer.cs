@@ -433,7 +433,7 @@ internal sealed unsafe class ControlServer : IDisposable
     private void ReplySession(NetlinkMessage req, Forwarder.TunnelEntry t, Forwarder.SessionEntry s, ushort flags)
     {
         _w.Begin(FamilyId, flags, req.Seq, req.Pid).Genl(L2tpGenl.CMD_SESSION_GET, L2tpGenl.Version);
-        L2tpGenl.WriteSession(_w, s.Spec, t.Spec.PeerTunnelId, s.Tap.Name, s.Runtime.Counters.Snapshot());
+        L2tpGenl.WriteSession(_w, s.Spec, t.Spec.PeerTunnelId, s.Tap.Name, s.Runtime.Counters.Snapshot(), s.Runtime.Counters.Times());
         _w.End();
     }
 

@@ -24,7 +24,7 @@ internal static class ForwarderControl
             .U16(Nl.CTRL_ATTR_FAMILY_ID, ForwarderGenl.FamilyId)
             .U32(Nl.CTRL_ATTR_VERSION, ForwarderGenl.Version)
             .U32(Nl.CTRL_ATTR_HDRSIZE, 0)
-            .U32(Nl.CTRL_ATTR_MAXATTR, ForwarderGenl.ATTR_NEW_REJECTS_ONLY)
+            .U32(Nl.CTRL_ATTR_MAXATTR, ForwarderGenl.ATTR_DIAGNOSIS)
             .End();
     }
 
@@ -59,6 +59,23 @@ internal static class ForwarderControl
                     .StringZ(ForwarderGenl.ATTR_LOG_PATH, Self.LogPath);
                 ForwarderGenl.WriteRejected(w, rejected.Select(r => new ForwarderGenl.RejectedEntry(r.Time, r.What, r.Reason,
                     r.Entry?.ToJsonString() ?? "")).ToList());
+                w.End();
+                break;
+            case ForwarderGenl.CMD_DIAGNOSE:
+                if (m.GenlAttributes.U32OrNull(ForwarderGenl.ATTR_TUNNEL_ID) is not { } tid)
+                    throw new ForwarderError(EINVAL, "DIAGNOSE needs a tunnel id (ATTR_TUNNEL_ID).");
+                var t = fwd.FindTunnel(tid) ?? throw new ForwarderError(ENODEV, $"There is no tunnel {tid}.");
+                long nowTick = Environment.TickCount64, nowUnix = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                var entries = t.Runtime.Diagnosis.Snapshot();
+                for (int i = 0; i < entries.Count; i++)
+                {
+                    var e = entries[i];
+                    e.LastSeen = nowUnix - (nowTick - e.LastSeen);
+                    entries[i] = e;
+                }
+                w.Begin(ForwarderGenl.FamilyId, 0, m.Seq, m.Pid).Genl(ForwarderGenl.CMD_DIAGNOSE, ForwarderGenl.Version)
+                    .U32(ForwarderGenl.ATTR_TUNNEL_ID, tid);
+                ForwarderGenl.WriteDiagnosis(w, entries);
                 w.End();
                 break;
             case ForwarderGenl.CMD_STOP:

@@ -13,14 +13,64 @@ internal static class ForwarderGenl
     public const ushort FamilyId = 0x21;
     public const byte Version = 1;
 
-    /// <summary>INFO answers with the forwarder's identity, counts, paths and set-aside state entries; STOP ends it.</summary>
-    public const byte CMD_INFO = 1, CMD_STOP = 2;
+    /// <summary>
+    /// INFO answers with the forwarder's identity, counts, paths and set-aside state entries; STOP ends it; DIAGNOSE
+    /// answers with what tunnel ATTR_TUNNEL_ID received and could not deliver (its diagnosis table).
+    /// </summary>
+    public const byte CMD_INFO = 1, CMD_STOP = 2, CMD_DIAGNOSE = 3;
 
     public const ushort ATTR_PID = 1, ATTR_NETNS_KEY = 2, ATTR_START_TIME = 3, ATTR_VERSION = 4, ATTR_TUNNELS = 5,
         ATTR_SESSIONS = 6, ATTR_STATE_PATH = 7, ATTR_LOG_PATH = 8, ATTR_REJECTED = 9;
 
     /// <summary>Flag in an INFO request: list only the entries set aside at this start not yet listed, and mark them listed.</summary>
     public const ushort ATTR_NEW_REJECTS_ONLY = 10;
+
+    /// <summary>DIAGNOSE: the tunnel asked about (u32), and the reply's nest of entries.</summary>
+    public const ushort ATTR_TUNNEL_ID = 11, ATTR_DIAGNOSIS = 12;
+
+    /// <summary>Inside ATTR_DIAGNOSIS: one nested attribute per entry, typed 1, 2, ... holding these.</summary>
+    public const ushort DIAG_KIND = 1, DIAG_SESSION = 2, DIAG_VALUE = 3, DIAG_LENGTH = 4, DIAG_COUNT = 5, DIAG_LAST_SEEN = 6;
+
+    /// <summary>A DIAGNOSE reply's entries (LastSeen already in Unix milliseconds; the table holds a few, so no cap is needed).</summary>
+    public static void WriteDiagnosis(NetlinkWriter w, IReadOnlyList<Protocol.DiagnosisEntry> entries)
+    {
+        w.BeginNested(ATTR_DIAGNOSIS);
+        ushort n = 0;
+        foreach (var e in entries)
+        {
+            w.BeginNested(++n);
+            w.U8(DIAG_KIND, (byte)e.Kind);
+            w.U32(DIAG_SESSION, e.SessionId);
+            w.U64(DIAG_VALUE, e.Value);
+            w.U8(DIAG_LENGTH, e.Length);
+            w.U64(DIAG_COUNT, (ulong)e.Count);
+            w.U64(DIAG_LAST_SEEN, (ulong)e.LastSeen);
+            w.EndNested();
+        }
+        w.EndNested();
+    }
+
+    public static List<Protocol.DiagnosisEntry> ReadDiagnosis(NetlinkAttributes a)
+    {
+        var list = new List<Protocol.DiagnosisEntry>();
+        if (!a.Has(ATTR_DIAGNOSIS))
+            return list;
+        var nest = a.Nested(ATTR_DIAGNOSIS);
+        foreach (var t in nest.Types.Order())
+        {
+            var e = nest.Nested(t);
+            list.Add(new Protocol.DiagnosisEntry
+            {
+                Kind = (L2tpFindingKind)(e.U8OrNull(DIAG_KIND) ?? 0),
+                SessionId = e.U32OrNull(DIAG_SESSION) ?? 0,
+                Value = e.U64OrZero(DIAG_VALUE),
+                Length = (byte)Math.Min(8, (int)(e.U8OrNull(DIAG_LENGTH) ?? 0)),
+                Count = (long)e.U64OrZero(DIAG_COUNT),
+                LastSeen = (long)e.U64OrZero(DIAG_LAST_SEEN),
+            });
+        }
+        return list;
+    }
 
     /// <summary>Inside ATTR_REJECTED: one nested attribute per entry, typed 1, 2, ... in order, holding these.</summary>
     public const ushort REJ_TIME = 1, REJ_WHAT = 2, REJ_REASON = 3, REJ_ENTRY = 4;

@@ -35,6 +35,15 @@ public sealed class L2tpSession
     public int Mtu { get; set; }
     /// <summary>Session counters.</summary>
     public L2tpStatistics Statistics { get; set; } = new();
+    /// <summary>
+    /// When a packet from the peer was last delivered (UTC); null when never or not known. Managed: stamped by the
+    /// forwarder per received batch. Kernel: sampled, the time this process last saw RxPackets grow (null at the first look).
+    /// </summary>
+    public DateTime? LastReceived { get; set; }
+    /// <summary>When a packet was last sent (UTC); null when never or not known (sampled like LastReceived on Kernel).</summary>
+    public DateTime? LastSent { get; set; }
+    /// <summary>Up: heard from within the silence limit (10 s by default); Silent: we send but hear nothing; Unknown otherwise.</summary>
+    public L2tpPeerState PeerState { get; set; }
     /// <summary>The backend that carries this session.</summary>
     public BackendKind Backend { get; set; }
     /// <summary>The network namespace (name under /run/netns) the session lives in; empty for the caller's own.</summary>

@@ -69,6 +69,12 @@ internal static class L2tpGenl
     public const ushort ATTR_FWD_TX_STATE = 0x100, ATTR_FWD_TX_ERRNO = 0x101, ATTR_FWD_TX_ERROR_TIME = 0x102;
     public const byte FWD_TX_STATE_UP = 1, FWD_TX_STATE_FAILING = 2;
 
+    /// <summary>
+    /// Forwarder-only attributes of a SESSION_GET reply, in the same private range: when the session last delivered a
+    /// received packet and last sent one (u64, Unix milliseconds; absent: never). The kernel has no such times.
+    /// </summary>
+    public const ushort ATTR_FWD_LAST_RX = 0x103, ATTR_FWD_LAST_TX = 0x104;
+
     public const ushort STATS_TX_PACKETS = 1, STATS_TX_BYTES = 2, STATS_TX_ERRORS = 3, STATS_RX_PACKETS = 4,
         STATS_RX_BYTES = 5, STATS_RX_SEQ_DISCARDS = 6, STATS_RX_OOS_PACKETS = 7, STATS_RX_ERRORS = 8, STATS_PAD = 9,
         STATS_RX_COOKIE_DISCARDS = 10, STATS_RX_INVALID = 11;
@@ -259,7 +265,8 @@ internal static class L2tpGenl
     public static readonly ushort[] SessionModifiable = { ATTR_CONN_ID, ATTR_SESSION_ID, ATTR_RECV_SEQ, ATTR_SEND_SEQ, ATTR_LNS_MODE, ATTR_RECV_TIMEOUT, ATTR_DEBUG };
 
     /// <summary>A session as SESSION_GET replies describe it.</summary>
-    public static void WriteSession(NetlinkWriter w, SessionSpec s, uint peerTunnelId, string ifname, L2tpStatistics st)
+    public static void WriteSession(NetlinkWriter w, SessionSpec s, uint peerTunnelId, string ifname, L2tpStatistics st,
+        (long LastRx, long LastTx)? times = null)
     {
         w.U32(ATTR_CONN_ID, s.TunnelId);
         w.U32(ATTR_SESSION_ID, s.SessionId);
@@ -276,13 +283,24 @@ internal static class L2tpGenl
         // As the kernel: only a timeout in force is reported.
         if (s.ReorderTimeoutMs != 0) w.U64(ATTR_RECV_TIMEOUT, s.ReorderTimeoutMs);
         WriteStats(w, st);
+        if (times is { } t)
+        {
+            if (t.LastRx > 0) w.U64(ATTR_FWD_LAST_RX, (ulong)t.LastRx);
+            if (t.LastTx > 0) w.U64(ATTR_FWD_LAST_TX, (ulong)t.LastTx);
+        }
     }
 
     public static L2tpSession ReadSession(NetlinkAttributes a, BackendKind backend, string netns)
     {
         bool recv = (a.U8OrNull(ATTR_RECV_SEQ) ?? 0) != 0, send = (a.U8OrNull(ATTR_SEND_SEQ) ?? 0) != 0;
+        static DateTime? Time(ulong? ms) => ms is { } v and > 0 ? DateTimeOffset.FromUnixTimeMilliseconds((long)v).UtcDateTime : null;
+        var lastRx = Time(a.U64OrNull(ATTR_FWD_LAST_RX));
+        var lastTx = Time(a.U64OrNull(ATTR_FWD_LAST_TX));
         return new L2tpSession
         {
+            LastReceived = lastRx,
+            LastSent = lastTx,
+            PeerState = Liveness.PeerState(lastRx, lastTx, DateTime.UtcNow, Liveness.DefaultSilentAfter),
             TunnelId = a.U32(ATTR_CONN_ID),
             SessionId = a.U32(ATTR_SESSION_ID),
             PeerTunnelId = a.U32OrNull(ATTR_PEER_CONN_ID) ?? 0,

@@ -77,6 +77,8 @@ internal sealed class TunnelRuntime
     /// <summary>Packets start with an IPv4 header to skip (IPv4 raw sockets for IP encapsulation).</summary>
     public required bool SkipIpHeader { get; init; }
     public required Counters Counters { get; init; }
+    /// <summary>What arrived that could not be delivered (unknown ids, cookies, sublayers ...), for DIAGNOSE.</summary>
+    public L2tp.Protocol.DiagnosisTable Diagnosis { get; } = new();
     /// <summary>Changed in place by the control thread (through <see cref="DataplaneMap"/>), read without locks by the loops.</summary>
     public required ConcurrentDictionary<uint, SessionRuntime> Sessions { get; init; }
 }

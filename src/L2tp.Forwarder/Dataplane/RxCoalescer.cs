@@ -86,6 +86,10 @@ internal sealed unsafe class RxCoalescer : IDisposable
         }
         s.Counters.RxPackets += packets;
         s.Counters.RxBytes += bytes;
+        // Read before written: a batch writes the time once, not per packet.
+        long now = CoarseClock.Rx;
+        if (s.Counters.LastRxTick != now)
+            s.Counters.LastRxTick = now;
         s.TunnelCounters.RxPackets += packets;
         s.TunnelCounters.RxBytes += bytes;
     }

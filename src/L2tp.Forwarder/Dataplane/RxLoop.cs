@@ -18,6 +18,7 @@ internal sealed unsafe class RxLoop : PacketLoop
     {
         if (!map.BySocket.TryGetValue(fd, out var tunnel))
             return;
+        CoarseClock.Rx = Environment.TickCount64;
         for (int round = 0; round < MaxBatchesPerWakeup; round++)
         {
             for (int i = 0; i < Batch.Size; i++)
@@ -102,6 +103,7 @@ internal sealed unsafe class RxLoop : PacketLoop
         {
             // Control messages, bad versions, runts and unknown sessions: never delivered, counted on the tunnel.
             tunnel.Counters.RxInvalid++;
+            RxDiagnosis.Undeliverable(tunnel, packet, reason, sessionId);
             return;
         }
         reason = L2tpHeader.ReadAfterSessionId(packet, offset, s.PeerCookie, s.L2SpecType, out int payload, out bool hasSeq, out uint seq);
@@ -109,6 +111,7 @@ internal sealed unsafe class RxLoop : PacketLoop
         {
             s.Counters.RxCookieDiscards++;
             s.Counters.RxErrors++;
+            RxDiagnosis.Header(tunnel, s, packet, offset);
             return;
         }
         if (reason != DropReason.None)
@@ -116,14 +119,20 @@ internal sealed unsafe class RxLoop : PacketLoop
             tunnel.Counters.RxInvalid++;
             return;
         }
+        // A few compares for a good packet; a sublayer or cookie the session does not expect shows here (and is still delivered, as l2tp_core does).
+        if (PacketDiagnosis.Suspicious(packet, payload, s.L2SpecType))
+            RxDiagnosis.Header(tunnel, s, packet, offset);
         var frame = packet[payload..];
         // Shorter than an Ethernet header, or longer than the interface takes: l2tp_eth drops these.
         bool bad = frame.Length < 14 || frame.Length > s.MaxFrame;
+        if (bad)
+            RxDiagnosis.Length(tunnel, s, frame.Length);
         switch (s.Sequencer.OnReceive(hasSeq, seq))
         {
             case SequenceVerdict.DiscardSequence:
                 s.Counters.RxSeqDiscards++;
                 s.Counters.RxErrors++;
+                RxDiagnosis.Sequence(tunnel, s, hasSeq);
                 return;
             case SequenceVerdict.DiscardWindow:
                 s.Counters.RxErrors++;

@@ -40,6 +40,7 @@ internal sealed unsafe class TxLoop : PacketLoop
             return;
         }
         int vnet = s.TapVnetHeader ? VnetHdr.Size : 0;
+        CoarseClock.Tx = Environment.TickCount64;
         for (int round = 0; round < MaxBatchesPerWakeup; round++)
         {
             int count = 0;
@@ -231,6 +232,9 @@ internal sealed unsafe class TxLoop : PacketLoop
         s.Counters.TxBytes += bytes;
         s.TunnelCounters.TxPackets += packets;
         s.TunnelCounters.TxBytes += bytes;
+        long now = CoarseClock.Tx;
+        if (s.Counters.LastTxTick != now)
+            s.Counters.LastTxTick = now;
         // Read before written: the common case (no error) leaves the cache line clean.
         if (s.TunnelCounters.LastTxErrno != 0)
             s.TunnelCounters.ClearSendError();

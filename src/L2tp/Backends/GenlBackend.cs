@@ -27,6 +27,15 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public abstract BackendKind Kind { get; }
 
+    /// <summary>The request/reply path, for a backend's requests beyond the l2tp family.</summary>
+    protected NetlinkClient Client => _client;
+
+    /// <inheritdoc/>
+    public virtual IReadOnlyList<DiagnosisEntry>? Diagnose(uint tunnelId) => null;
+
+    /// <summary>Kernel sessions' liveness from counter samples, across this process's invocations.</summary>
+    private static readonly LivenessSampler Sampler = new();
+
     public Action<string>? Verbose { get; set; }
 
     /// <summary>The one place requests leave: -Verbose names each one.</summary>
@@ -113,6 +122,9 @@ internal abstract class GenlBackend : IL2tpBackend
             .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList();
         if (sessions.Count > 0)
             AddMtus(sessions);
+        if (Kind == BackendKind.Kernel)
+            foreach (var s in sessions)
+                Sampler.Apply(_netns, s, DateTime.UtcNow, Liveness.DefaultSilentAfter);
         return sessions;
     }
 

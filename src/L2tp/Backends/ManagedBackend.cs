@@ -14,6 +14,18 @@ internal sealed class ManagedBackend : GenlBackend
 
     public override BackendKind Kind => BackendKind.Managed;
 
+    /// <summary>The forwarder's diagnosis table of the tunnel (its own family's DIAGNOSE); a refusal is the NetlinkException it is.</summary>
+    public override IReadOnlyList<Protocol.DiagnosisEntry>? Diagnose(uint tunnelId)
+    {
+        ushort family = Client.ResolveFamily(ForwarderGenl.FamilyName)
+            ?? throw new L2tpException("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, ForwarderGenl.FamilyName,
+                $"This l2tp-forwarder predates the '{ForwarderGenl.FamilyName}' family; restart it with Stop-L2tpForwarder.");
+        Verbose?.Invoke($"Managed backend: DIAGNOSE tunnel {tunnelId}");
+        var reply = Client.Genl(family, ForwarderGenl.CMD_DIAGNOSE, ForwarderGenl.Version, 0,
+            w => w.U32(ForwarderGenl.ATTR_TUNNEL_ID, tunnelId)).Single();
+        return ForwarderGenl.ReadDiagnosis(reply.GenlAttributes);
+    }
+
     /// <summary>State entries the forwarder set aside at its start, reported once: to the first cmdlet that connects.</summary>
     public IReadOnlyList<string> Warnings { get; private init; } = Array.Empty<string>();
 

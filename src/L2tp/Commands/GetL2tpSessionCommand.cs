@@ -19,6 +19,11 @@ public sealed class GetL2tpSessionCommand : L2tpCmdlet
     [ArgumentCompleter(typeof(SessionIdCompleter))]
     public uint? SessionId { get; set; }
 
+    /// <summary>Seconds without a received packet, while sending, after which PeerState reads Silent (10 by default).</summary>
+    [Parameter]
+    public double SilentSeconds { get; set; } = 10;
+
     /// <inheritdoc/>
-    protected override void ProcessL2tpRecord() => WriteObject(Pseudowires.GetSessions(TunnelId, SessionId), enumerateCollection: true);
+    protected override void ProcessL2tpRecord() =>
+        WriteObject(Pseudowires.GetSessions(TunnelId, SessionId, TimeSpan.FromSeconds(SilentSeconds)), enumerateCollection: true);
 }

@@ -1,4 +1,5 @@
 using L2tp.Backends;
+using L2tp.Native;
 using L2tp.Netlink;
 using L2tp.Protocol;
 
@@ -109,14 +110,26 @@ internal sealed class PseudowireService : IDisposable
         catch (Exception e) when (e is NetlinkException or L2tpException) { return false; }
     }
 
-    /// <summary>Sessions, filtered; L2tp.SessionNotFound when one was asked for by id and is not there.</summary>
-    public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId, uint? sessionId)
+    /// <summary>
+    /// Sessions, filtered; L2tp.SessionNotFound when one was asked for by id and is not there. PeerState is judged
+    /// against <paramref name="silentAfter"/> (default 10 s).
+    /// </summary>
+    public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId, uint? sessionId, TimeSpan? silentAfter = null)
     {
+        if (silentAfter is { } given)
+            CheckSeconds("L2tp.InvalidSilentSeconds", "SilentSeconds", given, 0.1, 86400);
         var b = Backend(create: false);
         var sessions = b is null ? Array.Empty<L2tpSession>()
             : Refusals.Guard(() => b.GetSessions(tunnelId, sessionId), e => Refusals.Generic(e, b.Kind, sessionId, _netns));
         if (sessionId is { } sid && sessions.Count == 0)
             throw Refusals.SessionNotFound(tunnelId, sid, _netns);
+        if (silentAfter is { } limit)
+        {
+            var now = DateTime.UtcNow;
+            foreach (var s in sessions)
+                if (s.LastReceived is not null || s.LastSent is not null)
+                    s.PeerState = Liveness.PeerState(s.LastReceived, s.LastSent, now, limit);
+        }
         return sessions;
     }
 
@@ -138,6 +151,134 @@ internal sealed class PseudowireService : IDisposable
                 $"{{Sequencing}} {s} needs a session with the default sublayer: session {sessionId} has none, so there is nowhere to carry a sequence number.");
         var change = new L2tpGenl.SessionChange(tunnelId, sessionId, sequencing, ms);
         return Refusals.Guard(() => b.ModifySession(change), e => Refusals.SessionModify(e, tunnelId, sessionId, b.Kind, _netns));
+    }
+
+    /// <summary>
+    /// Diagnoses one session from this end alone (Test-L2tpSession): watches its counters and the packets arriving in
+    /// the namespace for <paramref name="window"/> (an AF_PACKET look: wrong sources, ports and encapsulations, which the
+    /// tunnel's connected socket never sees; on the kernel backend also every header), adds what the forwarder
+    /// recorded (Managed), and words the findings seen within the window or the 10 s before it.
+    /// </summary>
+    public L2tpDiagnosis Diagnose(uint tunnelId, uint sessionId, TimeSpan window)
+    {
+        CheckSeconds("L2tp.InvalidSeconds", "Seconds", window, 0.1, 600);
+        var b = Backend(create: false) ?? throw Refusals.SessionNotFound(tunnelId, sessionId, _netns);
+        var before = GetSessions(tunnelId, sessionId).Single();
+        var tunnel = GetTunnels(tunnelId).Single();
+        var all = GetSessions(tunnelId, null);
+        var expectations = all.Select(s => new SessionExpectation(s.SessionId, Protocol.Cookie.Parse(s.PeerCookie, "PeerCookie"),
+            s.L2SpecType ?? L2SpecType.Default, s.Sequencing.HasFlag(SequencingMode.Recv), s.Mtu > 0 ? s.Mtu + 18 : 0));
+        var classifier = new CaptureClassifier(tunnel, expectations, full: b.Kind == BackendKind.Kernel, others: GetTunnels(null));
+        var started = DateTime.UtcNow;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using (NetNamespace.Enter(_netns))
+        {
+            try
+            {
+                PacketCapture.Run(window, _cancel, p => classifier.Observe(p, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+            }
+            catch (ErrnoException e)
+            {
+                throw new L2tpException(e.Errno == Tmds.Linux.LibC.EPERM ? "L2tp.PermissionDenied" : "L2tp.SystemError",
+                    e.Errno == Tmds.Linux.LibC.EPERM ? L2tpErrorKind.PermissionDenied : L2tpErrorKind.ConnectionError, _netns,
+                    $"Cannot watch the packets arriving{ForwarderLink.InNs(_netns)} (an AF_PACKET socket needs CAP_NET_RAW): {e.Message}", e) { Errno = e.Errno };
+            }
+        }
+        _cancel.ThrowIfCancellationRequested();
+        var elapsed = clock.Elapsed;
+        var after = GetSessions(tunnelId, sessionId).Single();
+        var entries = classifier.Table.Snapshot();
+        if (Refusals.Guard(() => b.Diagnose(tunnelId), e => Refusals.Generic(e, b.Kind, tunnelId, _netns)) is { } recorded)
+            entries.AddRange(recorded);
+        var since = new DateTimeOffset(started - Liveness.DefaultSilentAfter).ToUnixTimeMilliseconds();
+        var findings = DiagnosisText.Explain(entries.Where(e => e.LastSeen >= since), tunnel, after);
+        ulong rx = after.Statistics.RxPackets - Math.Min(after.Statistics.RxPackets, before.Statistics.RxPackets);
+        ulong tx = after.Statistics.TxPackets - Math.Min(after.Statistics.TxPackets, before.Statistics.TxPackets);
+        L2tpVerdict verdict;
+        if (findings.Count > 0)
+            verdict = L2tpVerdict.Mismatch;
+        else if (rx > 0 || (tx == 0 && after.PeerState == L2tpPeerState.Up))
+            verdict = L2tpVerdict.Healthy;
+        else if (tx > 0 || after.PeerState == L2tpPeerState.Silent)
+        {
+            verdict = L2tpVerdict.Silent;
+            findings.Add(DiagnosisText.Silent(tunnel, after, tx, elapsed));
+        }
+        else
+            verdict = L2tpVerdict.Idle;
+        return new L2tpDiagnosis
+        {
+            TunnelId = tunnelId, SessionId = sessionId, Verdict = verdict, Findings = findings.ToArray(),
+            ReceivedPackets = rx, SentPackets = tx, Duration = elapsed, Backend = b.Kind, NetworkNamespace = _netns,
+        };
+    }
+
+    /// <summary>
+    /// Test-L2tpSession's work for a caller outside a cmdlet (the remoting cmdlets): one session of
+    /// <paramref name="netns"/> diagnosed over <paramref name="window"/>.
+    /// </summary>
+    public static L2tpDiagnosis Diagnose(string netns, uint tunnelId, uint sessionId, TimeSpan window,
+        BackendKind backend = BackendKind.Auto, CancellationToken cancel = default)
+    {
+        using var service = new PseudowireService(backend, netns, null, cancel);
+        return service.Diagnose(tunnelId, sessionId, window);
+    }
+
+    /// <summary>
+    /// Watch-L2tpSession: samples the sessions every <paramref name="interval"/> and hands each sample's rates to
+    /// <paramref name="onSample"/>, <paramref name="count"/> times or until cancelled (Ctrl+C).
+    /// </summary>
+    public void Watch(uint? tunnelId, uint? sessionId, TimeSpan interval, int? count, Action<IReadOnlyList<L2tpSessionSample>> onSample)
+    {
+        CheckSeconds("L2tp.InvalidInterval", "Interval", interval, 0.1, 3600);
+        if (count is < 1)
+            throw new L2tpException("L2tp.InvalidCount", L2tpErrorKind.InvalidArgument, count,
+                $"-Count {count} is not a number of samples: give 1 or more, or leave it out to watch until Ctrl+C.");
+        var previous = GetSessions(tunnelId, sessionId).ToDictionary(Key);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var last = clock.Elapsed;
+        for (int n = 0; count is null || n < count; n++)
+        {
+            var next = last + interval;
+            var wait = next - clock.Elapsed;
+            if (wait > TimeSpan.Zero && _cancel.WaitHandle.WaitOne(wait))
+                return;
+            _cancel.ThrowIfCancellationRequested();
+            var now = clock.Elapsed;
+            var current = GetSessions(tunnelId, sessionId).ToDictionary(Key);
+            double dt = Math.Max((now - last).TotalSeconds, 1e-3);
+            var samples = new List<L2tpSessionSample>();
+            foreach (var (key, s) in current)
+            {
+                var p = previous.GetValueOrDefault(key);
+                var a = s.Statistics;
+                var z = p is not null && p.InterfaceName == s.InterfaceName ? p.Statistics : new L2tpStatistics();
+                static ulong D(ulong now, ulong then) => now >= then ? now - then : now;
+                samples.Add(new L2tpSessionSample
+                {
+                    Time = DateTime.UtcNow, TunnelId = s.TunnelId, SessionId = s.SessionId, InterfaceName = s.InterfaceName,
+                    RxPacketsPerSecond = D(a.RxPackets, z.RxPackets) / dt, RxBitsPerSecond = D(a.RxBytes, z.RxBytes) * 8 / dt,
+                    TxPacketsPerSecond = D(a.TxPackets, z.TxPackets) / dt, TxBitsPerSecond = D(a.TxBytes, z.TxBytes) * 8 / dt,
+                    Errors = D(a.RxErrors, z.RxErrors) + D(a.TxErrors, z.TxErrors),
+                    Discards = D(a.RxSeqDiscards, z.RxSeqDiscards) + D(a.RxCookieDiscards, z.RxCookieDiscards),
+                    LastReceived = s.LastReceived, PeerState = s.PeerState, Interval = now - last,
+                });
+            }
+            previous = current;
+            last = now;
+            onSample(samples);
+        }
+    }
+
+    private static (uint, uint) Key(L2tpSession s) => (s.TunnelId, s.SessionId);
+
+    /// <summary>A duration parameter in seconds within its range, else the refusal that names it.</summary>
+    private static void CheckSeconds(string errorId, string parameter, TimeSpan value, double min, double max)
+    {
+        double s = value.TotalSeconds;
+        if (!(s >= min && s <= max))
+            throw new L2tpException(errorId, L2tpErrorKind.InvalidArgument, s,
+                $"-{parameter} {s} is out of range: give {min} to {max} seconds.");
     }
 
     public void RemoveSession(uint tunnelId, uint sessionId)

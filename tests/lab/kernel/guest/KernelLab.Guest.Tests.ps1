@@ -2,7 +2,8 @@
 # The kernel lab's own tests, run INSIDE the guest (tests/lab/KernelLab.psm1) by Invoke-KernelBackendGuest.ps1
 # before the shared cmdlet files (GuestSuite.psd1: L2tpTunnel.Tests.ps1 and L2tpSession.Tests.ps1 with
 # Backend = Kernel). Here only what needs the lab itself: the mixed pseudowire with the host, the refusals seen by
-# the unprivileged pwsh the lab script started, and backend selection on a kernel that has L2TP. Anywhere else
+# the unprivileged pwsh the lab script started, backend selection on a kernel that has L2TP, and Test-L2tpSession
+# on a kernel session (its capture-only diagnosis of a managed peer's wrong cookie). Anywhere else
 # every test is skipped.
 #
 # Guest network:
@@ -10,7 +11,7 @@
 #                   (kernel site-A here, managed site-B on the host; files in $env:KERNEL_LAB_SHARE/mixed).
 #                   The host's lab script also made tunnel 3901 / session 1901 (kbt-fixture0) there with ip l2tp, and
 #                   ran Invoke-UnprivilegedCmdlets.ps1 as nobody; its findings are in the share's unprivileged.json.
-#   $A veth0 192.0.2.1/24 <-> $B veth0 192.0.2.2/24: backend selection.
+#   $A veth0 192.0.2.1/24 <-> $B veth0 192.0.2.2/24: backend selection; Test-L2tpSession (kernel $A, managed $B).
 
 BeforeDiscovery {
     $NotInGuest = -not ($env:KERNEL_LAB_SHARE -and (Test-Path -LiteralPath '/sys/module/l2tp_netlink') -and
@@ -223,5 +224,34 @@ Describe 'Backend selection in the guest (a kernel with L2TP)' -Skip:$NotInGuest
         $out | Should -BeNullOrEmpty
         Assert-LabL2tpError $err -Id 'L2tp.InvalidBackend' -Category InvalidArgument -Target 'Kernal'
         @(Get-LabIpL2tp $A tunnel).Count | Should -Be 0
+    }
+}
+
+Describe 'Test-L2tpSession -Backend Kernel: the kernel end names what the managed peer sends wrong' -Skip:$NotInGuest {
+    # $A: kernel tunnel 3500 (UDP 5500 -> 6500), session 1500 -> 2500, peer cookie 0a0b0c0d. $B: the managed mirror,
+    # sending cookie 01020304 instead, with pings to a static neighbour so frames flow whatever comes back.
+    BeforeAll {
+        Remove-LabL2tpConfig -Namespace $A -Backend Kernel
+        New-L2tpTunnel -Backend Kernel -netns $A -TunnelId 3500 -PeerTunnelId 4500 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5500 -DestinationPort 6500 -ErrorAction Stop |
+            New-L2tpSession -SessionId 1500 -PeerSessionId 2500 -PeerCookie 0a0b0c0d -ErrorAction Stop | Out-Null
+        $sb = New-L2tpTunnel -Backend Managed -netns $B -TunnelId 4500 -PeerTunnelId 3500 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6500 -DestinationPort 5500 -ErrorAction Stop |
+            New-L2tpSession -SessionId 2500 -PeerSessionId 1500 -Cookie 01020304 -ErrorAction Stop
+        Invoke-LabNs $B "ip link set '$($sb.InterfaceName)' up && ip addr add 198.51.100.2/24 dev '$($sb.InterfaceName)' && ip neigh replace 198.51.100.1 lladdr 02:00:00:00:00:99 dev '$($sb.InterfaceName)' nud permanent" | Out-Null
+        $ping = Start-LabBackgroundProcess -Namespace $B -FilePath ping -ArgumentList @('-q', '-i', '0.2', '198.51.100.1') -LogPath '/tmp/kdiag-ping.log'
+    }
+    AfterAll {
+        if ($ping) { Stop-LabBackgroundProcess $ping }
+        Get-L2tpTunnel -Backend Managed -netns $B -ErrorAction SilentlyContinue | Remove-L2tpTunnel -Force -ErrorAction SilentlyContinue
+        Remove-LabL2tpConfig -Namespace $A -Backend Kernel
+    }
+
+    It 'finds the cookie mismatch from a capture alone and words it' {
+        $d = Test-L2tpSession -Backend Kernel -netns $A -TunnelId 3500 -SessionId 1500 -Seconds 3 -ErrorAction Stop
+        $d.Backend | Should -Be ([L2tp.BackendKind]::Kernel)
+        $d.Verdict | Should -Be Mismatch -Because ($d.Findings.Message -join '; ')
+        $f = @($d.Findings | Where-Object Kind -EQ CookieMismatch)
+        $f.Count | Should -Be 1
+        $f[0].Actual | Should -Be '01020304'
+        $f[0].Message | Should -BeLike "the peer sends cookie 01020304; this session's PeerCookie is 0a0b0c0d*"
     }
 }

@@ -1,0 +1,81 @@
+using System.Runtime.InteropServices;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace L2tp.Native;
+
+/// <summary>
+/// A short look at the IP packets arriving in the current thread's network namespace: an AF_PACKET socket (cooked,
+/// so each packet starts at its IP header) that sees packets before any socket filter, connected tunnel socket or
+/// firewall does, which is how Test-L2tpSession sees what a tunnel's socket never gets. Needs CAP_NET_RAW.
+/// </summary>
+internal static unsafe class PacketCapture
+{
+    private const int AF_PACKET_ = 17, ETH_P_ALL = 0x0003, PACKET_OUTGOING = 4;
+
+    /// <summary>What is done with each received IP packet (IPv4 or IPv6 bytes from its header on).</summary>
+    public delegate void PacketHandler(ReadOnlySpan<byte> ipPacket);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct SockAddrLl
+    {
+        public ushort Family;
+        public ushort Protocol;
+        public int IfIndex;
+        public ushort HaType;
+        public byte PktType;
+        public byte HaLen;
+        public ulong Addr;
+    }
+
+    [DllImport("libc", SetLastError = true, EntryPoint = "recvfrom")]
+    private static extern nint RecvFrom(int fd, byte* buf, nuint len, int flags, SockAddrLl* from, uint* fromLen);
+
+    /// <summary>
+    /// Hands every IP packet received (not sent) in this namespace to <paramref name="onPacket"/> for
+    /// <paramref name="duration"/>, or until <paramref name="cancel"/>; returns how many it handed over.
+    /// </summary>
+    public static long Run(TimeSpan duration, CancellationToken cancel, PacketHandler onPacket)
+    {
+        int fd = Sys.Socket(AF_PACKET_, SOCK_DGRAM, (ushort)((ETH_P_ALL << 8) | (ETH_P_ALL >> 8)));
+        try
+        {
+            try { Sys.SetInt(fd, SOL_SOCKET, SO_RCVBUF, 4 * 1024 * 1024, "SO_RCVBUF"); } catch (ErrnoException) { }
+            var buffer = new byte[65536];
+            long count = 0;
+            var deadline = DateTime.UtcNow + duration;
+            while (!cancel.IsCancellationRequested)
+            {
+                int left = (int)Math.Ceiling((deadline - DateTime.UtcNow).TotalMilliseconds);
+                if (left <= 0)
+                    break;
+                pollfd p = new() { fd = fd, events = (short)POLLIN };
+                // Short waits, so Ctrl+C is noticed within a tenth of a second.
+                int ready = poll(&p, 1, Math.Min(left, 100));
+                if (ready < 0 && errno != EINTR)
+                    throw new ErrnoException(errno, "poll(AF_PACKET)");
+                if (ready <= 0)
+                    continue;
+                for (int k = 0; k < 256; k++)
+                {
+                    SockAddrLl from;
+                    uint len = (uint)sizeof(SockAddrLl);
+                    nint n;
+                    fixed (byte* b = buffer)
+                        n = RecvFrom(fd, b, (nuint)buffer.Length, MSG_DONTWAIT, &from, &len);
+                    if (n < 0)
+                        break;
+                    if (from.PktType == PACKET_OUTGOING)
+                        continue;
+                    count++;
+                    onPacket(buffer.AsSpan(0, (int)n));
+                }
+            }
+            return count;
+        }
+        finally
+        {
+            Sys.Close(fd);
+        }
+    }
+}
