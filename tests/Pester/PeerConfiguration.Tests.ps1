@@ -59,9 +59,12 @@ Describe 'ConvertTo-L2tpPeerConfiguration -Format Qemu: QEMU''s l2tpv3 netdev ma
     }
 }
 
-Describe 'ConvertTo-L2tpPeerConfiguration -Format L2tp: the file, synced in the far namespace, is the far end' {
+Describe 'ConvertTo-L2tpPeerConfiguration -Format L2tp: the file, synced in the far namespace, is the far end (<Encap>)' -ForEach @(
+    @{ Encap = 'Udp' }
+    @{ Encap = 'Ip' }
+) {
     BeforeAll {
-        New-SiteA 'Udp' '0102030405060708' 'a1b2c3d4' | Out-Null
+        New-SiteA $Encap '0102030405060708' 'a1b2c3d4' | Out-Null
         $File = Join-Path $Tmp 'site-b.json'
         Get-L2tpSession -netns $A -TunnelId 3000 -ErrorAction Stop | ConvertTo-L2tpPeerConfiguration -PeerNetworkNamespace $B -ErrorAction Stop | Set-Content $File
         $Steps = @(Sync-L2tpConfiguration -Path $File -ErrorAction Stop)
@@ -73,8 +76,9 @@ Describe 'ConvertTo-L2tpPeerConfiguration -Format L2tp: the file, synced in the 
         $Steps.Count | Should -BeGreaterThan 1
         $t = Get-L2tpTunnel -netns $B -TunnelId 4000 -ErrorAction Stop
         $t.PeerTunnelId | Should -Be 3000
+        $t.Encapsulation | Should -Be $Encap
         "$($t.Local)->$($t.Remote)" | Should -Be '192.0.2.2->192.0.2.1'
-        "$($t.SourcePort)->$($t.DestinationPort)" | Should -Be '6000->5000'
+        if ($Encap -eq 'Udp') { "$($t.SourcePort)->$($t.DestinationPort)" | Should -Be '6000->5000' }
         $t.UdpChecksum | Should -Be (Get-L2tpTunnel -netns $A -TunnelId 3000).UdpChecksum
         $s = Get-L2tpSession -netns $B -TunnelId 4000 -SessionId 2000 -ErrorAction Stop
         $s.PeerSessionId | Should -Be 1000

@@ -115,6 +115,64 @@ Describe 'New-L2tpPseudowire over SSH remoting' {
         }
     }
 
+    It 'Test-L2tpPseudowire names a missing cookie with sequencing, then the sublayer, with both values each' {
+        $good = Get-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 -ErrorAction Stop
+        function Set-FarSession([hashtable]$Session) {
+            Remove-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 -ErrorAction SilentlyContinue
+            New-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 -PeerSessionId 1000 -ErrorAction Stop @Session | Out-Null
+        }
+        try {
+            Set-FarSession @{ Sequencing = 'Both' }
+            $r = Test-L2tpPseudowire -NetworkNamespace $A -TunnelId 3000 -SessionId 1000 -PeerSession $Peer -ErrorAction Stop
+            $r.Verdict | Should -Be 'Mismatch'
+            $by = @{}; foreach ($x in $r.Findings) { $by[$x.Field] = $x }
+            @('Cookie', 'PeerCookie', 'Sequencing') | ForEach-Object { $by.Keys | Should -Contain $_ -Because ($r.Findings | Out-String) }
+            $by.Cookie.Local | Should -Be $pw.Session.Cookie
+            $by.Sequencing.Local, $by.Sequencing.Peer | Should -Be 'None', 'Both'
+
+            Set-FarSession @{ Cookie = $good.Cookie; PeerCookie = $good.PeerCookie; L2SpecType = 'None' }
+            $r = Test-L2tpPseudowire -NetworkNamespace $A -TunnelId 3000 -SessionId 1000 -PeerSession $Peer -ErrorAction Stop
+            $l = @($r.Findings | Where-Object Field -EQ 'L2SpecType')
+            $l.Count | Should -Be 1 -Because ($r.Findings | Out-String)
+            $l[0].Local, $l[0].Peer | Should -Be 'Default', 'None'
+        }
+        finally {
+            Set-FarSession @{ Cookie = $good.Cookie; PeerCookie = $good.PeerCookie }
+            Get-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 | Set-L2tpInterface -NetworkNamespace $B -Up -Mtu Auto -Address 198.51.100.2/30 | Out-Null
+        }
+    }
+
+    It 'Test-L2tpPseudowire names a far tunnel with another peer tunnel id and port, then another encapsulation' {
+        $goodT = Get-L2tpTunnel -NetworkNamespace $B -TunnelId 3000 -ErrorAction Stop
+        $goodS = Get-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 -ErrorAction Stop
+        function Set-FarTunnel([hashtable]$Tunnel) {
+            Remove-L2tpTunnel -NetworkNamespace $B -TunnelId 3000 -Force -ErrorAction Stop
+            New-L2tpTunnel -NetworkNamespace $B -TunnelId 3000 -Local 192.0.2.2 -Remote 192.0.2.1 -ErrorAction Stop @Tunnel |
+                New-L2tpSession -SessionId 1000 -PeerSessionId 1000 -Cookie $goodS.Cookie -PeerCookie $goodS.PeerCookie -ErrorAction Stop | Out-Null
+        }
+        try {
+            Set-FarTunnel @{ PeerTunnelId = 3999; SourcePort = 1799; DestinationPort = $goodT.DestinationPort }
+            $r = Test-L2tpPseudowire -NetworkNamespace $A -TunnelId 3000 -SessionId 1000 -PeerSession $Peer -ErrorAction Stop
+            $r.Verdict | Should -Be 'Mismatch'
+            $t = @($r.Findings | Where-Object Field -EQ 'TunnelId')
+            $t.Count | Should -Be 1 -Because ($r.Findings | Out-String)
+            $t[0].Local, $t[0].Peer | Should -Be '3000', '3999'
+            $d = @($r.Findings | Where-Object Field -EQ 'DestinationPort')
+            $d.Count | Should -Be 1 -Because ($r.Findings | Out-String)
+            $d[0].Local, $d[0].Peer | Should -Be "$($pw.Tunnel.DestinationPort)", '1799'
+
+            Set-FarTunnel @{ PeerTunnelId = 3000; Encapsulation = 'Ip' }
+            $r = Test-L2tpPseudowire -NetworkNamespace $A -TunnelId 3000 -SessionId 1000 -PeerSession $Peer -ErrorAction Stop
+            $e = @($r.Findings | Where-Object Field -EQ 'Encapsulation')
+            $e.Count | Should -Be 1 -Because ($r.Findings | Out-String)
+            $e[0].Local, $e[0].Peer | Should -Be 'Udp', 'Ip'
+        }
+        finally {
+            Set-FarTunnel @{ PeerTunnelId = $goodT.PeerTunnelId; SourcePort = $goodT.SourcePort; DestinationPort = $goodT.DestinationPort }
+            Get-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 | Set-L2tpInterface -NetworkNamespace $B -Up -Mtu Auto -Address 198.51.100.2/30 | Out-Null
+        }
+    }
+
     It 'Test-L2tpPseudowire says NoTraffic when the far interface is down, naming the direction that does not cross' {
         $far = Get-L2tpSession -NetworkNamespace $B -TunnelId 3000 -SessionId 1000 -ErrorAction Stop
         Set-L2tpInterface -NetworkNamespace $B -InterfaceName $far.InterfaceName -Down -ErrorAction Stop | Out-Null
