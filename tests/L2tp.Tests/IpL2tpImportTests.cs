@@ -249,3 +249,17 @@ public class ReorderTimeoutInFileTests
         Assert.Equal(150u, PeerConfiguration.Mirror(c).Namespaces[0].Tunnels[0].Sessions[0].ReorderTimeout);
     }
 }
+
+public class QemuFormatTests
+{
+    [Fact]
+    public void A_one_sided_cookie_gets_a_warning_that_qemu_refuses_it()
+    {
+        var (c, _) = IpL2tpImport.FromScript("""
+            ip l2tp add tunnel tunnel_id 1 peer_tunnel_id 2 encap ip local 192.0.2.1 remote 192.0.2.2
+            ip l2tp add session tunnel_id 1 session_id 10 peer_session_id 20 peer_cookie 01020304
+            """);
+        var (_, warnings) = PeerConfiguration.ToQemu(PeerConfiguration.Mirror(c));
+        Assert.Contains(warnings, w => w.Contains("both cookies or neither"));
+    }
+}

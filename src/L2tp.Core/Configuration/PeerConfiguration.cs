@@ -152,6 +152,8 @@ internal static class PeerConfiguration
                 o.Add($"rxsession={s.SessionId}");
                 if (s.Cookie.Length > 0) o.Add($"txcookie={Decimal(s.Cookie)}");
                 if (s.PeerCookie.Length > 0) o.Add($"rxcookie={Decimal(s.PeerCookie)}");
+                if ((s.Cookie.Length == 0) != (s.PeerCookie.Length == 0))
+                    warnings.Add($"Session {s.SessionId}: QEMU takes both cookies or neither (it refuses to start with one); here only the {(s.Cookie.Length > 0 ? "cookie this end expects" : "cookie this end sends")} is set.");
                 if (s.Cookie.Length != s.PeerCookie.Length && s.Cookie.Length > 0 && s.PeerCookie.Length > 0)
                     warnings.Add($"Session {s.SessionId}: QEMU takes one cookie length for both directions; here they differ ({s.Cookie.Length * 4} and {s.PeerCookie.Length * 4} bits).");
                 // QEMU's mere mention of cookie64 (even =off) makes its cookies 64-bit: say it only when they are.
