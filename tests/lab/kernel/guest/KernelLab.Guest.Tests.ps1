@@ -3,7 +3,7 @@
 # before the shared cmdlet files (GuestSuite.psd1: L2tpTunnel.Tests.ps1 and L2tpSession.Tests.ps1 with
 # Backend = Kernel). Here only what needs the lab itself: the mixed pseudowire with the host, the refusals seen by
 # the unprivileged pwsh the lab script started, backend selection on a kernel that has L2TP, and Test-L2tpSession
-# on a kernel session (its capture-only diagnosis of a managed peer's wrong cookie). Anywhere else
+# on a kernel session (its capture-only diagnosis of what a managed peer sends wrong). Anywhere else
 # every test is skipped.
 #
 # Guest network:
@@ -227,15 +227,29 @@ Describe 'Backend selection in the guest (a kernel with L2TP)' -Skip:$NotInGuest
     }
 }
 
-Describe 'Test-L2tpSession -Backend Kernel: the kernel end names what the managed peer sends wrong' -Skip:$NotInGuest {
-    # $A: kernel tunnel 3500 (UDP 5500 -> 6500), session 1500 -> 2500, peer cookie 0a0b0c0d. $B: the managed mirror,
-    # sending cookie 01020304 instead, with pings to a static neighbour so frames flow whatever comes back.
+Describe 'Test-L2tpSession -Backend Kernel: the kernel end names <Name> that the managed peer sends' -Skip:$NotInGuest -ForEach @(
+    @{ Name = 'a wrong cookie'; ASession = @{ PeerCookie = '0a0b0c0d' }; BTunnel = @{}; BSession = @{ Cookie = '01020304' }; Kind = 'CookieMismatch'; Actual = '01020304'
+        Message = "the peer sends cookie 01020304; this session's PeerCookie is 0a0b0c0d*" }
+    @{ Name = 'a wrong session id'; ASession = @{}; BTunnel = @{}; BSession = @{ PeerSessionId = 1501 }; Kind = 'UnknownSession'; Actual = '1501'; Message = '192.0.2.2 sends session id 1501*' }
+    @{ Name = 'no sequence numbers'; ASession = @{ Sequencing = 'Recv' }; BTunnel = @{}; BSession = @{}; Kind = 'SequenceMissing'; Actual = 'none'; Message = 'the peer sends no sequence numbers*' }
+    @{ Name = 'a wrong source port'; ASession = @{}; BTunnel = @{ SourcePort = 6501 }; BSession = @{}; Kind = 'WrongSource'; Actual = '192.0.2.2:6501'; Message = '192.0.2.2:6501 sends L2TPv3 to port 5500*' }
+    @{ Name = 'a wrong destination port'; ASession = @{}; BTunnel = @{ DestinationPort = 5501 }; BSession = @{}; Kind = 'WrongPort'; Actual = '5501'; Message = '192.0.2.2:6500 sends L2TPv3 to port 5501*' }
+    @{ Name = 'the other encapsulation'; ASession = @{}; BTunnel = @{ Encapsulation = 'Ip' }; BSession = @{}; Kind = 'WrongEncapsulation'; Actual = 'Ip'; Message = '192.0.2.2 sends L2TPv3 as IP protocol 115*' }
+) {
+    # $A: kernel tunnel 3500 (UDP 5500 -> 6500), session 1500 -> 2500. $B: the managed mirror with the one thing the
+    # case changes, pinging a static neighbour so frames flow whatever comes back.
     BeforeAll {
         Remove-LabL2tpConfig -Namespace $A -Backend Kernel
+        Get-L2tpTunnel -Backend Managed -netns $B -ErrorAction SilentlyContinue | Remove-L2tpTunnel -Force -ErrorAction SilentlyContinue
         New-L2tpTunnel -Backend Kernel -netns $A -TunnelId 3500 -PeerTunnelId 4500 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5500 -DestinationPort 6500 -ErrorAction Stop |
-            New-L2tpSession -SessionId 1500 -PeerSessionId 2500 -PeerCookie 0a0b0c0d -ErrorAction Stop | Out-Null
-        $sb = New-L2tpTunnel -Backend Managed -netns $B -TunnelId 4500 -PeerTunnelId 3500 -Local 192.0.2.2 -Remote 192.0.2.1 -SourcePort 6500 -DestinationPort 5500 -ErrorAction Stop |
-            New-L2tpSession -SessionId 2500 -PeerSessionId 1500 -Cookie 01020304 -ErrorAction Stop
+            New-L2tpSession -SessionId 1500 -PeerSessionId 2500 -ErrorAction Stop @ASession | Out-Null
+        $bt = @{ Encapsulation = 'Udp'; SourcePort = 6500; DestinationPort = 5500 }
+        foreach ($k in $BTunnel.Keys) { $bt[$k] = $BTunnel[$k] }
+        if ($bt.Encapsulation -eq 'Ip') { $bt.Remove('SourcePort'); $bt.Remove('DestinationPort') }
+        $bs = @{ PeerSessionId = 1500 }
+        foreach ($k in $BSession.Keys) { $bs[$k] = $BSession[$k] }
+        $sb = New-L2tpTunnel -Backend Managed -netns $B -TunnelId 4500 -PeerTunnelId 3500 -Local 192.0.2.2 -Remote 192.0.2.1 -ErrorAction Stop @bt |
+            New-L2tpSession -SessionId 2500 -ErrorAction Stop @bs
         Invoke-LabNs $B "ip link set '$($sb.InterfaceName)' up && ip addr add 198.51.100.2/24 dev '$($sb.InterfaceName)' && ip neigh replace 198.51.100.1 lladdr 02:00:00:00:00:99 dev '$($sb.InterfaceName)' nud permanent" | Out-Null
         $ping = Start-LabBackgroundProcess -Namespace $B -FilePath ping -ArgumentList @('-q', '-i', '0.2', '198.51.100.1') -LogPath '/tmp/kdiag-ping.log'
     }
@@ -245,13 +259,13 @@ Describe 'Test-L2tpSession -Backend Kernel: the kernel end names what the manage
         Remove-LabL2tpConfig -Namespace $A -Backend Kernel
     }
 
-    It 'finds the cookie mismatch from a capture alone and words it' {
+    It 'finds it from a capture alone and words it' {
         $d = Test-L2tpSession -Backend Kernel -netns $A -TunnelId 3500 -SessionId 1500 -Seconds 3 -ErrorAction Stop
         $d.Backend | Should -Be ([L2tp.BackendKind]::Kernel)
         $d.Verdict | Should -Be Mismatch -Because ($d.Findings.Message -join '; ')
-        $f = @($d.Findings | Where-Object Kind -EQ CookieMismatch)
-        $f.Count | Should -Be 1
-        $f[0].Actual | Should -Be '01020304'
-        $f[0].Message | Should -BeLike "the peer sends cookie 01020304; this session's PeerCookie is 0a0b0c0d*"
+        $f = @($d.Findings | Where-Object Kind -EQ $Kind)
+        $f.Count | Should -Be 1 -Because ($d.Findings.Message -join '; ')
+        $f[0].Actual | Should -Be $Actual
+        $f[0].Message | Should -BeLike $Message
     }
 }
