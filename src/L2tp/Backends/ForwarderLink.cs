@@ -115,20 +115,8 @@ internal sealed class ForwarderLink : IDisposable
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int Pid, long Start), bool> Asked = new();
 
     /// <summary>A process's identity over time: its pid and its start time (/proc/PID/stat field 22); null when unreadable.</summary>
-    private static (int, long)? StartKey(int pid)
-    {
-        try
-        {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            // Fields after the command name, which may hold spaces and parentheses: field 3 is the first.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return fields.Length > 19 && long.TryParse(fields[19], out long start) ? (pid, start) : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    private static (int, long)? StartKey(int pid) =>
+        ProcStat.FieldsAfterName(pid) is { Length: > 19 } fields && long.TryParse(fields[19], out long start) ? (pid, start) : null;
 
     public static string InNs(string netns) => string.IsNullOrEmpty(netns) ? "" : $" in network namespace '{netns}'";
 

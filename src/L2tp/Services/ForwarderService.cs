@@ -98,19 +98,8 @@ internal static class ForwarderService
     }
 
     /// <summary>Alive: /proc/PID exists and is no zombie (a forwarder this process started is reaped by the runtime).</summary>
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            char state = stat[stat.LastIndexOf(')') + 2];
-            return state is not ('Z' or 'X' or 'x');
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    private static bool IsAlive(int pid) =>
+        ProcStat.FieldsAfterName(pid) is [var state, ..] && state is not ("Z" or "X" or "x");
 
     private static string InNs(string netns) => ForwarderLink.InNs(netns);
 }
