@@ -25,16 +25,17 @@ public sealed class L2tpConfiguration
     /// Reads and checks a file: L2tp.InvalidConfiguration naming every error with its JSON path (schema, duplicate ids,
     /// bad cookies, addresses, ...), L2tp.ConfigurationNotFound when it cannot be read.
     /// </summary>
-    public static L2tpConfiguration Read(string path)
+    public static L2tpConfiguration Read(string path) => FromJson(ReadText(path), path);
+
+    /// <summary>A file's whole text (a configuration file, an ip l2tp script); L2tp.ConfigurationNotFound when it cannot be read.</summary>
+    public static string ReadText(string path, string what = "the configuration file ")
     {
-        string text;
-        try { text = File.ReadAllText(path); }
+        try { return File.ReadAllText(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new L2tpException("L2tp.ConfigurationNotFound", L2tpErrorKind.ObjectNotFound, path,
-                $"Cannot read the configuration file '{path}': {e.Message}", e);
+                $"Cannot read {what}'{path}': {e.Message}", e);
         }
-        return FromJson(text, path);
     }
 
     /// <summary>As <see cref="Read"/>, from text; <paramref name="source"/> names it in the error.</summary>

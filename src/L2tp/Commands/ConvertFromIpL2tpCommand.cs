@@ -42,7 +42,7 @@ public sealed class ConvertFromIpL2tpCommand : L2tpCmdletBase
         try
         {
             string text = ParameterSetName == "Path"
-                ? ConfigurationService.ReadText(GetUnresolvedProviderPathFromPSPath(Path))
+                ? L2tpConfiguration.ReadText(GetUnresolvedProviderPathFromPSPath(Path), what: "")
                 : string.Join("\n", _lines);
             var (config, warnings) = ConfigurationService.FromIpL2tp(text, NetworkNamespace);
             foreach (var w in warnings)

@@ -105,16 +105,6 @@ internal sealed class ConfigurationService : IDisposable
         return config;
     }
 
-    /// <summary>A file's text for ConvertFrom-IpL2tp; L2tp.ConfigurationNotFound when it cannot be read.</summary>
-    public static string ReadText(string path)
-    {
-        try { return File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new L2tpException("L2tp.ConfigurationNotFound", L2tpErrorKind.ObjectNotFound, path, $"Cannot read '{path}': {e.Message}", e);
-        }
-    }
-
     /// <summary>ConvertFrom-IpL2tp: an ip l2tp script or `ip -j l2tp show` output as a configuration, checked as Sync would check the file.</summary>
     public static (L2tpConfiguration Configuration, IReadOnlyList<string> Warnings) FromIpL2tp(string text, string netns)
     {
