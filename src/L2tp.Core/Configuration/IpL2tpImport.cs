@@ -450,6 +450,8 @@ internal static class IpL2tpImport
             Ns(ns).Tunnels.Add(t);
         // The kernel names an unnamed session l2tpethN, the lowest N free: in a fresh namespace, in the order made.
         var next = new Dictionary<string, int>();
+        // The names the input gives (taken once, before guessed names are filled in; a guess is always below next[ns]).
+        var named = st.Sessions.Where(x => x.Session.InterfaceName is not null).Select(x => (x.Ns, x.Session.InterfaceName!)).ToHashSet();
         foreach (var (ns, tunnelId, s, where) in st.Sessions)
         {
             var tunnel = st.Tunnels.FirstOrDefault(t => t.Ns == ns && t.Tunnel.TunnelId == tunnelId).Tunnel
@@ -459,9 +461,8 @@ internal static class IpL2tpImport
                 throw Bad(where, s.SessionId.ToString(CultureInfo.InvariantCulture), $"session {s.SessionId} is added twice to tunnel {tunnelId}.");
             if (s.InterfaceName is null)
             {
-                var used = st.Sessions.Where(x => x.Ns == ns && x.Session.InterfaceName is not null).Select(x => x.Session.InterfaceName!).ToHashSet();
                 int n = next.GetValueOrDefault(ns);
-                while (used.Contains($"l2tpeth{n}")) n++;
+                while (named.Contains((ns, $"l2tpeth{n}"))) n++;
                 string guess = $"l2tpeth{n}";
                 next[ns] = n + 1;
                 // Named in the file only when the script goes on to set that interface: the name is then what it meant.
