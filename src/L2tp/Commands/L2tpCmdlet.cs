@@ -192,3 +192,19 @@ public sealed class NetworkNamespaceCompleter : IArgumentCompleter
                 yield return new CompletionResult(f, f, CompletionResultType.ParameterValue, f);
     }
 }
+
+/// <summary>Base of the cmdlets that act on one session named by its tunnel and session id, as a piped L2tpSession binds them.</summary>
+public abstract class L2tpSessionCmdlet : L2tpCmdlet
+{
+    /// <summary>The session's tunnel; binds from a piped L2tpSession.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("tunnel_id")]
+    [ArgumentCompleter(typeof(TunnelIdCompleter))]
+    public uint TunnelId { get; set; }
+
+    /// <summary>The session; binds from a piped L2tpSession.</summary>
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Alias("session_id")]
+    [ArgumentCompleter(typeof(SessionIdCompleter))]
+    public uint SessionId { get; set; }
+}

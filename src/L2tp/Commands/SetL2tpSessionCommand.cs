@@ -6,20 +6,8 @@ namespace L2tp.Commands;
 /// <summary>Set-L2tpSession: changes sequencing and the reorder timeout of a live session (L2TP_CMD_SESSION_MODIFY).</summary>
 [Cmdlet(VerbsCommon.Set, "L2tpSession", SupportsShouldProcess = true)]
 [OutputType(typeof(L2tpSession))]
-public sealed class SetL2tpSessionCommand : L2tpCmdlet
+public sealed class SetL2tpSessionCommand : L2tpSessionCmdlet
 {
-    /// <summary>The session's tunnel; binds from a piped L2tpSession.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("tunnel_id")]
-    [ArgumentCompleter(typeof(TunnelIdCompleter))]
-    public uint TunnelId { get; set; }
-
-    /// <summary>The session to change; binds from a piped L2tpSession.</summary>
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
-    [Alias("session_id")]
-    [ArgumentCompleter(typeof(SessionIdCompleter))]
-    public uint SessionId { get; set; }
-
     /// <summary>None, Send, Recv or Both, as New-L2tpSession takes it; not bound from the pipeline, so only what is given changes.</summary>
     [Parameter]
     [Alias("seq")]
