@@ -189,6 +189,33 @@ Describe 'UDP GSO and GRO on a tunnel that sends UDP checksums (the Managed defa
         (Get-L2tpTunnel -netns $GB -TunnelId 4000 -ErrorAction Stop).Statistics.RxInvalid | Should -Be $invalidBefore
     }
 
+    It 'a burst of small frames leaves joined into UDP GSO datagrams, and every frame arrives at a peer with GRO and at one without' -ForEach @(
+        @{ To = '198.51.100.2'; Peer = 'GB'; Tunnel = 4000; Session = 2000; Underlay = 'veth0'; Port = 6000 }
+        @{ To = '198.51.100.130'; Peer = 'GC'; Tunnel = 4001; Session = 2001; Underlay = 'veth1'; Port = 6001 }
+    ) {
+        $peerNs = Get-Variable -ValueOnly $Peer
+        $before = (Get-L2tpSession -netns $peerNs -TunnelId $Tunnel -SessionId $Session -ErrorAction Stop).Statistics
+        $cap = Start-LabCapture -Namespace $GA -Interface $Underlay -Filter "udp port $Port"
+        # -l 64: ping sends 64 echo requests before waiting for any reply, so A's TAP queue holds many 98-byte frames
+        # at once; each batch of them should leave in a few sends, not one send per frame.
+        $r = Invoke-LabCommand -Namespace $GA -FilePath 'ping' -ArgumentList @('-n', '-q', '-f', '-l', '64', '-c', '512', '-W', '2', $To) -TimeoutSeconds 60
+        $null = Stop-LabCapture -Capture $cap -KeepFile -Field 'frame.number'
+        try {
+            $r.StdOut | Should -Match '512 packets transmitted, 512 received' -Because 'the peer splits every joined datagram into the frames it holds (or the kernel does before a peer without GRO reads it)'
+            # One L2TP packet of a 98-byte frame is 20 + 8 + 8 + 98 = 134 bytes of IP; a joined datagram is longer,
+            # but short of the 1500-byte path (not a TCP super-frame's segments).
+            $joined = @(Read-LabCapture -Path $cap.Path -Field 'frame.number', 'ip.len' -DisplayFilter 'ip.src == 192.0.2.1 or ip.src == 203.0.113.1' |
+                    Where-Object { [int]$_.'ip.len' -ge 2 * 106 + 28 -and [int]$_.'ip.len' -le 1500 })
+            $joined.Count | Should -BeGreaterThan 0 -Because 'equal-sized frames read in one batch leave as one UDP_SEGMENT send'
+        }
+        finally {
+            Remove-Item -Force -ErrorAction Ignore $cap.Path
+        }
+        $after = (Get-L2tpSession -netns $peerNs -TunnelId $Tunnel -SessionId $Session -ErrorAction Stop).Statistics
+        ($after.RxPackets - $before.RxPackets) | Should -BeGreaterOrEqual 512 -Because 'counted as the L2TP packets inside each datagram'
+        $after.RxErrors | Should -Be $before.RxErrors
+    }
+
     It 'a 4 MiB TCP stream to a peer without GRO arrives intact: the kernel''s cuts of our GSO sends are well-formed L2TP packets' {
         # Deltas: before C's interface came up, A's sent IPv6 solicitations that C could not write to a down TAP.
         $invalidBefore = (Get-L2tpTunnel -netns $GC -TunnelId 4001 -ErrorAction Stop).Statistics.RxInvalid
@@ -207,5 +234,28 @@ Describe 'UDP GSO and GRO on a tunnel that sends UDP checksums (the Managed defa
         $a = (Get-L2tpSession -netns $GA -TunnelId 3001 -SessionId 1001 -ErrorAction Stop).Statistics
         $a.TxErrors | Should -Be 0
         $a.TxPackets | Should -BeGreaterOrEqual $c.RxPackets -Because 'TxPackets counts the L2TP packets inside each GSO send'
+    }
+
+    # Last in this Describe: it lowers the underlay's MTU, and a session that met a refused GSO send keeps sending
+    # packet by packet.
+    It 'a burst of frames longer than the underlay''s MTU arrives whole when the kernel refuses the joined send and each packet goes alone' {
+        $before = (Get-L2tpSession -netns $GB -TunnelId 4000 -SessionId 2000 -ErrorAction Stop).Statistics
+        $aBefore = (Get-L2tpSession -netns $GA -TunnelId 3000 -SessionId 1000 -ErrorAction Stop).Statistics
+        # Both ends: a veth drops what is longer than the MTU of the end that receives it.
+        foreach ($n in $GA, $GB) { Invoke-LabNs $n 'ip link set veth0 mtu 1000' | Out-Null }
+        try {
+            # 1300-byte pings: each L2TP packet is longer than the path, so a UDP_SEGMENT send of several is refused
+            # (EINVAL) and the forwarder sends them one by one, which IP fragments.
+            $r = Invoke-LabCommand -Namespace $GA -FilePath 'ping' -ArgumentList @('-n', '-q', '-f', '-l', '16', '-c', '128', '-s', '1300', '-W', '2', '198.51.100.2') -TimeoutSeconds 60
+        }
+        finally {
+            foreach ($n in $GA, $GB) { Invoke-LabNs $n 'ip link set veth0 mtu 1500' | Out-Null }
+        }
+        $r.StdOut | Should -Match '128 packets transmitted, 128 received'
+        $a = (Get-L2tpSession -netns $GA -TunnelId 3000 -SessionId 1000 -ErrorAction Stop).Statistics
+        ($a.TxPackets - $aBefore.TxPackets) | Should -BeGreaterOrEqual 128
+        $a.TxErrors | Should -Be $aBefore.TxErrors -Because 'a refused joined send is not a lost packet'
+        $after = (Get-L2tpSession -netns $GB -TunnelId 4000 -SessionId 2000 -ErrorAction Stop).Statistics
+        ($after.RxPackets - $before.RxPackets) | Should -BeGreaterOrEqual 128
     }
 }

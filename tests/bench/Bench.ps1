@@ -87,10 +87,12 @@ function Use-Pair([scriptblock] $body) {
 
 # The managed pseudowire between two fresh namespaces. -UdpChecksum: $null leaves the parameter out (the default).
 # -Threads 2: a receive and a transmit thread per forwarder (L2TP_FORWARDER_THREADS=2) instead of one for both.
-function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, [int] $Threads = 1) {
-    $saved = $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS
+# -Join $false: equal-sized single packets each in its own send (L2TP_FORWARDER_JOIN=0), not joined into UDP GSO sends.
+function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, [int] $Threads = 1, [bool] $Join = $true) {
+    $saved = $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS, $env:L2TP_FORWARDER_JOIN
     $env:L2TP_FORWARDER_OFFLOAD = if ($offload) { '1' } else { '0' }
     $env:L2TP_FORWARDER_THREADS = "$Threads"
+    $env:L2TP_FORWARDER_JOIN = if ($Join) { '1' } else { '0' }
     try {
         Use-Pair {
             param($a, $b)
@@ -105,7 +107,7 @@ function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, 
         }
     }
     finally {
-        $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS = $saved
+        $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS, $env:L2TP_FORWARDER_JOIN = $saved
     }
 }
 
@@ -333,6 +335,7 @@ function Measure-DataPlane {
     $results += Measure-Managed 'L2tp managed, offload off, -UdpChecksum off' $false 'off'
     $results += Measure-Managed 'L2tp managed, -UdpChecksum off' $true 'off'
     $results += Measure-Managed 'L2tp managed, two threads per forwarder' $true -Threads 2
+    $results += Measure-Managed 'L2tp managed, small packets sent one by one (not joined)' $true -Join $false
     $results += Measure-Managed 'L2tp managed (default: UDP checksums, GSO/GRO)' $true
 
     $veth = $results[0]

@@ -149,7 +149,15 @@ internal sealed unsafe class TxLoop : PacketLoop
     {
         _batch.Iov[i].iov_base = start;
         _batch.Iov[i].iov_len = (Tmds.Linux.size_t)(ulong)length;
+        _batch.Msgs[i].Iov = &_batch.Iov[i];
+        _batch.Msgs[i].IovLen = 1;
         _batch.Packets[i] = packets;
+        SetSegment(i, packets, stride);
+    }
+
+    /// <summary>Gives message i a UDP_SEGMENT cmsg of <paramref name="stride"/> when it carries more than one packet.</summary>
+    private void SetSegment(int i, int packets, int stride)
+    {
         if (packets == 1)
         {
             _batch.Msgs[i].Control = null;
@@ -166,8 +174,63 @@ internal sealed unsafe class TxLoop : PacketLoop
         _batch.Msgs[i].ControlLen = Batch.ControlSize;
     }
 
+    /// <summary>
+    /// Joins runs of single packets of one size (the last of a run may be shorter) into UDP GSO messages over their
+    /// iovecs, in place, and returns the number of messages. Small frames and TCP acknowledgements then cross the
+    /// IP stack once per run rather than once per packet, and the peer's UDP GRO hands them over in one read.
+    /// </summary>
+    private int Coalesce(int count)
+    {
+        int k = 0;
+        for (int i = 0; i < count;)
+        {
+            int packets = _batch.Packets[i];
+            if (packets > 1)
+            {
+                // Already a GSO message (TCP segments): moves down as it is, with its cmsg.
+                int stride = *(ushort*)(_batch.Control + i * Batch.ControlSize + 16);
+                _batch.Msgs[k] = _batch.Msgs[i];
+                SetSegment(k, packets, stride);
+                _batch.Packets[k++] = packets;
+                i++;
+                continue;
+            }
+            int size = (int)(ulong)_batch.Iov[i].iov_len, run = 1, total = size;
+            while (i + run < count && run < MaxGsoSegments && _batch.Packets[i + run] == 1)
+            {
+                int next = (int)(ulong)_batch.Iov[i + run].iov_len;
+                if (next > size || total + next > MaxUdpPayload)
+                    break;
+                total += next;
+                run++;
+                if (next < size)
+                    break;   // only the last segment of a GSO message may be shorter
+            }
+            _batch.Msgs[k].Iov = &_batch.Iov[i];
+            _batch.Msgs[k].IovLen = (nuint)run;
+            SetSegment(k, run, size);
+            _batch.Packets[k++] = run;
+            i += run;
+        }
+        return k;
+    }
+
+    /// <summary>The bytes message i carries, over all its iovecs.</summary>
+    private long MessageBytes(int i)
+    {
+        long bytes = 0;
+        for (int v = 0; v < (int)_batch.Msgs[i].IovLen; v++)
+            bytes += (long)(ulong)_batch.Msgs[i].Iov[v].iov_len;
+        return bytes;
+    }
+
+    /// <summary>Whether <see cref="Coalesce"/> joins single packets; L2TP_FORWARDER_JOIN=0 turns it off, for comparison in Bench.</summary>
+    internal static readonly bool JoinEnabled = Environment.GetEnvironmentVariable("L2TP_FORWARDER_JOIN") != "0";
+
     private void Send(SessionRuntime s, int count)
     {
+        if (s.UdpGso && count > 1 && JoinEnabled)
+            count = Coalesce(count);
         int done = 0, retries = 0;
         while (done < count)
         {
@@ -194,27 +257,31 @@ internal sealed unsafe class TxLoop : PacketLoop
                 continue;
             }
             for (int i = done; i < done + n; i++)
-                CountSent(s, _batch.Packets[i], (long)(ulong)_batch.Iov[i].iov_len);
+                CountSent(s, _batch.Packets[i], MessageBytes(i));
             done += n;
         }
     }
 
-    /// <summary>Sends the packets of GSO message i each on its own; returns how many went.</summary>
+    /// <summary>Sends the packets of GSO message i each on its own (stride by stride over its iovecs); returns how many went.</summary>
     private int SendOneByOne(SessionRuntime s, int i)
     {
-        byte* start = (byte*)_batch.Iov[i].iov_base;
-        int length = (int)(ulong)_batch.Iov[i].iov_len, stride = *(ushort*)(_batch.Control + i * Batch.ControlSize + 16);
+        int stride = *(ushort*)((byte*)_batch.Msgs[i].Control + 16);
         int sent = 0;
-        for (int off = 0; off < length; off += stride)
+        for (int v = 0; v < (int)_batch.Msgs[i].IovLen; v++)
         {
-            int len = Math.Min(stride, length - off);
-            if (Sys.Send(s.SocketFd, new ReadOnlySpan<byte>(start + off, len)) < 0)
+            byte* start = (byte*)_batch.Msgs[i].Iov[v].iov_base;
+            int length = (int)(ulong)_batch.Msgs[i].Iov[v].iov_len;
+            for (int off = 0; off < length; off += stride)
             {
-                SendFailed(s, Sys.Errno, 1);
-                continue;
+                int len = Math.Min(stride, length - off);
+                if (Sys.Send(s.SocketFd, new ReadOnlySpan<byte>(start + off, len)) < 0)
+                {
+                    SendFailed(s, Sys.Errno, 1);
+                    continue;
+                }
+                CountSent(s, 1, len);
+                sent++;
             }
-            CountSent(s, 1, len);
-            sent++;
         }
         return sent;
     }
