@@ -350,7 +350,10 @@ internal sealed unsafe class ControlServer : IDisposable
                     throw new ForwarderError(EPROTONOSUPPORT, "Only Ethernet pseudowires (pw type 5) are supported.");
                 if (a.U8OrNull(L2tpGenl.ATTR_L2SPEC_TYPE) is > 1)
                     throw new ForwarderError(EINVAL, "Unknown L2-specific sublayer type.");
-                _fwd.CreateSession(L2tpGenl.ReadSessionCreate(a));
+                var created = _fwd.CreateSession(L2tpGenl.ReadSessionCreate(a));
+                // NLM_F_ECHO: the new session comes back with the ack, saving the caller the GET it would send next.
+                if ((m.Flags & Nl.F_ECHO) != 0 && _fwd.FindTunnel(created.Spec.TunnelId) is { } owner)
+                    ReplySession(m, owner, created, 0);
                 break;
             case L2tpGenl.CMD_SESSION_DELETE:
                 Require(a, L2tpGenl.ATTR_CONN_ID, L2tpGenl.ATTR_SESSION_ID);

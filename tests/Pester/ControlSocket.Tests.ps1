@@ -151,4 +151,14 @@ Describe '-Verbose' {
         ($v -match '^Managed backend: connected to l2tp-forwarder pid \d+ \(uid 0\)$').Count | Should -Be 1
         ($v -match "^Managed backend in network namespace '$A': SESSION_GET \(dump\)$").Count | Should -Be 1
     }
+
+    It 'looks up the l2tp family once per forwarder: on the first call to a forwarder, not on the next, and again for a new forwarder' {
+        function Get-Lookups { @(Get-L2tpTunnel -netns $A -Backend Managed -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message | Where-Object { $_ -match 'CTRL_GETFAMILY l2tp\b' }).Count }
+        Get-Lookups | Out-Null
+        Get-Lookups | Should -Be 0 -Because 'this process already has the family id of this forwarder'
+        # A new forwarder (it restarts from its state file) may number its families anew: asked again, once.
+        Stop-L2tpForwarder -netns $A -Confirm:$false -ErrorAction Stop
+        Get-Lookups | Should -Be 1
+        Get-Lookups | Should -Be 0
+    }
 }

@@ -58,6 +58,21 @@ Describe 'New-L2tpSession' {
         $s.NetworkNamespace | Should -Be $A
     }
 
+    It 'returns the session as Get-L2tpSession then shows it, read from the create''s echo where the backend sends one (Managed: no SESSION_GET)' {
+        $v = @(New-L2tpSession -Backend $Backend -NetworkNamespace $A -TunnelId 3000 -SessionId 1000 -PeerSessionId 2000 -Cookie 0a0b0c0d -ErrorAction Stop -Verbose 4>&1)
+        $s = @($v | Where-Object { $_ -is [L2tp.L2tpSession] })
+        $requests = @($v | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message | Where-Object { $_ -match 'backend.*: [A-Z_]+' })
+        @($requests -match 'SESSION_CREATE').Count | Should -Be 1
+        # The forwarder answers NLM_F_ECHO with the new session; the kernel's l2tp family ignores the flag.
+        @($requests -match 'SESSION_GET').Count | Should -Be $(if ($Backend -eq 'Managed') { 0 } else { 1 })
+        $s.Count | Should -Be 1
+        $got = Get-L2tpSession -Backend $Backend -NetworkNamespace $A -TunnelId 3000 -SessionId 1000 -ErrorAction Stop
+        foreach ($p in 'TunnelId', 'PeerTunnelId', 'SessionId', 'PeerSessionId', 'InterfaceName', 'Cookie', 'PeerCookie', 'L2SpecType', 'Sequencing', 'Mtu', 'SuggestedMtu', 'Backend', 'NetworkNamespace') {
+            "$($s[0].$p)" | Should -Be "$($got.$p)" -Because "$p of the created session is what the backend holds"
+        }
+        $s[0].Mtu | Should -BeGreaterThan 0
+    }
+
     It 'makes the interface l2tpeth0 in the namespace (only there), a <Kind>, with MTU 1446' -ForEach @(
         @{ Kind = @{ Managed = 'TAP device'; Kernel = 'kernel l2tp_eth device (not a TAP)' }[$Backend] }
     ) {

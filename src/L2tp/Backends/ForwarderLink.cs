@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using L2tp.Control;
 using L2tp.Native;
 using L2tp.Netlink;
@@ -13,11 +14,14 @@ internal sealed class ForwarderLink : IDisposable
 {
     private readonly string _netns;
 
-    private ForwarderLink(NetlinkClient client, PeerIdentity server, string netns)
+    private readonly Action<string>? _verbose;
+
+    private ForwarderLink(NetlinkClient client, PeerIdentity server, string netns, Action<string>? verbose)
     {
         Client = client;
         Server = server;
         _netns = netns;
+        _verbose = verbose;
     }
 
     /// <summary>The request/reply path to the forwarder.</summary>
@@ -53,7 +57,7 @@ internal sealed class ForwarderLink : IDisposable
                     $"The process holding @{ForwarderPaths.SocketName}{InNs(netns)} (pid {server.Pid}, uid {server.Uid}) is not a privileged " +
                     $"l2tp-forwarder ({server.Reason}); stop it (kill {server.Pid}) and run the command again.");
             verbose?.Invoke($"Managed backend: connected to l2tp-forwarder pid {server.Pid} (uid {server.Uid})");
-            return new ForwarderLink(new NetlinkClient(sock), server, netns);
+            return new ForwarderLink(new NetlinkClient(sock), server, netns, verbose);
         }
         catch
         {
@@ -65,9 +69,17 @@ internal sealed class ForwarderLink : IDisposable
     /// <summary>A family's id; null when the forwarder has no such family. Its refusal is L2tp.PermissionDenied.</summary>
     public ushort? Family(string name)
     {
+        // A forwarder's family ids do not change while it runs: each later cmdlet call saves the lookup's round trip.
+        var key = Identity;
+        if (key is { } k && Families.TryGetValue((k, name), out ushort known))
+            return known;
         try
         {
-            return Client.ResolveFamily(name);
+            _verbose?.Invoke($"Managed backend: CTRL_GETFAMILY {name} (once per forwarder)");
+            var id = Client.ResolveFamily(name);
+            if (id is { } found && key is { } k2)
+                Families[(k2, name)] = found;
+            return id;
         }
         catch (NetlinkException e) when (e.Errno == EPERM || e.Errno == EACCES)
         {
@@ -88,7 +100,7 @@ internal sealed class ForwarderLink : IDisposable
     {
         // A forwarder sets entries aside only as it starts: once this process has taken them from it, there is nothing
         // left to ask for, and each later cmdlet call saves two requests.
-        var key = StartKey(Server.Pid);
+        var key = Identity;
         if (key is { } known && Asked.ContainsKey(known))
             return Array.Empty<string>();
         try
@@ -111,8 +123,15 @@ internal sealed class ForwarderLink : IDisposable
         }
     }
 
+    /// <summary>Family ids by forwarder (pid and start time) and name, as that forwarder gave them.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<((int Pid, long Start) Forwarder, string Name), ushort> Families = new();
+
     /// <summary>Forwarders (pid and start time: a pid alone may be reused) this process has taken the warnings of.</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int Pid, long Start), bool> Asked = new();
+
+    /// <summary>The forwarder's identity over time, read once per link.</summary>
+    private (int, long)? Identity => (_identity ??= new(StartKey(Server.Pid))).Value;
+    private StrongBox<(int, long)?>? _identity;
 
     /// <summary>A process's identity over time: its pid and its start time (/proc/PID/stat field 22); null when unreadable.</summary>
     private static (int, long)? StartKey(int pid) =>

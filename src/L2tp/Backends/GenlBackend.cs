@@ -83,8 +83,11 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public L2tpSession CreateSession(SessionSpec spec)
     {
-        Send(L2tpGenl.CMD_SESSION_CREATE, 0, w => L2tpGenl.WriteSessionCreate(w, spec), $"session {spec.SessionId} in tunnel {spec.TunnelId}");
-        return GetSessions(spec.TunnelId, spec.SessionId).Single();
+        // NLM_F_ECHO: the forwarder answers with the new session; the kernel ignores the flag (then a GET reads it).
+        var echoed = Send(L2tpGenl.CMD_SESSION_CREATE, Nl.F_ECHO, w => L2tpGenl.WriteSessionCreate(w, spec), $"session {spec.SessionId} in tunnel {spec.TunnelId}")
+            .Select(r => Decode(r, L2tpGenl.ReadSession))
+            .Where(s => s.TunnelId == spec.TunnelId && s.SessionId == spec.SessionId).ToList();
+        return echoed.Count == 1 ? Complete(echoed).Single() : GetSessions(spec.TunnelId, spec.SessionId).Single();
     }
 
     public void DeleteSession(uint tunnelId, uint sessionId) =>
@@ -117,9 +120,14 @@ internal abstract class GenlBackend : IL2tpBackend
         {
             return Array.Empty<L2tpSession>();
         }
-        var sessions = replies.Select(r => Decode(r, L2tpGenl.ReadSession))
+        return Complete(replies.Select(r => Decode(r, L2tpGenl.ReadSession))
             .Where(s => (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
-            .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList();
+            .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList());
+    }
+
+    /// <summary>Adds to sessions as the reply gave them what it lacks: their MTUs and, on the kernel, liveness.</summary>
+    private List<L2tpSession> Complete(List<L2tpSession> sessions)
+    {
         if (sessions.Count > 0)
             AddMtus(sessions);
         if (Kind == BackendKind.Kernel)
