@@ -145,33 +145,35 @@ internal sealed unsafe class TxLoop : PacketLoop
     }
 
     /// <summary>Points message i at bytes holding `packets` L2TP packets, each `stride` long but the last (UDP GSO when more than one).</summary>
-    private void SetMessage(int i, byte* start, int length, int packets, int stride)
+    private void SetMessage(int i, byte* start, int length, int packets, int stride) => SetMessage(_batch, i, start, length, packets, stride);
+
+    internal static void SetMessage(Batch batch, int i, byte* start, int length, int packets, int stride)
     {
-        _batch.Iov[i].iov_base = start;
-        _batch.Iov[i].iov_len = (Tmds.Linux.size_t)(ulong)length;
-        _batch.Msgs[i].Iov = &_batch.Iov[i];
-        _batch.Msgs[i].IovLen = 1;
-        _batch.Packets[i] = packets;
-        SetSegment(i, packets, stride);
+        batch.Iov[i].iov_base = start;
+        batch.Iov[i].iov_len = (Tmds.Linux.size_t)(ulong)length;
+        batch.Msgs[i].Iov = &batch.Iov[i];
+        batch.Msgs[i].IovLen = 1;
+        batch.Packets[i] = packets;
+        SetSegment(batch, i, packets, stride);
     }
 
     /// <summary>Gives message i a UDP_SEGMENT cmsg of <paramref name="stride"/> when it carries more than one packet.</summary>
-    private void SetSegment(int i, int packets, int stride)
+    private static void SetSegment(Batch batch, int i, int packets, int stride)
     {
         if (packets == 1)
         {
-            _batch.Msgs[i].Control = null;
-            _batch.Msgs[i].ControlLen = 0;
+            batch.Msgs[i].Control = null;
+            batch.Msgs[i].ControlLen = 0;
             return;
         }
         // struct cmsghdr { size_t len; int level; int type; } then the u16 segment size.
-        byte* c = _batch.Control + i * Batch.ControlSize;
+        byte* c = batch.Control + i * Batch.ControlSize;
         *(ulong*)c = 16 + 2;
         *(int*)(c + 8) = IPPROTO_UDP;
         *(int*)(c + 12) = Sys.UDP_SEGMENT;
         *(ushort*)(c + 16) = (ushort)stride;
-        _batch.Msgs[i].Control = c;
-        _batch.Msgs[i].ControlLen = Batch.ControlSize;
+        batch.Msgs[i].Control = c;
+        batch.Msgs[i].ControlLen = Batch.ControlSize;
     }
 
     /// <summary>
@@ -179,26 +181,26 @@ internal sealed unsafe class TxLoop : PacketLoop
     /// iovecs, in place, and returns the number of messages. Small frames and TCP acknowledgements then cross the
     /// IP stack once per run rather than once per packet, and the peer's UDP GRO hands them over in one read.
     /// </summary>
-    private int Coalesce(int count)
+    internal static int Coalesce(Batch batch, int count)
     {
         int k = 0;
         for (int i = 0; i < count;)
         {
-            int packets = _batch.Packets[i];
+            int packets = batch.Packets[i];
             if (packets > 1)
             {
                 // Already a GSO message (TCP segments): moves down as it is, with its cmsg.
-                int stride = *(ushort*)(_batch.Control + i * Batch.ControlSize + 16);
-                _batch.Msgs[k] = _batch.Msgs[i];
-                SetSegment(k, packets, stride);
-                _batch.Packets[k++] = packets;
+                int stride = *(ushort*)(batch.Control + i * Batch.ControlSize + 16);
+                batch.Msgs[k] = batch.Msgs[i];
+                SetSegment(batch, k, packets, stride);
+                batch.Packets[k++] = packets;
                 i++;
                 continue;
             }
-            int size = (int)(ulong)_batch.Iov[i].iov_len, run = 1, total = size;
-            while (i + run < count && run < MaxGsoSegments && _batch.Packets[i + run] == 1)
+            int size = (int)(ulong)batch.Iov[i].iov_len, run = 1, total = size;
+            while (i + run < count && run < MaxGsoSegments && batch.Packets[i + run] == 1)
             {
-                int next = (int)(ulong)_batch.Iov[i + run].iov_len;
+                int next = (int)(ulong)batch.Iov[i + run].iov_len;
                 if (next > size || total + next > MaxUdpPayload)
                     break;
                 total += next;
@@ -206,10 +208,10 @@ internal sealed unsafe class TxLoop : PacketLoop
                 if (next < size)
                     break;   // only the last segment of a GSO message may be shorter
             }
-            _batch.Msgs[k].Iov = &_batch.Iov[i];
-            _batch.Msgs[k].IovLen = (nuint)run;
-            SetSegment(k, run, size);
-            _batch.Packets[k++] = run;
+            batch.Msgs[k].Iov = &batch.Iov[i];
+            batch.Msgs[k].IovLen = (nuint)run;
+            SetSegment(batch, k, run, size);
+            batch.Packets[k++] = run;
             i += run;
         }
         return k;
@@ -230,7 +232,7 @@ internal sealed unsafe class TxLoop : PacketLoop
     private void Send(SessionRuntime s, int count)
     {
         if (s.UdpGso && count > 1 && JoinEnabled)
-            count = Coalesce(count);
+            count = Coalesce(_batch, count);
         int done = 0, retries = 0;
         while (done < count)
         {
