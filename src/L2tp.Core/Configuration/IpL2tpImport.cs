@@ -59,6 +59,15 @@ internal static class IpL2tpImport
             pending.Append(line);
             string command = pending.ToString();
             pending.Clear();
+            Run(command);
+        }
+        // Input that ends in a continued line (pipeline lines carry no last newline): its command is not dropped.
+        if (pending.Length > 0)
+            Run(pending.ToString());
+        return Build(st);
+
+        void Run(string command)
+        {
             foreach (var part in command.Split(new[] { "&&", ";", "||" }, StringSplitOptions.None))
             {
                 var words = Words(part, startLine);
@@ -66,7 +75,6 @@ internal static class IpL2tpImport
                     Command(st, words, $"line {startLine}", defaultNamespace);
             }
         }
-        return Build(st);
     }
 
     private static string StripComment(string line)
@@ -546,13 +554,13 @@ internal static class IpL2tpImport
             };
             var t = new L2tpTunnelConfiguration
             {
-                TunnelId = U32(e, "tunnel_id", where), PeerTunnelId = U32(e, "peer_tunnel", where), Encapsulation = encap,
+                TunnelId = Id(e, "tunnel_id", where), PeerTunnelId = Id(e, "peer_tunnel", where), Encapsulation = encap,
                 Local = Str(e, "local", where), Remote = Str(e, "peer", where),
             };
             if (encap == Encapsulation.Udp)
             {
-                t.SourcePort = (ushort)U32(e, "local_port", where);
-                t.DestinationPort = (ushort)U32(e, "peer_port", where);
+                t.SourcePort = Port(e, "local_port", where);
+                t.DestinationPort = Port(e, "peer_port", where);
                 t.UdpChecksum = e.TryGetProperty("checksum", out var c) && c.ValueKind == JsonValueKind.True;
                 if (e.TryGetProperty("checksum_tx", out var tx)) t.Udp6ChecksumTx = tx.ValueKind == JsonValueKind.True;
                 if (e.TryGetProperty("checksum_rx", out var rx)) t.Udp6ChecksumRx = rx.ValueKind == JsonValueKind.True;
@@ -566,11 +574,11 @@ internal static class IpL2tpImport
             bool send = e.TryGetProperty("send_seq", out _), recv = e.TryGetProperty("recv_seq", out _);
             var s = new L2tpSessionConfiguration
             {
-                SessionId = U32(e, "session_id", where), PeerSessionId = U32(e, "peer_session_id", where),
+                SessionId = Id(e, "session_id", where), PeerSessionId = Id(e, "peer_session_id", where),
                 InterfaceName = e.TryGetProperty("interface", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null,
-                Cookie = e.TryGetProperty("cookie", out var ck) ? ck.GetString() ?? "" : "",
-                PeerCookie = e.TryGetProperty("peer_cookie", out var pc) ? pc.GetString() ?? "" : "",
-                ReorderTimeout = e.TryGetProperty("reorder_timeout", out var rt) && rt.TryGetUInt32(out uint ms) && ms > 0 ? ms : null,
+                Cookie = e.TryGetProperty("cookie", out _) ? Str(e, "cookie", where) : "",
+                PeerCookie = e.TryGetProperty("peer_cookie", out _) ? Str(e, "peer_cookie", where) : "",
+                ReorderTimeout = e.TryGetProperty("reorder_timeout", out _) && U32(e, "reorder_timeout", where) is var ms && ms > 0 ? ms : null,
                 Sequencing = (send, recv) switch
                 {
                     (true, true) => SequencingMode.Both,
@@ -579,7 +587,7 @@ internal static class IpL2tpImport
                     _ => SequencingMode.None,
                 },
             };
-            st.Sessions.Add((ns, U32(e, "tunnel_id", where), s, where));
+            st.Sessions.Add((ns, Id(e, "tunnel_id", where), s, where));
         }
         if (sessions.Count > 0)
             st.Warnings.Add("'ip -j l2tp show session' does not report the sublayer: each session is written with l2spec_type default, the kernel's default; change it where the session was made with l2spec_type none.");
@@ -595,4 +603,13 @@ internal static class IpL2tpImport
     private static uint U32(JsonElement e, string name, string where) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetUInt32(out uint u) ? u
             : throw Bad(where, name, $"'{name}' is missing or not a 32-bit number.");
+
+    /// <summary>A tunnel or session id: 0 names none, as in a script.</summary>
+    private static uint Id(JsonElement e, string name, string where) =>
+        U32(e, name, where) is var v && v != 0 ? v : throw Bad(where, name, $"'{name}' is 0, which is no id (1 to 4294967295).");
+
+    /// <summary>A UDP port, refused out of range rather than cut to 16 bits.</summary>
+    private static ushort Port(JsonElement e, string name, string where) =>
+        U32(e, name, where) is var v && v is > 0 and <= ushort.MaxValue ? (ushort)v
+            : throw Bad(where, name, $"'{name}' {v} is not a port from 1 to 65535.");
 }
