@@ -501,7 +501,7 @@ internal static class IpL2tpImport
         foreach (var ((ns, ifName), master) in st.Masters)
             if (!st.Bridges.Any(b => b.Ns == ns && b.Bridge.Name == master))
                 st.Warnings.Add($"'{ifName}' joins bridge '{master}', which the input does not make; left out.");
-        return new Result(config, st.Warnings);
+        return new Result(config, st.Warnings.Select(L2tpException.Printable).ToList());
     }
 
     // ---- ip -j l2tp show ---------------------------------------------------------------------------------------
