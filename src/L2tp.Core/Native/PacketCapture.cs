@@ -12,8 +12,9 @@ namespace L2tp.Native;
 internal static unsafe class PacketCapture
 {
     private const int AF_PACKET_ = 17, ETH_P_ALL = 0x0003, PACKET_OUTGOING = 4;
+    private const ushort ETH_P_IP = 0x0800, ETH_P_IPV6 = 0x86DD;
 
-    /// <summary>What is done with each received IP packet (IPv4 or IPv6 bytes from its header on).</summary>
+    /// <summary>What is done with each received IP packet (IPv4 or IPv6 bytes from its header on; other EtherTypes are skipped).</summary>
     public delegate void PacketHandler(ReadOnlySpan<byte> ipPacket);
 
     [StructLayout(LayoutKind.Sequential)]
@@ -66,6 +67,10 @@ internal static unsafe class PacketCapture
                     if (n < 0)
                         break;
                     if (from.PktType == PACKET_OUTGOING)
+                        continue;
+                    // Every EtherType arrives from its network header on: only IP is an IP packet, whatever else reads as one.
+                    ushort proto = (ushort)System.Net.IPAddress.NetworkToHostOrder((short)from.Protocol);
+                    if (proto is not (ETH_P_IP or ETH_P_IPV6))
                         continue;
                     count++;
                     onPacket(buffer.AsSpan(0, (int)n));
