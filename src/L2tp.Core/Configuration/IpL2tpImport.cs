@@ -30,6 +30,8 @@ internal static class IpL2tpImport
     private sealed class State
     {
         public readonly List<(string Ns, L2tpTunnelConfiguration Tunnel)> Tunnels = new();
+        /// <summary>The ids in <see cref="Tunnels"/>: a script of many tunnels is read in linear time, not quadratic.</summary>
+        public readonly HashSet<(string Ns, uint Id)> TunnelIds = new();
         public readonly List<(string Ns, uint TunnelId, L2tpSessionConfiguration Session, string Where)> Sessions = new();
         public readonly Dictionary<(string Ns, string If), L2tpInterfaceConfiguration> Interfaces = new();
         public readonly Dictionary<(string Ns, string If), string> Masters = new();
@@ -194,6 +196,7 @@ internal static class IpL2tpImport
             else
             {
                 st.Tunnels.RemoveAll(t => t.Ns == ns && t.Tunnel.TunnelId == a.TunnelId);
+                st.TunnelIds.Remove((ns, a.TunnelId));
                 st.Sessions.RemoveAll(s => s.Ns == ns && s.TunnelId == a.TunnelId);
             }
             return;
@@ -208,7 +211,7 @@ internal static class IpL2tpImport
             if (a.Remote is null) throw Bad(where, "remote", "remote is missing.");
             if (a.Encapsulation == Encapsulation.Udp && (a.SourcePort == 0 || a.DestinationPort == 0))
                 throw Bad(where, a.SourcePort == 0 ? "udp_sport" : "udp_dport", "UDP encapsulation needs udp_sport and udp_dport.");
-            if (st.Tunnels.Any(t => t.Ns == ns && t.Tunnel.TunnelId == a.TunnelId))
+            if (!st.TunnelIds.Add((ns, a.TunnelId)))
                 throw Bad(where, a.TunnelId.ToString(CultureInfo.InvariantCulture), $"tunnel {a.TunnelId} is added twice.");
             st.Tunnels.Add((ns, new L2tpTunnelConfiguration
             {
@@ -454,18 +457,24 @@ internal static class IpL2tpImport
                 config.Namespaces.Add(n = new L2tpNamespaceConfiguration { Name = name });
             return n;
         }
+        // Indexes, first entry winning as a search would: hostile input of many thousands of lines stays linear.
+        var tunnels = new Dictionary<(string, uint), L2tpTunnelConfiguration>();
         foreach (var (ns, t) in st.Tunnels)
+        {
             Ns(ns).Tunnels.Add(t);
+            tunnels.TryAdd((ns, t.TunnelId), t);
+        }
+        var sessionIds = new HashSet<(string, uint, uint)>();
         // The kernel names an unnamed session l2tpethN, the lowest N free: in a fresh namespace, in the order made.
         var next = new Dictionary<string, int>();
         // The names the input gives (taken once, before guessed names are filled in; a guess is always below next[ns]).
         var named = st.Sessions.Where(x => x.Session.InterfaceName is not null).Select(x => (x.Ns, x.Session.InterfaceName!)).ToHashSet();
         foreach (var (ns, tunnelId, s, where) in st.Sessions)
         {
-            var tunnel = st.Tunnels.FirstOrDefault(t => t.Ns == ns && t.Tunnel.TunnelId == tunnelId).Tunnel
+            var tunnel = tunnels.GetValueOrDefault((ns, tunnelId))
                 ?? throw Bad(where, tunnelId.ToString(CultureInfo.InvariantCulture),
                     $"session {s.SessionId} is in tunnel {tunnelId}, which the input does not make{(ns == "" ? "" : $" in namespace '{ns}'")}.");
-            if (tunnel.Sessions.Any(x => x.SessionId == s.SessionId))
+            if (!sessionIds.Add((ns, tunnelId, s.SessionId)))
                 throw Bad(where, s.SessionId.ToString(CultureInfo.InvariantCulture), $"session {s.SessionId} is added twice to tunnel {tunnelId}.");
             if (s.InterfaceName is null)
             {
@@ -479,27 +488,32 @@ internal static class IpL2tpImport
             }
             tunnel.Sessions.Add(s);
         }
-        var sessionIfs = st.Sessions.Where(x => x.Session.InterfaceName is not null).Select(x => (x.Ns, x.Session.InterfaceName!)).ToHashSet();
+        var sessionIfs = new Dictionary<(string, string), L2tpSessionConfiguration>();
+        foreach (var (ns, _, s, _) in st.Sessions)
+            if (s.InterfaceName is not null)
+                sessionIfs.TryAdd((ns, s.InterfaceName), s);
+        var bridgeNames = st.Bridges.Select(b => (b.Ns, b.Bridge.Name)).ToHashSet();
+        var ports = st.Masters.ToLookup(m => (m.Key.Ns, m.Value), m => m.Key.If);
         foreach (var (ns, b) in st.Bridges)
         {
             b.Up = st.LinkUp.GetValueOrDefault((ns, b.Name));
-            b.Ports = st.Masters.Where(m => m.Key.Ns == ns && m.Value == b.Name).Select(m => m.Key.If).ToList();
+            b.Ports = ports[(ns, b.Name)].ToList();
             Ns(ns).Bridges ??= new List<L2tpBridgeConfiguration>();
             Ns(ns).Bridges!.Add(b);
         }
         foreach (var ((ns, ifName), up) in st.LinkUp)
-            if (sessionIfs.Contains((ns, ifName)))
+            if (sessionIfs.ContainsKey((ns, ifName)))
                 Interface(st, ns, ifName).Up = up;
         foreach (var ((ns, ifName), iface) in st.Interfaces)
         {
-            var s = st.Sessions.FirstOrDefault(x => x.Ns == ns && x.Session.InterfaceName == ifName).Session;
+            var s = sessionIfs.GetValueOrDefault((ns, ifName));
             if (s is not null)
                 s.Interface = iface;
-            else if (!st.Bridges.Any(b => b.Ns == ns && b.Bridge.Name == ifName))
+            else if (!bridgeNames.Contains((ns, ifName)))
                 st.Warnings.Add($"'{ifName}'{(ns == "" ? "" : $" in namespace '{ns}'")} is neither a session interface nor a bridge of the input; its settings are left out.");
         }
         foreach (var ((ns, ifName), master) in st.Masters)
-            if (!st.Bridges.Any(b => b.Ns == ns && b.Bridge.Name == master))
+            if (!bridgeNames.Contains((ns, master)))
                 st.Warnings.Add($"'{ifName}' joins bridge '{master}', which the input does not make; left out.");
         return new Result(config, st.Warnings.Select(L2tpException.Printable).ToList());
     }
