@@ -85,6 +85,26 @@ Describe 'Malformed requests' {
         Measure-Get | Should -BeLessThan 1.0
     }
 
+    It 'answers hostile DIAGNOSE requests with EINVAL or ENODEV, a 64 KiB burst of them in bounded replies, and refuses uid 65534' {
+        $before = Get-ForwarderPid $A
+        $p = Start-Attack -ArgumentList 'diagnose', '3000'
+        $line = $p.StandardOutput.ReadLine()
+        $p.WaitForExit(60000) | Should -BeTrue
+        $r = $line | ConvertFrom-Json
+        ($r.missing, $r.short, $r.unknown, $r.max) | Should -Be 22, 22, 19, 19 -Because $line
+        # The last of two tunnel ids counts, as in nla_parse; an unknown attribute is ignored.
+        ($r.duplicate, $r.oversize) | Should -Be 0, 0 -Because $line
+        $r.burst_acks | Should -Be 2300 -Because $line
+        # Each reply is a bounded table (8 entries at most) and its ack: well under 1 KiB per request.
+        $r.burst_bytes | Should -BeLessThan (2300 * 1024)
+        $n = Start-Attack -Nobody -ArgumentList 'diagnose', '3000'
+        $nl = $n.StandardOutput.ReadLine()
+        $n.WaitForExit(60000) | Should -BeTrue
+        ($nl | ConvertFrom-Json).missing | Should -Be 1 -Because "an unprivileged caller gets EPERM ($nl)"
+        ($nl | ConvertFrom-Json).burst_acks | Should -Be 0 -Because "an unprivileged caller's requests go unanswered but for the refusal ($nl)"
+        Get-ForwarderPid $A | Should -Be $before
+    }
+
     It 'drops an unprivileged client that sends nothing within its grace time' {
         $p = Start-Attack -Nobody -ArgumentList 'linger'
         $line = $p.StandardOutput.ReadLine()

@@ -152,6 +152,50 @@ Describe 'Test-L2tpSession' {
     }
 }
 
+Describe 'Test-L2tpSession against frames that only look like IP' {
+    # $B sends, for 2 s, the same bytes (an IPv4/UDP packet from the peer 192.0.2.2:6000 to port 5001 of 192.0.2.1,
+    # carrying an L2TPv3 data header) under EtherType <Type>, from its veth0 to $A's, or into its session interface,
+    # as a host on the far LAN could, to come out of $A's. AF_PACKET hands every frame of every EtherType on every
+    # interface over from its network header on: bytes under 0x88b5 (or MPLS, or a second VLAN tag) that read as IP,
+    # and IP packets out of a pseudowire, are not packets that reached the tunnel and must not become findings.
+    BeforeAll {
+        $Sender = @'
+import socket, struct, sys, time
+mac = lambda s: bytes.fromhex(s.replace(':', ''))
+dst, src, etype, dev = mac(sys.argv[1]), mac(sys.argv[2]), int(sys.argv[3], 0), sys.argv[4]
+l2tp = struct.pack('!HHI', 3, 0, 1000) + bytes(4) + bytes(46)
+udp = struct.pack('!HHHH', 6000, 5001, 8 + len(l2tp), 0) + l2tp
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton('192.0.2.2'), socket.inet_aton('192.0.2.1'))
+csum = sum(struct.unpack('!10H', ip)); csum = (csum & 0xffff) + (csum >> 16); csum = ~((csum & 0xffff) + (csum >> 16)) & 0xffff
+ip = ip[:10] + struct.pack('!H', csum) + ip[12:]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((dev, 0))
+end = time.time() + 2
+while time.time() < end:
+    s.send(dst + src + struct.pack('!H', etype) + ip + udp); time.sleep(0.02)
+'@
+    }
+
+    It '<Name>' -ForEach @(
+        @{ Name = 'reports no finding for an IP packet under EtherType 0x88b5'; Type = '0x88b5'; Pseudowire = $false; Expected = $null }
+        @{ Name = 'reports no finding for the IP packet out of the pseudowire, from the far LAN'; Type = '0x0800'; Pseudowire = $true; Expected = $null }
+        @{ Name = 'reports WrongPort for the same bytes as a real IPv4 packet (0x0800): the forged packet is one the look reads'; Type = '0x0800'; Pseudowire = $false; Expected = 'WrongPort' }
+    ) {
+        New-Case
+        $devA, $devB = if ($Pseudowire) { $script:SA.InterfaceName, $script:SB.InterfaceName } else { 'veth0', 'veth0' }
+        $macA = Invoke-LabNs $A "cat '/sys/class/net/$devA/address'"
+        $macB = Invoke-LabNs $B "cat '/sys/class/net/$devB/address'"
+        $log = Join-Path ([System.IO.Path]::GetTempPath()) ("l2tpD-forge-{0}.log" -f [guid]::NewGuid().ToString('N').Substring(0, 8))
+        $script:Traffic.Add((Start-LabBackgroundProcess -Namespace $B -FilePath python3 -ArgumentList @('-c', $Sender, $macA, $macB, $Type, $devB) -LogPath $log))
+        Start-Sleep -Milliseconds 200
+        $d = Test-A
+        Stop-Traffic
+        if ($Pseudowire) { $d.ReceivedPackets | Should -BeGreaterThan 0 -Because 'the forged frames went through the pseudowire' }
+        Get-Content $log -ErrorAction Ignore | Should -BeNullOrEmpty
+        Remove-Item $log -ErrorAction Ignore
+        $d.Findings.Kind | Should -Be $Expected -Because "the findings were: $($d.Findings.Message -join '; ')"
+    }
+}
+
 Describe 'Out-of-range durations' {
     It '<Command> gives <Id> naming the value' -ForEach @(
         @{ Command = 'Test-L2tpSession -Seconds 0'; Id = 'L2tp.InvalidSeconds'; Target = 0; Run = { Test-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000 -Seconds 0 -ErrorVariable e -ErrorAction SilentlyContinue; $e } }

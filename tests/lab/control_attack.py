@@ -5,6 +5,8 @@
   control_attack.py flood SECONDS         connect and send requests without ever reading a reply
   control_attack.py malformed SEED        send malformed requests; print one JSON line: replies, closed, hung
   control_attack.py linger                connect, send nothing; print the seconds until the forwarder hangs up
+  control_attack.py diagnose TUNNEL       hostile DIAGNOSE requests (l2tp-forwarder family) about TUNNEL; print one
+                                          JSON line: each case's errno (0: answered), and a burst's replies and bytes
   control_attack.py broken SECONDS        serve @l2tp-forwarder as a broken forwarder would: the family lookup is
                                           answered, every l2tp request gets a data reply without attributes
 
@@ -19,6 +21,7 @@ import time
 
 NAME = b"\0l2tp-forwarder"
 FAMILY = 0x20          # the l2tp family id the forwarder answers to (ControlServer.FamilyId)
+FWD_FAMILY = 0x21      # the l2tp-forwarder family (ForwarderGenl.FamilyId); CMD_DIAGNOSE 3, ATTR_TUNNEL_ID 11
 F_REQUEST, F_ACK, F_DUMP = 0x1, 0x4, 0x300
 
 
@@ -129,6 +132,64 @@ def malformed(seed):
     print(json.dumps({"cases": len(cases), "replies": replies, "closed": closed, "hung": hung}), flush=True)
 
 
+def replies(s, want_acks):
+    """Reads until want_acks NLMSG_ERROR messages arrived: their errnos, and the bytes read in all."""
+    errnos, total = [], 0
+    while len(errnos) < want_acks:
+        data = s.recv(65536)
+        if data == b"":
+            break
+        total += len(data)
+        o = 0
+        while o + 16 <= len(data):
+            n, t = struct.unpack_from("<IH", data, o)
+            if t == 2:
+                errnos.append(-struct.unpack_from("<i", data, o + 16)[0])
+            o += max(16, (n + 3) & ~3)
+    return errnos, total
+
+
+def diagnose(tunnel):
+    def req(attrs, seq=7):
+        return msg(FWD_FAMILY, F_REQUEST | F_ACK, seq, genl(3, attrs))
+    tid = lambda v: attr(11, struct.pack("<I", v))
+    cases = {
+        "missing": req(b""),
+        "short": req(attr(11, b"\1\0")),
+        "unknown": req(tid(4242)),
+        "max": req(tid(0xFFFFFFFF)),
+        "duplicate": req(tid(4242) + tid(tunnel)),
+        "oversize": req(tid(tunnel) + attr(250, b"y" * 60000)),
+    }
+    out = {}
+    for name, c in cases.items():
+        s = connect()
+        s.settimeout(3)
+        try:
+            s.send(c)
+            errnos, _ = replies(s, 1)
+            out[name] = errnos[0] if errnos else "closed"
+        except socket.timeout:
+            out[name] = "hung"
+        except OSError:
+            out[name] = "closed"
+        finally:
+            s.close()
+    # As many DIAGNOSE requests as one request packet holds (64 KiB): every one answered, the replies bounded.
+    burst = b"".join(req(tid(tunnel), seq=i) for i in range(2300))
+    s = connect()
+    s.settimeout(10)
+    try:
+        s.send(burst)
+        errnos, total = replies(s, 2300)
+        out["burst_acks"], out["burst_bytes"] = sum(1 for e in errnos if e == 0), total
+    except (socket.timeout, OSError) as e:
+        out["burst_acks"], out["burst_bytes"] = str(e), 0
+    finally:
+        s.close()
+    print(json.dumps(out), flush=True)
+
+
 def linger():
     s = connect()
     start = time.time()
@@ -178,6 +239,8 @@ if __name__ == "__main__":
         flood(float(sys.argv[2]))
     elif mode == "malformed":
         malformed(int(sys.argv[2]))
+    elif mode == "diagnose":
+        diagnose(int(sys.argv[2]))
     elif mode == "linger":
         linger()
     elif mode == "broken":

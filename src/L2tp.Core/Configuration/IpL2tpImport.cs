@@ -30,6 +30,8 @@ internal static class IpL2tpImport
     private sealed class State
     {
         public readonly List<(string Ns, L2tpTunnelConfiguration Tunnel)> Tunnels = new();
+        /// <summary>The ids in <see cref="Tunnels"/>: a script of many tunnels is read in linear time, not quadratic.</summary>
+        public readonly HashSet<(string Ns, uint Id)> TunnelIds = new();
         public readonly List<(string Ns, uint TunnelId, L2tpSessionConfiguration Session, string Where)> Sessions = new();
         public readonly Dictionary<(string Ns, string If), L2tpInterfaceConfiguration> Interfaces = new();
         public readonly Dictionary<(string Ns, string If), string> Masters = new();
@@ -59,6 +61,15 @@ internal static class IpL2tpImport
             pending.Append(line);
             string command = pending.ToString();
             pending.Clear();
+            Run(command);
+        }
+        // Input that ends in a continued line (pipeline lines carry no last newline): its command is not dropped.
+        if (pending.Length > 0)
+            Run(pending.ToString());
+        return Build(st);
+
+        void Run(string command)
+        {
             foreach (var part in command.Split(new[] { "&&", ";", "||" }, StringSplitOptions.None))
             {
                 var words = Words(part, startLine);
@@ -66,7 +77,6 @@ internal static class IpL2tpImport
                     Command(st, words, $"line {startLine}", defaultNamespace);
             }
         }
-        return Build(st);
     }
 
     private static string StripComment(string line)
@@ -186,6 +196,7 @@ internal static class IpL2tpImport
             else
             {
                 st.Tunnels.RemoveAll(t => t.Ns == ns && t.Tunnel.TunnelId == a.TunnelId);
+                st.TunnelIds.Remove((ns, a.TunnelId));
                 st.Sessions.RemoveAll(s => s.Ns == ns && s.TunnelId == a.TunnelId);
             }
             return;
@@ -200,7 +211,7 @@ internal static class IpL2tpImport
             if (a.Remote is null) throw Bad(where, "remote", "remote is missing.");
             if (a.Encapsulation == Encapsulation.Udp && (a.SourcePort == 0 || a.DestinationPort == 0))
                 throw Bad(where, a.SourcePort == 0 ? "udp_sport" : "udp_dport", "UDP encapsulation needs udp_sport and udp_dport.");
-            if (st.Tunnels.Any(t => t.Ns == ns && t.Tunnel.TunnelId == a.TunnelId))
+            if (!st.TunnelIds.Add((ns, a.TunnelId)))
                 throw Bad(where, a.TunnelId.ToString(CultureInfo.InvariantCulture), $"tunnel {a.TunnelId} is added twice.");
             st.Tunnels.Add((ns, new L2tpTunnelConfiguration
             {
@@ -446,18 +457,24 @@ internal static class IpL2tpImport
                 config.Namespaces.Add(n = new L2tpNamespaceConfiguration { Name = name });
             return n;
         }
+        // Indexes, first entry winning as a search would: hostile input of many thousands of lines stays linear.
+        var tunnels = new Dictionary<(string, uint), L2tpTunnelConfiguration>();
         foreach (var (ns, t) in st.Tunnels)
+        {
             Ns(ns).Tunnels.Add(t);
+            tunnels.TryAdd((ns, t.TunnelId), t);
+        }
+        var sessionIds = new HashSet<(string, uint, uint)>();
         // The kernel names an unnamed session l2tpethN, the lowest N free: in a fresh namespace, in the order made.
         var next = new Dictionary<string, int>();
         // The names the input gives (taken once, before guessed names are filled in; a guess is always below next[ns]).
         var named = st.Sessions.Where(x => x.Session.InterfaceName is not null).Select(x => (x.Ns, x.Session.InterfaceName!)).ToHashSet();
         foreach (var (ns, tunnelId, s, where) in st.Sessions)
         {
-            var tunnel = st.Tunnels.FirstOrDefault(t => t.Ns == ns && t.Tunnel.TunnelId == tunnelId).Tunnel
+            var tunnel = tunnels.GetValueOrDefault((ns, tunnelId))
                 ?? throw Bad(where, tunnelId.ToString(CultureInfo.InvariantCulture),
                     $"session {s.SessionId} is in tunnel {tunnelId}, which the input does not make{(ns == "" ? "" : $" in namespace '{ns}'")}.");
-            if (tunnel.Sessions.Any(x => x.SessionId == s.SessionId))
+            if (!sessionIds.Add((ns, tunnelId, s.SessionId)))
                 throw Bad(where, s.SessionId.ToString(CultureInfo.InvariantCulture), $"session {s.SessionId} is added twice to tunnel {tunnelId}.");
             if (s.InterfaceName is null)
             {
@@ -471,29 +488,34 @@ internal static class IpL2tpImport
             }
             tunnel.Sessions.Add(s);
         }
-        var sessionIfs = st.Sessions.Where(x => x.Session.InterfaceName is not null).Select(x => (x.Ns, x.Session.InterfaceName!)).ToHashSet();
+        var sessionIfs = new Dictionary<(string, string), L2tpSessionConfiguration>();
+        foreach (var (ns, _, s, _) in st.Sessions)
+            if (s.InterfaceName is not null)
+                sessionIfs.TryAdd((ns, s.InterfaceName), s);
+        var bridgeNames = st.Bridges.Select(b => (b.Ns, b.Bridge.Name)).ToHashSet();
+        var ports = st.Masters.ToLookup(m => (m.Key.Ns, m.Value), m => m.Key.If);
         foreach (var (ns, b) in st.Bridges)
         {
             b.Up = st.LinkUp.GetValueOrDefault((ns, b.Name));
-            b.Ports = st.Masters.Where(m => m.Key.Ns == ns && m.Value == b.Name).Select(m => m.Key.If).ToList();
+            b.Ports = ports[(ns, b.Name)].ToList();
             Ns(ns).Bridges ??= new List<L2tpBridgeConfiguration>();
             Ns(ns).Bridges!.Add(b);
         }
         foreach (var ((ns, ifName), up) in st.LinkUp)
-            if (sessionIfs.Contains((ns, ifName)))
+            if (sessionIfs.ContainsKey((ns, ifName)))
                 Interface(st, ns, ifName).Up = up;
         foreach (var ((ns, ifName), iface) in st.Interfaces)
         {
-            var s = st.Sessions.FirstOrDefault(x => x.Ns == ns && x.Session.InterfaceName == ifName).Session;
+            var s = sessionIfs.GetValueOrDefault((ns, ifName));
             if (s is not null)
                 s.Interface = iface;
-            else if (!st.Bridges.Any(b => b.Ns == ns && b.Bridge.Name == ifName))
+            else if (!bridgeNames.Contains((ns, ifName)))
                 st.Warnings.Add($"'{ifName}'{(ns == "" ? "" : $" in namespace '{ns}'")} is neither a session interface nor a bridge of the input; its settings are left out.");
         }
         foreach (var ((ns, ifName), master) in st.Masters)
-            if (!st.Bridges.Any(b => b.Ns == ns && b.Bridge.Name == master))
+            if (!bridgeNames.Contains((ns, master)))
                 st.Warnings.Add($"'{ifName}' joins bridge '{master}', which the input does not make; left out.");
-        return new Result(config, st.Warnings);
+        return new Result(config, st.Warnings.Select(L2tpException.Printable).ToList());
     }
 
     // ---- ip -j l2tp show ---------------------------------------------------------------------------------------
@@ -546,13 +568,13 @@ internal static class IpL2tpImport
             };
             var t = new L2tpTunnelConfiguration
             {
-                TunnelId = U32(e, "tunnel_id", where), PeerTunnelId = U32(e, "peer_tunnel", where), Encapsulation = encap,
+                TunnelId = Id(e, "tunnel_id", where), PeerTunnelId = Id(e, "peer_tunnel", where), Encapsulation = encap,
                 Local = Str(e, "local", where), Remote = Str(e, "peer", where),
             };
             if (encap == Encapsulation.Udp)
             {
-                t.SourcePort = (ushort)U32(e, "local_port", where);
-                t.DestinationPort = (ushort)U32(e, "peer_port", where);
+                t.SourcePort = Port(e, "local_port", where);
+                t.DestinationPort = Port(e, "peer_port", where);
                 t.UdpChecksum = e.TryGetProperty("checksum", out var c) && c.ValueKind == JsonValueKind.True;
                 if (e.TryGetProperty("checksum_tx", out var tx)) t.Udp6ChecksumTx = tx.ValueKind == JsonValueKind.True;
                 if (e.TryGetProperty("checksum_rx", out var rx)) t.Udp6ChecksumRx = rx.ValueKind == JsonValueKind.True;
@@ -566,11 +588,11 @@ internal static class IpL2tpImport
             bool send = e.TryGetProperty("send_seq", out _), recv = e.TryGetProperty("recv_seq", out _);
             var s = new L2tpSessionConfiguration
             {
-                SessionId = U32(e, "session_id", where), PeerSessionId = U32(e, "peer_session_id", where),
+                SessionId = Id(e, "session_id", where), PeerSessionId = Id(e, "peer_session_id", where),
                 InterfaceName = e.TryGetProperty("interface", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null,
-                Cookie = e.TryGetProperty("cookie", out var ck) ? ck.GetString() ?? "" : "",
-                PeerCookie = e.TryGetProperty("peer_cookie", out var pc) ? pc.GetString() ?? "" : "",
-                ReorderTimeout = e.TryGetProperty("reorder_timeout", out var rt) && rt.TryGetUInt32(out uint ms) && ms > 0 ? ms : null,
+                Cookie = e.TryGetProperty("cookie", out _) ? Str(e, "cookie", where) : "",
+                PeerCookie = e.TryGetProperty("peer_cookie", out _) ? Str(e, "peer_cookie", where) : "",
+                ReorderTimeout = e.TryGetProperty("reorder_timeout", out _) && U32(e, "reorder_timeout", where) is var ms && ms > 0 ? ms : null,
                 Sequencing = (send, recv) switch
                 {
                     (true, true) => SequencingMode.Both,
@@ -579,7 +601,7 @@ internal static class IpL2tpImport
                     _ => SequencingMode.None,
                 },
             };
-            st.Sessions.Add((ns, U32(e, "tunnel_id", where), s, where));
+            st.Sessions.Add((ns, Id(e, "tunnel_id", where), s, where));
         }
         if (sessions.Count > 0)
             st.Warnings.Add("'ip -j l2tp show session' does not report the sublayer: each session is written with l2spec_type default, the kernel's default; change it where the session was made with l2spec_type none.");
@@ -595,4 +617,13 @@ internal static class IpL2tpImport
     private static uint U32(JsonElement e, string name, string where) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetUInt32(out uint u) ? u
             : throw Bad(where, name, $"'{name}' is missing or not a 32-bit number.");
+
+    /// <summary>A tunnel or session id: 0 names none, as in a script.</summary>
+    private static uint Id(JsonElement e, string name, string where) =>
+        U32(e, name, where) is var v && v != 0 ? v : throw Bad(where, name, $"'{name}' is 0, which is no id (1 to 4294967295).");
+
+    /// <summary>A UDP port, refused out of range rather than cut to 16 bits.</summary>
+    private static ushort Port(JsonElement e, string name, string where) =>
+        U32(e, name, where) is var v && v is > 0 and <= ushort.MaxValue ? (ushort)v
+            : throw Bad(where, name, $"'{name}' {v} is not a port from 1 to 65535.");
 }

@@ -12,8 +12,9 @@ namespace L2tp.Native;
 internal static unsafe class PacketCapture
 {
     private const int AF_PACKET_ = 17, ETH_P_ALL = 0x0003, PACKET_OUTGOING = 4;
+    private const ushort ETH_P_IP = 0x0800, ETH_P_IPV6 = 0x86DD;
 
-    /// <summary>What is done with each received IP packet (IPv4 or IPv6 bytes from its header on).</summary>
+    /// <summary>What is done with each received IP packet (IPv4 or IPv6 bytes from its header on; other EtherTypes are skipped).</summary>
     public delegate void PacketHandler(ReadOnlySpan<byte> ipPacket);
 
     [StructLayout(LayoutKind.Sequential)]
@@ -28,15 +29,22 @@ internal static unsafe class PacketCapture
         public ulong Addr;
     }
 
+    [DllImport("libc", EntryPoint = "if_nametoindex")]
+    private static extern uint IfNameToIndex([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+
     [DllImport("libc", SetLastError = true, EntryPoint = "recvfrom")]
     private static extern nint RecvFrom(int fd, byte* buf, nuint len, int flags, SockAddrLl* from, uint* fromLen);
 
     /// <summary>
     /// Hands every IP packet received (not sent) in this namespace to <paramref name="onPacket"/> for
-    /// <paramref name="duration"/>, or until <paramref name="cancel"/>; returns how many it handed over.
+    /// <paramref name="duration"/>, or until <paramref name="cancel"/>; returns how many it handed over. Packets
+    /// received on <paramref name="skipInterfaces"/> (session interfaces: what came out of a pseudowire, which a host
+    /// behind its far end chose) are not handed over.
     /// </summary>
-    public static long Run(TimeSpan duration, CancellationToken cancel, PacketHandler onPacket)
+    public static long Run(TimeSpan duration, CancellationToken cancel, PacketHandler onPacket, IEnumerable<string>? skipInterfaces = null)
     {
+        var skip = (skipInterfaces ?? Array.Empty<string>()).Where(n => n.Length > 0).Select(IfNameToIndex).Where(i => i != 0)
+            .Select(i => (int)i).ToHashSet();
         int fd = Sys.Socket(AF_PACKET_, SOCK_DGRAM, (ushort)((ETH_P_ALL << 8) | (ETH_P_ALL >> 8)));
         try
         {
@@ -66,6 +74,10 @@ internal static unsafe class PacketCapture
                     if (n < 0)
                         break;
                     if (from.PktType == PACKET_OUTGOING)
+                        continue;
+                    // Every EtherType arrives from its network header on: only IP is an IP packet, whatever else reads as one.
+                    ushort proto = (ushort)System.Net.IPAddress.NetworkToHostOrder((short)from.Protocol);
+                    if (proto is not (ETH_P_IP or ETH_P_IPV6) || skip.Contains(from.IfIndex))
                         continue;
                     count++;
                     onPacket(buffer.AsSpan(0, (int)n));

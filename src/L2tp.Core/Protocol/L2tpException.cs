@@ -42,7 +42,7 @@ public sealed class L2tpException : Exception
 
     /// <summary>A broken rule of a spec, its fields marked {Field} in <paramref name="template"/>.</summary>
     public static L2tpException Rule(string errorId, L2tpErrorKind kind, object? target, string template) =>
-        new(errorId, kind, target, Fields.Replace(template, m => m.Groups[1].Value)) { Template = template };
+        new(errorId, kind, target, Fields.Replace(template, m => m.Groups[1].Value)) { Template = Printable(template) };
 
     /// <summary>The message with each {Field} worded by <paramref name="name"/>.</summary>
     public string Word(Func<string, string> name) =>
@@ -50,9 +50,28 @@ public sealed class L2tpException : Exception
 
     private static readonly System.Text.RegularExpressions.Regex Fields = new(@"\{(\w+)\}");
 
+    /// <summary>
+    /// <paramref name="text"/> with control characters but line breaks and tabs written as \uXXXX: messages quote
+    /// names and values from files, scripts and the forwarder, and none of them may drive the user's terminal.
+    /// </summary>
+    internal static string Printable(string text)
+    {
+        if (!text.Any(NotPrintable))
+            return text;
+        var b = new System.Text.StringBuilder(text.Length + 16);
+        foreach (char c in text)
+            if (NotPrintable(c))
+                b.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+            else
+                b.Append(c);
+        return b.ToString();
+    }
+
+    private static bool NotPrintable(char c) => char.IsControl(c) && c is not ('\n' or '\t');
+
     /// <summary>Creates the exception; <paramref name="errorId"/> gets the L2tp. prefix if it lacks one.</summary>
     public L2tpException(string errorId, L2tpErrorKind kind, object? target, string message, Exception? inner = null)
-        : base(message, inner)
+        : base(Printable(message), inner)
     {
         ErrorId = errorId.StartsWith("L2tp.", StringComparison.Ordinal) ? errorId : "L2tp." + errorId;
         Kind = kind;

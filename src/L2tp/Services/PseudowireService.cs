@@ -169,13 +169,15 @@ internal sealed class PseudowireService : IDisposable
         var expectations = all.Select(s => new SessionExpectation(s.SessionId, Protocol.Cookie.Parse(s.PeerCookie, "PeerCookie"),
             s.L2SpecType ?? L2SpecType.Default, s.Sequencing.HasFlag(SequencingMode.Recv), s.Mtu > 0 ? s.Mtu + 18 : 0));
         var classifier = new CaptureClassifier(tunnel, expectations, full: b.Kind == BackendKind.Kernel, others: GetTunnels(null));
+        // Every session interface of the namespace carries a far LAN's frames, never a tunnel's own packets.
+        var sessionInterfaces = GetSessions(null, null).Select(s => s.InterfaceName).ToList();
         var started = DateTime.UtcNow;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using (NetNamespace.Enter(_netns))
         {
             try
             {
-                PacketCapture.Run(window, _cancel, p => classifier.Observe(p, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+                PacketCapture.Run(window, _cancel, p => classifier.Observe(p, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), sessionInterfaces);
             }
             catch (ErrnoException e)
             {
