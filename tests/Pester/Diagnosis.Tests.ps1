@@ -192,7 +192,9 @@ while time.time() < end:
         if ($Pseudowire) { $d.ReceivedPackets | Should -BeGreaterThan 0 -Because 'the forged frames went through the pseudowire' }
         Get-Content $log -ErrorAction Ignore | Should -BeNullOrEmpty
         Remove-Item $log -ErrorAction Ignore
-        $d.Findings.Kind | Should -Be $Expected -Because "the findings were: $($d.Findings.Message -join '; ')"
+        # Silent is about this end's own traffic (its interface may send an IPv6 solicitation or two in the window, which
+        # nobody answers here), not about the forged frames: every other finding is.
+        @($d.Findings | Where-Object Kind -NE 'Silent').Kind | Should -Be $Expected -Because "the findings were: $($d.Findings.Message -join '; ')"
     }
 }
 
