@@ -84,11 +84,12 @@ internal sealed class NetlinkClient : IDisposable
     public List<NetlinkMessage> Genl(ushort familyId, byte cmd, byte version, ushort flags, Action<NetlinkWriter> attrs) =>
         Request(familyId, flags, w => { w.Genl(cmd, version); attrs(w); });
 
-    /// <summary>Resolves a generic-netlink family id by name (cached); null when the peer has no such family.</summary>
-    public ushort? ResolveFamily(string name)
+    /// <summary>Resolves a generic-netlink family id by name (cached unless <paramref name="fresh"/>); null when the peer has no such family.</summary>
+    public ushort? ResolveFamily(string name, bool fresh = false)
     {
-        if (_families.TryGetValue(name, out var id))
+        if (!fresh && _families.TryGetValue(name, out var id))
             return id;
+        _families.Remove(name);
         try
         {
             var replies = Genl(Nl.GENL_ID_CTRL, Nl.CTRL_CMD_GETFAMILY, 1, 0, w => w.StringZ(Nl.CTRL_ATTR_FAMILY_NAME, name));

@@ -12,7 +12,7 @@ namespace L2tp.Backends;
 internal abstract class GenlBackend : IL2tpBackend
 {
     private readonly NetlinkClient _client;
-    private readonly ushort _family;
+    private ushort _family;
     private readonly string _netns;
 
     /// <summary>Opened with the backend, so in the backend's network namespace.</summary>
@@ -42,8 +42,29 @@ internal abstract class GenlBackend : IL2tpBackend
     private List<NetlinkMessage> Send(byte cmd, ushort flags, Action<NetlinkWriter> attrs, string what)
     {
         Verbose?.Invoke($"{Kind} backend{InNs}: {L2tpGenl.CommandName(cmd)}{((flags & Nl.F_DUMP) == Nl.F_DUMP ? " (dump)" : "")} {what}".TrimEnd());
-        return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+        try
+        {
+            return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+        }
+        catch (NetlinkException e) when (IsFamilyLevel(e))
+        {
+            // The id may have come from a cache, and the family since been registered again under another one.
+            if (ResolveAgain() is not { } id || id == _family)
+                throw;
+            Verbose?.Invoke($"{Kind} backend{InNs}: the l2tp family is now id {id} (was {_family}); sending again");
+            _family = id;
+            return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+        }
     }
+
+    /// <summary>
+    /// What a request to a family id that no longer names the l2tp family gets back: ENOENT (no family has that id),
+    /// EOPNOTSUPP or EINVAL (another family took the id and knows no such command or attributes).
+    /// </summary>
+    private static bool IsFamilyLevel(NetlinkException e) => e.Errno == ENOENT || e.Errno == EOPNOTSUPP || e.Errno == EINVAL;
+
+    /// <summary>The family id asked for afresh, after a refusal that may mean the cached id is stale; null where there is no cache to doubt.</summary>
+    protected virtual ushort? ResolveAgain() => null;
 
     public L2tpTunnel CreateTunnel(TunnelSpec spec)
     {
