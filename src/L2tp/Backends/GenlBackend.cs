@@ -15,20 +15,24 @@ internal abstract class GenlBackend : IL2tpBackend
     private ushort _family;
     private readonly string _netns;
 
-    /// <summary>Opened with the backend, so in the backend's network namespace.</summary>
-    private readonly RtNetlink _rt = new();
+    /// <summary>Opened with the backend (or kept from an earlier one there), so in the backend's network namespace.</summary>
+    private readonly RtNetlink _rt;
 
-    protected GenlBackend(NetlinkClient client, ushort family, string netns)
+    protected GenlBackend(NetlinkClient client, ushort family, string netns, RtNetlink? rt = null)
     {
         _client = client;
         _family = family;
         _netns = netns;
+        _rt = rt ?? new RtNetlink();
     }
 
     public abstract BackendKind Kind { get; }
 
     /// <summary>The request/reply path, for a backend's requests beyond the l2tp family.</summary>
     protected NetlinkClient Client => _client;
+
+    /// <summary>The rtnetlink socket (links and routes of the backend's namespace).</summary>
+    protected RtNetlink Rt => _rt;
 
     /// <inheritdoc/>
     public virtual IReadOnlyList<DiagnosisEntry>? Diagnose(uint tunnelId) => null;
