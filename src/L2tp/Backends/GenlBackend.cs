@@ -72,12 +72,14 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public L2tpTunnel CreateTunnel(TunnelSpec spec)
     {
+        _tunnelsSeen.Clear();
         Send(L2tpGenl.CMD_TUNNEL_CREATE, 0, w => L2tpGenl.WriteTunnelCreate(w, spec), $"tunnel {spec.TunnelId}");
         return GetTunnels(spec.TunnelId).Single();
     }
 
     public void DeleteTunnel(uint tunnelId)
     {
+        _tunnelsSeen.Clear();
         Send(L2tpGenl.CMD_TUNNEL_DELETE, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId), $"tunnel {tunnelId}");
         // The kernel finishes a tunnel delete in a work queue: return only once the tunnel (its id and socket) is
         // gone, so that the next command can reuse them and Get-L2tpTunnel no longer lists it.
@@ -109,7 +111,8 @@ internal abstract class GenlBackend : IL2tpBackend
     public L2tpSession CreateSession(SessionSpec spec)
     {
         Send(L2tpGenl.CMD_SESSION_CREATE, 0, w => L2tpGenl.WriteSessionCreate(w, spec), $"session {spec.SessionId} in tunnel {spec.TunnelId}");
-        return GetSessions(spec.TunnelId, spec.SessionId).Single();
+        // The kernel answers a create with an ack alone (the session goes only to the l2tp multicast group).
+        return ReadSessions(spec.TunnelId, spec.SessionId, reuseTunnels: true).Single();
     }
 
     public void DeleteSession(uint tunnelId, uint sessionId) =>
@@ -125,7 +128,17 @@ internal abstract class GenlBackend : IL2tpBackend
         return GetSessions(change.TunnelId, change.SessionId).Single();
     }
 
-    public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null)
+    public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null) =>
+        ReadSessions(tunnelId, sessionId, reuseTunnels: false);
+
+    /// <summary>
+    /// What this backend (so this cmdlet invocation) learnt of a tunnel for a session's suggested MTU: its
+    /// encapsulation, remote and the route MTU toward it. A pipeline of sessions into one tunnel asks once, not once per
+    /// session; a tunnel created or deleted through this backend clears it, and a new invocation starts without it.
+    /// </summary>
+    private readonly Dictionary<uint, (L2tpTunnel Tunnel, int RouteMtu)> _tunnelsSeen = new();
+
+    private IReadOnlyList<L2tpSession> ReadSessions(uint? tunnelId, uint? sessionId, bool reuseTunnels)
     {
         List<NetlinkMessage> replies;
         try
@@ -146,33 +159,48 @@ internal abstract class GenlBackend : IL2tpBackend
             .Where(s => (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
             .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList();
         if (sessions.Count > 0)
-            AddMtus(sessions);
+            AddMtus(sessions, reuseTunnels);
         if (Kind == BackendKind.Kernel)
             foreach (var s in sessions)
                 Sampler.Apply(_netns, s, DateTime.UtcNow, Liveness.DefaultSilentAfter);
         return sessions;
     }
 
-    /// <summary>Fills the current and suggested MTU of each session from its interface and its tunnel's route.</summary>
-    private void AddMtus(List<L2tpSession> sessions)
+    /// <summary>
+    /// Fills the current and suggested MTU of each session from its interface and its tunnel's route; with
+    /// <paramref name="reuseTunnels"/> a tunnel already looked at by this backend is not asked for again.
+    /// </summary>
+    private void AddMtus(List<L2tpSession> sessions, bool reuseTunnels = false)
     {
         // Few sessions (New-L2tpSession, Get by id): ask for just those, so bulk creation stays linear.
         bool few = sessions.Count <= 4;
-        var tunnels = (few ? sessions.Select(s => s.TunnelId).Distinct().SelectMany(id => GetTunnels(id)) : GetTunnels())
-            .ToDictionary(t => t.TunnelId);
-        var routeMtu = new Dictionary<uint, int>();
+        var ids = sessions.Select(s => s.TunnelId).ToHashSet();
+        var seen = new Dictionary<uint, (L2tpTunnel Tunnel, int RouteMtu)>();
+        if (reuseTunnels)
+            foreach (var id in ids)
+                if (_tunnelsSeen.TryGetValue(id, out var known))
+                    seen[id] = known;
+        if (seen.Count < ids.Count)
+        {
+            var tunnels = few ? ids.Where(id => !seen.ContainsKey(id)).SelectMany(id => GetTunnels(id)) : GetTunnels();
+            foreach (var t in tunnels.Where(t => ids.Contains(t.TunnelId)))
+            {
+                // The route MTU toward the remote; 1500 where no route says (or the tunnel has no remote yet).
+                int underlay = t.Remote is null ? 1500 : _rt.RouteMtu(t.Remote) ?? 1500;
+                seen[t.TunnelId] = _tunnelsSeen[t.TunnelId] = (t, underlay);
+            }
+        }
         var links = few ? null : _rt.Links().GroupBy(l => l.Name).ToDictionary(g => g.Key, g => g.First());
         foreach (var s in sessions)
         {
             var link = links is null ? _rt.Link(s.InterfaceName) : links.GetValueOrDefault(s.InterfaceName);
             if (link is not null)
                 s.Mtu = link.Mtu;
-            if (!tunnels.TryGetValue(s.TunnelId, out var t) || t.Remote is null)
+            if (!seen.TryGetValue(s.TunnelId, out var tu) || tu.Tunnel.Remote is null)
                 continue;
-            if (!routeMtu.TryGetValue(t.TunnelId, out int underlay))
-                routeMtu[t.TunnelId] = underlay = _rt.RouteMtu(t.Remote) ?? 1500;
+            var t = tu.Tunnel;
             // The kernel does not report the sublayer; its default (and ip-l2tp's) is the 4-byte one.
-            s.SuggestedMtu = Protocol.Mtu.ForSession(underlay, t.Encapsulation,
+            s.SuggestedMtu = Protocol.Mtu.ForSession(tu.RouteMtu, t.Encapsulation,
                 t.Remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6,
                 s.Cookie.Length / 2, s.L2SpecType ?? L2SpecType.Default);
         }
