@@ -5,7 +5,8 @@
 .DESCRIPTION
     Loop: a tunnel, then -Count sessions made with one New-L2tpSession call each (timed per hundred), then removed
     with one Remove-L2tpSession call each. Many: a tunnel and -Count sessions through one pipeline into New-L2tpSession,
-    then one Get-L2tpSession of them all; the forwarder is left running for the caller to measure and kill.
+    then one Get-L2tpSession of them all; the forwarder (Managed) is left running for the caller to measure and kill,
+    the kernel's sessions (Kernel) for the guest's power-off to take.
     Output goes to $null: the figure is the cmdlet's, not the console's formatting of 1,000 objects.
 #>
 param(
@@ -49,8 +50,10 @@ else {
     $all = Get-L2tpSession
     $result.GetSeconds = $sw.Elapsed.TotalSeconds
     $result.Got = @($all).Count
-    $f = Get-L2tpForwarder
-    $result.ForwarderPid = $f.ProcessId
-    $result.StatePath = $f.StatePath
+    if ($Backend -eq 'Managed') {
+        $f = Get-L2tpForwarder
+        $result.ForwarderPid = $f.ProcessId
+        $result.StatePath = $f.StatePath
+    }
 }
 $result | ConvertTo-Json -Depth 4 | Set-Content $OutFile

@@ -29,7 +29,8 @@
                                       -> KernelLab.Result (ExitCode, Output, SerialLogPath, Duration, TimedOut, ...)
         Start-KernelLab   (the same parameters but -KeepFiles)  -> KernelLab.Run handle (VM runs in the background)
         Wait-KernelLabFile -Lab <handle> -Name <file in the share> [-TimeoutSeconds 120]   (throws if never there)
-        Wait-KernelLab    -Lab <handle> [-KeepFiles]            -> KernelLab.Result (kills QEMU at the run's deadline)
+        Wait-KernelLab    -Lab <handle> [-KeepFiles]            -> KernelLab.Result (kills QEMU at the run's deadline;
+                                      starts a QEMU that died within 30 s with an empty serial console once more)
         Stop-KernelLab    -Lab <handle> [-KeepFiles] [-PassThru] (kills QEMU now; never throws)
 
     Inside the guest the script runs as root with bash, in /mnt (the share), with GUEST_NIC (the NIC facing the TAP,
@@ -120,6 +121,8 @@ function Start-KernelLab {
         [PSTypeName('KernelLab.Image')]$Image
     )
     if (-not $Image) { $Image = Get-KernelLabDefaultImage }
+    $startParameters = @{} + $PSBoundParameters
+    $startParameters.Image = $Image
     $ipCheck = Invoke-KernelLabCommandResult -FilePath 'ip' -ArgumentList @('netns', 'exec', $Namespace, 'true')
     if ($ipCheck -ne 0) { throw "Network namespace '$Namespace' does not exist." }
 
@@ -219,6 +222,10 @@ function Start-KernelLab {
             TimeoutSeconds = $TimeoutSeconds
             Image          = $Image
             Result         = $null
+            # For the one restart of a QEMU that dies before the guest says anything (Restart-KernelLabIfStillborn).
+            StartParameters = $startParameters
+            Retried        = $false
+            RetryReason    = $null
         }
     }
     catch {
@@ -243,6 +250,38 @@ function Start-KernelLab {
         throw "Kernel lab did not start ($($err.Exception.Message)); files kept in $runDir. QEMU: $($lab.QemuCommand)"
     }
     $lab
+}
+
+# How long after its start a QEMU that exits with nothing on the serial console counts as stillborn.
+$script:StillbornSeconds = 30
+
+function Restart-KernelLabIfStillborn {
+    # Once per run: when QEMU has exited within the first StillbornSeconds having written nothing to the serial
+    # console (not even init.sh's first "kernel-lab:" line, so none of the guest's or our code ran), start it again
+    # with the same parameters and point the handle at the new run. Seen once in CI: QEMU gone after 7.5 s, serial
+    # log and qemu.log empty, and a rerun passed. Any other failure is left as it is. Returns whether it restarted.
+    param($Lab)
+    if ($Lab.Retried -or $Lab.Result -or -not $Lab.Process.HasExited) { return $false }
+    $lived = try { ($Lab.Process.ExitTime.ToUniversalTime() - $Lab.Started).TotalSeconds } catch { ([DateTime]::UtcNow - $Lab.Started).TotalSeconds }
+    $serialBytes = try { (Get-Item -LiteralPath $Lab.SerialLogPath -ErrorAction Stop).Length } catch { 0 }
+    if ($lived -ge $script:StillbornSeconds -or $serialBytes -gt 0 -or
+        (Test-Path -LiteralPath (Join-Path $Lab.RunDirectory 'control/exit-code'))) { return $false }
+    $qemuExit = try { $Lab.Process.ExitCode } catch { $null }
+    $qemuLog = (Get-KernelLabText $Lab.QemuLogPath).Trim()
+    $why = "QEMU exited {0:N1} s after it started (exit code {1}) with nothing on the serial console and {2}" -f $lived, $qemuExit,
+        $(if ($qemuLog) { "qemu.log: $qemuLog" } else { 'an empty qemu.log' })
+    Write-Warning "Kernel lab: $why; starting it once more (the first try's files are kept in $($Lab.RunDirectory))."
+    Stop-KernelLabProcess $Lab
+    try { $Lab.Process.Dispose() } catch { Write-Verbose "dispose: $_" }
+    $params = $Lab.StartParameters
+    $new = Start-KernelLab @params
+    foreach ($name in 'Id', 'Process', 'Mac', 'ShareDirectory', 'OwnShare', 'RunDirectory', 'SerialLogPath', 'QemuLogPath',
+        'OutputPath', 'PidFile', 'QemuCommand', 'Started', 'Deadline') {
+        $Lab.$name = $new.$name
+    }
+    $Lab.Retried = $true
+    $Lab.RetryReason = $why
+    $true
 }
 
 function Invoke-KernelLabCommandResult {
@@ -301,10 +340,14 @@ function Complete-KernelLab {
     $p = $Lab.Process
     $timedOut = $false
     if (-not $Kill) {
-        while (-not $p.HasExited) {
-            $left = ($Lab.Deadline - [DateTime]::UtcNow).TotalMilliseconds
-            if ($left -le 0) { $timedOut = $true; break }
-            [void]$p.WaitForExit([int][math]::Min($left, 1000))
+        while ($true) {
+            while (-not $p.HasExited) {
+                $left = ($Lab.Deadline - [DateTime]::UtcNow).TotalMilliseconds
+                if ($left -le 0) { $timedOut = $true; break }
+                [void]$p.WaitForExit([int][math]::Min($left, 1000))
+            }
+            if ($timedOut -or -not (Restart-KernelLabIfStillborn $Lab)) { break }
+            $p = $Lab.Process
         }
     }
     $killed = -not $p.HasExited
@@ -346,6 +389,8 @@ function Complete-KernelLab {
         ShareDirectory      = $Lab.ShareDirectory
         RunDirectory        = $Lab.RunDirectory
         FilesKept           = $keep
+        Retried             = $Lab.Retried
+        RetryReason         = $Lab.RetryReason
     }
     if (-not $keep) {
         Remove-Item -LiteralPath $Lab.RunDirectory -Recurse -Force -ErrorAction SilentlyContinue
@@ -376,7 +421,10 @@ function Wait-KernelLab {
     KernelLab.Result: ExitCode (null if the script never finished), Output (its stdout+stderr), TimedOut, Killed,
     Duration, BootSeconds (from starting QEMU to the script starting, host clock), GuestUptimeAtScript (the guest's
     /proc/uptime then), SerialLogPath, SerialLog, QemuLog, QemuExitCode,
-    ShareDirectory, RunDirectory, FilesKept.
+    ShareDirectory, RunDirectory, FilesKept, Retried and RetryReason (see below).
+    A QEMU that exits within 30 s of its start having written nothing to the serial console (so before init.sh ran)
+    is started once more with the same parameters, with a warning that says why; Wait-KernelLabFile does the same.
+    No other failure is retried.
     #>
     [CmdletBinding()]
     [OutputType('KernelLab.Result')]
@@ -438,6 +486,12 @@ function Wait-KernelLabFile {
     $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
     if ($Lab.Deadline -lt $deadline) { $deadline = $Lab.Deadline }
     while (-not (Test-Path -LiteralPath $path)) {
+        if (-not $Lab.Result -and $Lab.Process.HasExited -and (Restart-KernelLabIfStillborn $Lab)) {
+            $path = Join-Path $Lab.ShareDirectory $Name
+            $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+            if ($Lab.Deadline -lt $deadline) { $deadline = $Lab.Deadline }
+            continue
+        }
         $why = if ($Lab.Result -or $Lab.Process.HasExited) { 'the VM powered off first' }
         elseif ([DateTime]::UtcNow -gt $deadline) { 'timed out' }
         if ($why) {

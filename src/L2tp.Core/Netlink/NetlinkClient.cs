@@ -34,11 +34,18 @@ internal sealed class NetlinkClient : IDisposable
     public NetlinkClient(INetlinkTransport transport) => _transport = transport;
 
     /// <summary>
+    /// True when every request so far was answered to its end (ack, NLMSG_DONE or an error reply): the socket holds
+    /// no reply still on its way, so another caller may take it over (the kernel backend keeps such sockets).
+    /// </summary>
+    public bool Settled { get; private set; } = true;
+
+    /// <summary>
     /// Sends one request (built by <paramref name="body"/> after the header) and returns the data replies:
     /// for a dump every part up to NLMSG_DONE, otherwise up to the ack. An error reply throws <see cref="NetlinkException"/>.
     /// </summary>
     public List<NetlinkMessage> Request(ushort type, ushort flags, Action<NetlinkWriter> body)
     {
+        Settled = false;
         uint seq = ++_seq;
         bool dump = (flags & Nl.F_DUMP) == Nl.F_DUMP;
         _tx.Clear();
@@ -61,9 +68,11 @@ internal sealed class NetlinkClient : IDisposable
                 switch (m.Type)
                 {
                     case Nl.DONE:
+                        Settled = true;
                         return replies;
                     case Nl.ERROR:
                         var (errno, ack) = ParseError(m);
+                        Settled = errno != 0 || !dump;
                         if (errno != 0)
                             throw new NetlinkException(errno, ack);
                         if (!dump)
@@ -84,11 +93,12 @@ internal sealed class NetlinkClient : IDisposable
     public List<NetlinkMessage> Genl(ushort familyId, byte cmd, byte version, ushort flags, Action<NetlinkWriter> attrs) =>
         Request(familyId, flags, w => { w.Genl(cmd, version); attrs(w); });
 
-    /// <summary>Resolves a generic-netlink family id by name (cached); null when the peer has no such family.</summary>
-    public ushort? ResolveFamily(string name)
+    /// <summary>Resolves a generic-netlink family id by name (cached unless <paramref name="fresh"/>); null when the peer has no such family.</summary>
+    public ushort? ResolveFamily(string name, bool fresh = false)
     {
-        if (_families.TryGetValue(name, out var id))
+        if (!fresh && _families.TryGetValue(name, out var id))
             return id;
+        _families.Remove(name);
         try
         {
             var replies = Genl(Nl.GENL_ID_CTRL, Nl.CTRL_CMD_GETFAMILY, 1, 0, w => w.StringZ(Nl.CTRL_ATTR_FAMILY_NAME, name));

@@ -27,6 +27,9 @@ internal sealed class RtNetlink : IDisposable
 
     private readonly NetlinkClient _client = new(new NetlinkSocket(Nl.NETLINK_ROUTE));
 
+    /// <summary>No reply is still on its way (<see cref="NetlinkClient.Settled"/>): the socket may serve another caller.</summary>
+    public bool Settled => _client.Settled;
+
     private static void IfInfo(NetlinkWriter w, int index, uint flags = 0, uint change = 0)
     {
         Span<byte> h = stackalloc byte[IfInfoLength];

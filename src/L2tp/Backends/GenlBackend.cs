@@ -12,23 +12,27 @@ namespace L2tp.Backends;
 internal abstract class GenlBackend : IL2tpBackend
 {
     private readonly NetlinkClient _client;
-    private readonly ushort _family;
+    private ushort _family;
     private readonly string _netns;
 
-    /// <summary>Opened with the backend, so in the backend's network namespace.</summary>
-    private readonly RtNetlink _rt = new();
+    /// <summary>Opened with the backend (or kept from an earlier one there), so in the backend's network namespace.</summary>
+    private readonly RtNetlink _rt;
 
-    protected GenlBackend(NetlinkClient client, ushort family, string netns)
+    protected GenlBackend(NetlinkClient client, ushort family, string netns, RtNetlink? rt = null)
     {
         _client = client;
         _family = family;
         _netns = netns;
+        _rt = rt ?? new RtNetlink();
     }
 
     public abstract BackendKind Kind { get; }
 
     /// <summary>The request/reply path, for a backend's requests beyond the l2tp family.</summary>
     protected NetlinkClient Client => _client;
+
+    /// <summary>The rtnetlink socket (links and routes of the backend's namespace).</summary>
+    protected RtNetlink Rt => _rt;
 
     /// <inheritdoc/>
     public virtual IReadOnlyList<DiagnosisEntry>? Diagnose(uint tunnelId) => null;
@@ -42,17 +46,40 @@ internal abstract class GenlBackend : IL2tpBackend
     private List<NetlinkMessage> Send(byte cmd, ushort flags, Action<NetlinkWriter> attrs, string what)
     {
         Verbose?.Invoke($"{Kind} backend{InNs}: {L2tpGenl.CommandName(cmd)}{((flags & Nl.F_DUMP) == Nl.F_DUMP ? " (dump)" : "")} {what}".TrimEnd());
-        return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+        try
+        {
+            return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+        }
+        catch (NetlinkException e) when (IsFamilyLevel(e))
+        {
+            // The id may have come from a cache, and the family since been registered again under another one.
+            if (ResolveAgain() is not { } id || id == _family)
+                throw;
+            Verbose?.Invoke($"{Kind} backend{InNs}: the l2tp family is now id {id} (was {_family}); sending again");
+            _family = id;
+            return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+        }
     }
+
+    /// <summary>
+    /// What a request to a family id that no longer names the l2tp family gets back: ENOENT (no family has that id),
+    /// EOPNOTSUPP or EINVAL (another family took the id and knows no such command or attributes).
+    /// </summary>
+    private static bool IsFamilyLevel(NetlinkException e) => e.Errno == ENOENT || e.Errno == EOPNOTSUPP || e.Errno == EINVAL;
+
+    /// <summary>The family id asked for afresh, after a refusal that may mean the cached id is stale; null where there is no cache to doubt.</summary>
+    protected virtual ushort? ResolveAgain() => null;
 
     public L2tpTunnel CreateTunnel(TunnelSpec spec)
     {
+        _tunnelsSeen.Clear();
         Send(L2tpGenl.CMD_TUNNEL_CREATE, 0, w => L2tpGenl.WriteTunnelCreate(w, spec), $"tunnel {spec.TunnelId}");
         return GetTunnels(spec.TunnelId).Single();
     }
 
     public void DeleteTunnel(uint tunnelId)
     {
+        _tunnelsSeen.Clear();
         Send(L2tpGenl.CMD_TUNNEL_DELETE, 0, w => w.U32(L2tpGenl.ATTR_CONN_ID, tunnelId), $"tunnel {tunnelId}");
         // The kernel finishes a tunnel delete in a work queue: return only once the tunnel (its id and socket) is
         // gone, so that the next command can reuse them and Get-L2tpTunnel no longer lists it.
@@ -83,11 +110,12 @@ internal abstract class GenlBackend : IL2tpBackend
 
     public L2tpSession CreateSession(SessionSpec spec)
     {
-        // NLM_F_ECHO: the forwarder answers with the new session; the kernel ignores the flag (then a GET reads it).
+        // NLM_F_ECHO: the forwarder answers with the new session. The kernel answers a create with an ack alone (the
+        // session goes only to the l2tp multicast group), so a GET reads it there.
         var echoed = Send(L2tpGenl.CMD_SESSION_CREATE, Nl.F_ECHO, w => L2tpGenl.WriteSessionCreate(w, spec), $"session {spec.SessionId} in tunnel {spec.TunnelId}")
             .Select(r => Decode(r, L2tpGenl.ReadSession))
             .Where(s => s.TunnelId == spec.TunnelId && s.SessionId == spec.SessionId).ToList();
-        return echoed.Count == 1 ? Complete(echoed).Single() : GetSessions(spec.TunnelId, spec.SessionId).Single();
+        return echoed.Count == 1 ? Complete(echoed, reuseTunnels: true).Single() : ReadSessions(spec.TunnelId, spec.SessionId, reuseTunnels: true).Single();
     }
 
     public void DeleteSession(uint tunnelId, uint sessionId) =>
@@ -103,7 +131,17 @@ internal abstract class GenlBackend : IL2tpBackend
         return GetSessions(change.TunnelId, change.SessionId).Single();
     }
 
-    public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null)
+    public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null) =>
+        ReadSessions(tunnelId, sessionId, reuseTunnels: false);
+
+    /// <summary>
+    /// What this backend (so this cmdlet invocation) learnt of a tunnel for a session's suggested MTU: its
+    /// encapsulation, remote and the route MTU toward it. A pipeline of sessions into one tunnel asks once, not once per
+    /// session; a tunnel created or deleted through this backend clears it, and a new invocation starts without it.
+    /// </summary>
+    private readonly Dictionary<uint, (L2tpTunnel Tunnel, int RouteMtu)> _tunnelsSeen = new();
+
+    private IReadOnlyList<L2tpSession> ReadSessions(uint? tunnelId, uint? sessionId, bool reuseTunnels)
     {
         List<NetlinkMessage> replies;
         try
@@ -122,40 +160,55 @@ internal abstract class GenlBackend : IL2tpBackend
         }
         return Complete(replies.Select(r => Decode(r, L2tpGenl.ReadSession))
             .Where(s => (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
-            .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList());
+            .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList(), reuseTunnels);
     }
 
     /// <summary>Adds to sessions as the reply gave them what it lacks: their MTUs and, on the kernel, liveness.</summary>
-    private List<L2tpSession> Complete(List<L2tpSession> sessions)
+    private List<L2tpSession> Complete(List<L2tpSession> sessions, bool reuseTunnels)
     {
         if (sessions.Count > 0)
-            AddMtus(sessions);
+            AddMtus(sessions, reuseTunnels);
         if (Kind == BackendKind.Kernel)
             foreach (var s in sessions)
                 Sampler.Apply(_netns, s, DateTime.UtcNow, Liveness.DefaultSilentAfter);
         return sessions;
     }
 
-    /// <summary>Fills the current and suggested MTU of each session from its interface and its tunnel's route.</summary>
-    private void AddMtus(List<L2tpSession> sessions)
+    /// <summary>
+    /// Fills the current and suggested MTU of each session from its interface and its tunnel's route; with
+    /// <paramref name="reuseTunnels"/> a tunnel already looked at by this backend is not asked for again.
+    /// </summary>
+    private void AddMtus(List<L2tpSession> sessions, bool reuseTunnels = false)
     {
         // Few sessions (New-L2tpSession, Get by id): ask for just those, so bulk creation stays linear.
         bool few = sessions.Count <= 4;
-        var tunnels = (few ? sessions.Select(s => s.TunnelId).Distinct().SelectMany(id => GetTunnels(id)) : GetTunnels())
-            .ToDictionary(t => t.TunnelId);
-        var routeMtu = new Dictionary<uint, int>();
+        var ids = sessions.Select(s => s.TunnelId).ToHashSet();
+        var seen = new Dictionary<uint, (L2tpTunnel Tunnel, int RouteMtu)>();
+        if (reuseTunnels)
+            foreach (var id in ids)
+                if (_tunnelsSeen.TryGetValue(id, out var known))
+                    seen[id] = known;
+        if (seen.Count < ids.Count)
+        {
+            var tunnels = few ? ids.Where(id => !seen.ContainsKey(id)).SelectMany(id => GetTunnels(id)) : GetTunnels();
+            foreach (var t in tunnels.Where(t => ids.Contains(t.TunnelId)))
+            {
+                // The route MTU toward the remote; 1500 where no route says (or the tunnel has no remote yet).
+                int underlay = t.Remote is null ? 1500 : _rt.RouteMtu(t.Remote) ?? 1500;
+                seen[t.TunnelId] = _tunnelsSeen[t.TunnelId] = (t, underlay);
+            }
+        }
         var links = few ? null : _rt.Links().GroupBy(l => l.Name).ToDictionary(g => g.Key, g => g.First());
         foreach (var s in sessions)
         {
             var link = links is null ? _rt.Link(s.InterfaceName) : links.GetValueOrDefault(s.InterfaceName);
             if (link is not null)
                 s.Mtu = link.Mtu;
-            if (!tunnels.TryGetValue(s.TunnelId, out var t) || t.Remote is null)
+            if (!seen.TryGetValue(s.TunnelId, out var tu) || tu.Tunnel.Remote is null)
                 continue;
-            if (!routeMtu.TryGetValue(t.TunnelId, out int underlay))
-                routeMtu[t.TunnelId] = underlay = _rt.RouteMtu(t.Remote) ?? 1500;
+            var t = tu.Tunnel;
             // The kernel does not report the sublayer; its default (and ip-l2tp's) is the 4-byte one.
-            s.SuggestedMtu = Protocol.Mtu.ForSession(underlay, t.Encapsulation,
+            s.SuggestedMtu = Protocol.Mtu.ForSession(tu.RouteMtu, t.Encapsulation,
                 t.Remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6,
                 s.Cookie.Length / 2, s.L2SpecType ?? L2SpecType.Default);
         }

@@ -18,7 +18,14 @@ internal static class Program
         int drawn = 0;
         if (doc.RootElement.TryGetProperty("ControlPlane", out var cp))
         {
-            ControlPlane(cp, Path.Combine(args[1], "control-plane.png"));
+            ControlPlane(cp, Path.Combine(args[1], "control-plane.png"), "l2tp-forwarder: time to make a session, per hundred made",
+                "sessions in the forwarder", "ip -batch tuntap add", "per TAP", 5);
+            drawn++;
+        }
+        if (doc.RootElement.TryGetProperty("KernelControlPlane", out var kcp))
+        {
+            ControlPlane(kcp, Path.Combine(args[1], "kernel-control-plane.png"), "Kernel backend in the kernel lab (TCG): time to make a session, per hundred made",
+                "sessions in the tunnel", "ip -batch l2tp add session", "per session", 1.5);
             drawn++;
         }
         if (doc.RootElement.TryGetProperty("DataPlane", out var dp) && dp.TryGetProperty("Paths", out var paths))
@@ -31,7 +38,7 @@ internal static class Program
         }
         if (drawn == 0)
         {
-            Console.Error.WriteLine($"{args[0]} has neither ControlPlane nor DataPlane figures.");
+            Console.Error.WriteLine($"{args[0]} has no ControlPlane, KernelControlPlane or DataPlane figures.");
             return 1;
         }
         return 0;
@@ -61,7 +68,7 @@ internal static class Program
         Console.WriteLine($"Wrote {file}");
     }
 
-    private static void ControlPlane(JsonElement cp, string file)
+    private static void ControlPlane(JsonElement cp, string file, string title, string xLabel, string baseline, string per, double targetFactor)
     {
         double[] Hundreds(string name) => cp.TryGetProperty(name, out var a) && a.ValueKind == JsonValueKind.Array
             ? a.EnumerateArray().Select(e => e.GetDouble() * 1000 / 100).ToArray()   // ms per session within each hundred
@@ -89,14 +96,14 @@ internal static class Program
         {
             var perTap = ipAdd * 1000 / sessions;
             var line = plot.Add.HorizontalLine(perTap);
-            line.LegendText = $"ip -batch tuntap add ({perTap:0.00} ms per TAP)";
+            line.LegendText = $"{baseline} ({perTap:0.00} ms {per})";
             line.LinePattern = LinePattern.Dashed;
-            var target = plot.Add.HorizontalLine(perTap * 5);
-            target.LegendText = "target: 5 × ip -batch";
+            var target = plot.Add.HorizontalLine(perTap * targetFactor);
+            target.LegendText = $"target: {targetFactor} × ip -batch";
             target.LinePattern = LinePattern.Dotted;
         }
-        plot.Title("l2tp-forwarder: time to make a session, per hundred made");
-        plot.XLabel("sessions in the forwarder");
+        plot.Title(title);
+        plot.XLabel(xLabel);
         plot.YLabel("ms per session (mean over each hundred)");
         plot.Axes.SetLimitsY(0, Math.Max(1, new[] { loop, many }.SelectMany(x => x).DefaultIfEmpty(1).Max() * 1.15));
         plot.ShowLegend(Alignment.UpperRight);

@@ -61,6 +61,46 @@ cat /mnt/go-on
         }
     }
 
+    It 'starts QEMU once more, saying why, when it dies before writing anything to the serial console' {
+        # Stands for the CI flake (QEMU gone after 7.5 s, empty serial log): QEMU is killed as soon as it has made
+        # the TAP, long before init.sh's first line.
+        $lab = Start-KernelLab -Namespace $ns -Image $Image -TimeoutSeconds 120 -Script 'echo second-try-ran'
+        try {
+            $first = $lab.RunDirectory
+            [long](Get-Item -LiteralPath $lab.SerialLogPath -ErrorAction Ignore).Length | Should -Be 0
+            $lab.Process.Kill($true)
+            $r = Wait-KernelLab $lab -WarningVariable warned -WarningAction SilentlyContinue
+            $r.Retried | Should -BeTrue
+            $r.RetryReason | Should -Match 'nothing on the serial console'
+            ($warned -join "`n") | Should -Match 'starting it once more'
+            $r.RunDirectory | Should -Not -Be $first
+            $r.ExitCode | Should -Be 0 -Because $r.Output
+            $r.Output | Should -Match 'second-try-ran'
+        }
+        finally {
+            Stop-KernelLab $lab
+            Remove-Item -LiteralPath $first -Recurse -Force -ErrorAction SilentlyContinue
+        }
+    }
+
+    It 'does not start QEMU again when it dies after the guest has written to the serial console' {
+        $lab = Start-KernelLab -Namespace $ns -Image $Image -TimeoutSeconds 120 -Script 'sleep 600'
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not ((Get-Content -Raw -LiteralPath $lab.SerialLogPath -ErrorAction Ignore) -match 'kernel-lab:') -and [DateTime]::UtcNow -lt $deadline) {
+                Start-Sleep -Milliseconds 100
+            }
+            $lab.Process.Kill($true)
+            $r = Wait-KernelLab $lab -WarningAction SilentlyContinue
+            $r.Retried | Should -BeFalse
+            $r.ExitCode | Should -BeNullOrEmpty
+        }
+        finally {
+            Stop-KernelLab $lab
+            if ($r) { Remove-Item -LiteralPath $r.RunDirectory -Recurse -Force -ErrorAction SilentlyContinue }
+        }
+    }
+
     It 'kills QEMU at the timeout' {
         $r = Invoke-KernelLab -Namespace $ns -Image $Image -TimeoutSeconds 15 -Script 'echo started; sleep 600' -WarningAction SilentlyContinue
         $r.TimedOut | Should -BeTrue

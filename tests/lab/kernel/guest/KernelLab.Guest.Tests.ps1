@@ -227,6 +227,53 @@ Describe 'Backend selection in the guest (a kernel with L2TP)' -Skip:$NotInGuest
     }
 }
 
+Describe 'What one pwsh keeps of the Kernel backend between cmdlet calls' -Skip:$NotInGuest {
+    BeforeAll { Remove-LabL2tpConfig -Namespace $A -Backend Kernel }
+    AfterEach { Remove-LabL2tpConfig -Namespace $A -Backend Kernel }
+
+    It 'a cached l2tp family id gone stale (as after l2tp_netlink is loaded again) is looked up again and the request sent again' {
+        $null = Get-L2tpTunnel -Backend Kernel -netns $A -ErrorAction Stop
+        # The id a reloaded l2tp_netlink leaves behind: one that names no family now (the kernel answers ENOENT).
+        $families = [L2tp.Commands.NewL2tpSessionCommand].Assembly.GetType('L2tp.Backends.KernelBackend', $true).GetField('Families', [System.Reflection.BindingFlags]'NonPublic,Static').GetValue($null)
+        @($families.Keys).Count | Should -BeGreaterThan 0
+        foreach ($k in @($families.Keys)) { $families[$k] = [uint16]0xFFF0 }
+        $t = New-L2tpTunnel -Backend Kernel -netns $A -TunnelId 3410 -PeerTunnelId 4410 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5410 -DestinationPort 6410 -ErrorAction Stop -Verbose 4>&1
+        ($t | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" | Should -Match 'the l2tp family is now id \d+ \(was 65520\)'
+        ($t | Where-Object { $_ -is [L2tp.L2tpTunnel] }).TunnelId | Should -Be 3410
+        (Get-LabIpL2tp $A tunnel).tunnel_id | Should -Be @(3410)
+        @($families.Values) | Should -Not -Contain ([uint16]0xFFF0)
+    }
+
+    It 'New-L2tpSession in a pipeline (tunnel and route MTU asked once) returns what Get-L2tpSession then reads of each session' {
+        $null = New-L2tpTunnel -Backend Kernel -netns $A -TunnelId 3411 -PeerTunnelId 4411 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5411 -DestinationPort 6411 -ErrorAction Stop
+        $made = 1..3 | ForEach-Object { [pscustomobject]@{ TunnelId = 3411; SessionId = 1410 + $_; PeerSessionId = 2410 + $_; Cookie = if ($_ -eq 2) { 'a1b2c3d4' } } } |
+            New-L2tpSession -Backend Kernel -netns $A -ErrorAction Stop
+        $made.Count | Should -Be 3
+        foreach ($m in $made) {
+            $g = Get-L2tpSession -Backend Kernel -netns $A -TunnelId 3411 -SessionId $m.SessionId -ErrorAction Stop
+            "$($m.InterfaceName) $($m.Mtu) $($m.SuggestedMtu) $($m.Cookie)" | Should -Be "$($g.InterfaceName) $($g.Mtu) $($g.SuggestedMtu) $($g.Cookie)"
+            $m.Mtu | Should -BeGreaterThan 0
+            $m.SuggestedMtu | Should -BeGreaterThan 0
+        }
+        $made[1].SuggestedMtu | Should -Be ($made[0].SuggestedMtu - 4) -Because 'a 4-byte cookie costs 4 bytes of MTU'
+    }
+
+    It 'a namespace the cmdlets worked in goes away with ip netns del (no socket of theirs keeps it)' {
+        $x = New-LabNamespace -Prefix 'kX'
+        try {
+            ip link add kxv0 netns $x type veth peer name kxv1 netns $B
+            $LASTEXITCODE | Should -Be 0
+            foreach ($i in 1..3) { $null = Get-L2tpTunnel -Backend Kernel -netns $x -ErrorAction Stop }
+            $null = New-L2tpTunnel -Backend Kernel -netns $x -TunnelId 3412 -PeerTunnelId 4412 -Local 192.0.2.9 -Remote 192.0.2.10 -SourcePort 5412 -DestinationPort 6412 -ErrorAction SilentlyContinue
+        }
+        finally {
+            ip netns del $x
+        }
+        # The veth's peer in $B goes only when the namespace is destroyed, which an open socket there would prevent.
+        Wait-LabCondition -TimeoutSeconds 30 -IntervalMilliseconds 200 { -not (ip -n $B link show kxv1 2>$null) } | Should -BeTrue
+    }
+}
+
 Describe 'Test-L2tpSession -Backend Kernel: the kernel end names <Name> that the managed peer sends' -Skip:$NotInGuest -ForEach @(
     @{ Name = 'a wrong cookie'; ASession = @{ PeerCookie = '0a0b0c0d' }; BTunnel = @{}; BSession = @{ Cookie = '01020304' }; Kind = 'CookieMismatch'; Actual = '01020304'
         Message = "the peer sends cookie 01020304; this session's PeerCookie is 0a0b0c0d*" }
