@@ -71,6 +71,13 @@ internal sealed unsafe class ControlServer : IDisposable
         write(_wake, &one, 8);
     }
 
+    /// <summary>Whether a connection waits in the listen backlog (a poll that does not wait).</summary>
+    private bool ConnectionPending()
+    {
+        var p = new pollfd { fd = _listen, events = (short)POLLIN };
+        return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
+    }
+
     /// <summary>Poll slots before the clients': the listener, the forwarder's events, the wake fd.</summary>
     private const int Fixed = 3;
 
@@ -113,7 +120,9 @@ internal sealed unsafe class ControlServer : IDisposable
             if (_fwd.SnapshotStale && now - _fwd.LastChange >= QuietBeforeSnapshot)
                 _fwd.CompactIfStale();
             bool empty = _fwd.TunnelCount == 0 && _clients.Count == 0;
-            if (idle != System.Threading.Timeout.InfiniteTimeSpan && empty && (servedAny || now - started > idle))
+            // A client already connecting (in the listen backlog, not yet accepted) is served first: exiting under it
+            // would reset its connection before its first request is read.
+            if (idle != System.Threading.Timeout.InfiniteTimeSpan && empty && (servedAny || now - started > idle) && !ConnectionPending())
             {
                 Log.Info("no tunnel and no client left: exiting");
                 return;
