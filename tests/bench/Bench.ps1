@@ -17,12 +17,14 @@
     the bare veth, a kernel VXLAN tunnel (where the kernel has VXLAN), QEMU's -netdev l2tpv3 (a userspace L2TPv3
     forwarder: the peer to beat), and our pseudowire, with the forwarder's TAP offloads off (frame by frame,
     L2TP_FORWARDER_OFFLOAD=0) with -UdpChecksum off, on with -UdpChecksum off (the kernel's bytes), and the default
-    (IPv4 UDP checksums on, so UDP GSO and GRO). iperf3 TCP for -Seconds each, the median ping RTT, 64-byte frames
+    (IPv4 UDP checksums on, so UDP GSO and GRO). -Rounds rounds (median kept) of iperf3 TCP for -Seconds, the median ping RTT, 64-byte frames
     (iperf3 UDP -l 18) delivered per second, and the forwarders' CPU while idle. Prints each target of issue 11 with
     its ratio to the baseline of the same run, and writes out/bench/bench.json and bench.md.
 #>
 param(
     [int] $Seconds = 5,
+    # Data plane: rounds of each path's measurements; each figure is their median.
+    [int] $Rounds = 3,
     [string] $Module = (Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'),
     [ValidateSet('All', 'DataPlane', 'ControlPlane', 'KernelControlPlane')] [string] $Part = 'All',
     # Control plane: sessions made one cmdlet call each, and sessions held for the list/RSS/idle figures.
@@ -46,25 +48,31 @@ function ns([string] $n, [string] $cmd) {
     $out
 }
 
-# iperf3 TCP for -Seconds, the median ping RTT of 200 pings 5 ms apart, and the rate of 64-byte frames delivered
+# -Rounds rounds of: iperf3 TCP for -Seconds, the median ping RTT of 200 pings 5 ms apart, and the rate of 64-byte frames delivered
 # (iperf3 UDP with 18-byte payloads: 14 Ethernet + 20 IP + 8 UDP + 18 = 60 bytes, 64 with the FCS), all from $a to
 # $target in $b. -Forwarders: processes whose CPU while idle (3 s after the traffic) is reported.
 function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target, [int[]] $Forwarders = @()) {
-    ns $b 'iperf3 -s -D -1 -p 5201 >/dev/null' | Out-Null
-    Start-Sleep -Milliseconds 300
-    $json = ns $a "iperf3 -c $target -p 5201 -t $Seconds -J" | Out-String | ConvertFrom-Json
-    $gbps = $json.end.sum_received.bits_per_second / 1e9
-    $times = @(ns $a "ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
-    $rtt = if ($times.Count) { $times[[int][math]::Floor($times.Count / 2)] } else { [double]::NaN }
-    ns $b 'iperf3 -s -D -1 -p 5202 >/dev/null' | Out-Null
-    Start-Sleep -Milliseconds 300
-    # Where small frames are lost: datagrams the receiving iperf3's socket had no room for (it did not get the CPU to
-    # read them) are UdpRcvbufErrors in B; the rest of the gap between sent and delivered is on the path.
-    $rcvbuf0 = Get-UdpRcvbufErrors $b
-    $udp = ns $a "iperf3 -c $target -p 5202 -u -l 18 -b 0 -t $Seconds -J" | Out-String | ConvertFrom-Json
-    $rcvbuf = (Get-UdpRcvbufErrors $b) - $rcvbuf0
-    $pps = $udp.end.sum_received.bytes / 18 / $udp.end.sum_received.seconds
-    $sentPps = $udp.end.sum_sent.bytes / 18 / $udp.end.sum_sent.seconds
+    # $Rounds rounds of each figure, the median kept: on this VM one 5-s run can be a third off the next.
+    $rounds = foreach ($round in 1..$Rounds) {
+        ns $b 'iperf3 -s -D -1 -p 5201 >/dev/null' | Out-Null
+        Start-Sleep -Milliseconds 300
+        $json = ns $a "iperf3 -c $target -p 5201 -t $Seconds -J" | Out-String | ConvertFrom-Json
+        $times = @(ns $a "ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
+        ns $b 'iperf3 -s -D -1 -p 5202 >/dev/null' | Out-Null
+        Start-Sleep -Milliseconds 300
+        # Where small frames are lost: datagrams the receiving iperf3's socket had no room for (it did not get the CPU
+        # to read them) are UdpRcvbufErrors in B; the rest of the gap between sent and delivered is on the path.
+        $rcvbuf0 = Get-UdpRcvbufErrors $b
+        $udp = ns $a "iperf3 -c $target -p 5202 -u -l 18 -b 0 -t $Seconds -J" | Out-String | ConvertFrom-Json
+        $rcvbuf = (Get-UdpRcvbufErrors $b) - $rcvbuf0
+        [pscustomobject]@{
+            Gbps = $json.end.sum_received.bits_per_second / 1e9
+            RttUs = if ($times.Count) { $times[[int][math]::Floor($times.Count / 2)] } else { [double]::NaN }
+            Pps = $udp.end.sum_received.bytes / 18 / $udp.end.sum_received.seconds
+            SentPps = $udp.end.sum_sent.bytes / 18 / $udp.end.sum_sent.seconds
+            DropPps = $rcvbuf / $udp.end.sum_received.seconds
+        }
+    }
     $idle = $null
     if ($Forwarders.Count) {
         Start-Sleep -Seconds 1
@@ -73,8 +81,16 @@ function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target
         Start-Sleep -Seconds 3
         $idle = [math]::Round(100.0 * ((($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum) - $t0) / 100 / $sw.Elapsed.TotalSeconds, 2)
     }
-    [pscustomobject]@{ Path = $name; Gbps = [math]::Round($gbps, 3); RttUs = [math]::Round($rtt); Kpps64 = [math]::Round($pps / 1000, 1)
-        SentKpps64 = [math]::Round($sentPps / 1000, 1); ReceiverDropKpps64 = [math]::Round($rcvbuf / $udp.end.sum_received.seconds / 1000, 1); IdleCpuPercent = $idle }
+    [pscustomobject]@{ Path = $name; Gbps = [math]::Round((Get-Median $rounds.Gbps), 3); RttUs = [math]::Round((Get-Median $rounds.RttUs))
+        Kpps64 = [math]::Round((Get-Median $rounds.Pps) / 1000, 1); SentKpps64 = [math]::Round((Get-Median $rounds.SentPps) / 1000, 1)
+        ReceiverDropKpps64 = [math]::Round((Get-Median $rounds.DropPps) / 1000, 1); IdleCpuPercent = $idle
+        GbpsRounds = @($rounds.Gbps | ForEach-Object { [math]::Round($_, 2) }); RttUsRounds = @($rounds.RttUs); Kpps64Rounds = @($rounds.Pps | ForEach-Object { [math]::Round($_ / 1000, 1) }) }
+}
+
+# The middle value (the mean of the two middle ones for an even count).
+function Get-Median([double[]] $values) {
+    $sorted = @($values | Sort-Object)
+    if ($sorted.Count % 2) { $sorted[($sorted.Count - 1) / 2] } else { ($sorted[$sorted.Count / 2 - 1] + $sorted[$sorted.Count / 2]) / 2 }
 }
 
 # The namespace's UDP RcvbufErrors (/proc/net/snmp): datagrams dropped because a socket's receive buffer was full.
