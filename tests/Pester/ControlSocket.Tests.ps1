@@ -22,6 +22,13 @@ BeforeAll {
     function Start-Attack([string[]] $ArgumentList, [switch] $Nobody, [string] $Namespace = $A) {
         Start-LabCallerProcess -Namespace $Namespace -Nobody:$Nobody -FilePath /usr/bin/python3 -ArgumentList (@($Attack) + $ArgumentList)
     }
+    # Runs control_attack.py as root to its end (at most a minute) and returns the JSON line it printed.
+    function Invoke-Attack([string[]] $ArgumentList) {
+        $p = Start-Attack -ArgumentList $ArgumentList
+        $line = $p.StandardOutput.ReadLine()
+        $p.WaitForExit(60000) | Should -BeTrue
+        $line | ConvertFrom-Json
+    }
     function Measure-Get {
         $sw = [System.Diagnostics.Stopwatch]::StartNew()
         $t = @(Get-L2tpTunnel -netns $A -ErrorAction Stop)
@@ -75,10 +82,7 @@ Describe 'Under attack from local clients' {
 Describe 'Malformed requests' {
     It 'each gets an error reply or a closed connection, never a hang, and the forwarder serves on' {
         $before = Get-ForwarderPid $A
-        $p = Start-Attack -ArgumentList 'malformed', '9'
-        $line = $p.StandardOutput.ReadLine()
-        $p.WaitForExit(60000) | Should -BeTrue
-        $r = $line | ConvertFrom-Json
+        $r = Invoke-Attack 'malformed', '9'
         $r.hung | Should -Be 0
         ($r.replies + $r.closed) | Should -Be $r.cases
         Get-ForwarderPid $A | Should -Be $before
@@ -87,10 +91,8 @@ Describe 'Malformed requests' {
 
     It 'answers hostile DIAGNOSE requests with EINVAL or ENODEV, a 64 KiB burst of them in bounded replies, and refuses uid 65534' {
         $before = Get-ForwarderPid $A
-        $p = Start-Attack -ArgumentList 'diagnose', '3000'
-        $line = $p.StandardOutput.ReadLine()
-        $p.WaitForExit(60000) | Should -BeTrue
-        $r = $line | ConvertFrom-Json
+        $r = Invoke-Attack 'diagnose', '3000'
+        $line = $r | ConvertTo-Json -Compress
         ($r.missing, $r.short, $r.unknown, $r.max) | Should -Be 22, 22, 19, 19 -Because $line
         # The last of two tunnel ids counts, as in nla_parse; an unknown attribute is ignored.
         ($r.duplicate, $r.oversize) | Should -Be 0, 0 -Because $line
