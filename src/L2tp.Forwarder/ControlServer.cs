@@ -71,6 +71,9 @@ internal sealed unsafe class ControlServer : IDisposable
         write(_wake, &one, 8);
     }
 
+    /// <summary>How long a used forwarder with no tunnel and no client waits before it exits.</summary>
+    private static readonly TimeSpan ExitLinger = TimeSpan.FromSeconds(1);
+
     /// <summary>Whether a connection waits in the listen backlog (a poll that does not wait).</summary>
     private bool ConnectionPending()
     {
@@ -85,9 +88,9 @@ internal sealed unsafe class ControlServer : IDisposable
     /// How long poll may sleep: until the next deadline (an unprivileged client's grace, a stalled reply, the idle exit
     /// of a forwarder nobody used, the snapshot after a burst of changes), else for ever. An idle forwarder wakes for nothing.
     /// </summary>
-    private int Timeout(DateTime now, DateTime started, TimeSpan idle, bool waitingForFirst)
+    private int Timeout(DateTime now, DateTime started, TimeSpan idle, bool waitingForFirst, DateTime? lingerUntil)
     {
-        DateTime? next = waitingForFirst && idle != System.Threading.Timeout.InfiniteTimeSpan ? started + idle : null;
+        DateTime? next = waitingForFirst && idle != System.Threading.Timeout.InfiniteTimeSpan ? started + idle : lingerUntil;
         if (_fwd.SnapshotStale && (next is null || _fwd.LastChange + QuietBeforeSnapshot < next))
             next = _fwd.LastChange + QuietBeforeSnapshot;
         foreach (var c in _clients)
@@ -111,6 +114,7 @@ internal sealed unsafe class ControlServer : IDisposable
     {
         var started = DateTime.UtcNow;
         bool servedAny = false;
+        DateTime? emptySince = null;
         var fds = new pollfd[Fixed + MaxClients];
         var polled = new Client?[fds.Length];
         while (!_stop)
@@ -120,9 +124,12 @@ internal sealed unsafe class ControlServer : IDisposable
             if (_fwd.SnapshotStale && now - _fwd.LastChange >= QuietBeforeSnapshot)
                 _fwd.CompactIfStale();
             bool empty = _fwd.TunnelCount == 0 && _clients.Count == 0;
-            // A client already connecting (in the listen backlog, not yet accepted) is served first: exiting under it
-            // would reset its connection before its first request is read.
-            if (idle != System.Threading.Timeout.InfiniteTimeSpan && empty && (servedAny || now - started > idle) && !ConnectionPending())
+            emptySince = empty ? emptySince ?? now : null;
+            // Once used, a forwarder left with nothing lingers a moment before it exits, and a client already connecting
+            // (in the listen backlog, not yet accepted) is served first: a cmdlet that connects as the last tunnel goes
+            // (Remove-L2tpTunnel, then Get-L2tpTunnel) must not have its connection reset under its first request.
+            bool done = servedAny ? now - emptySince >= ExitLinger : now - started > idle;
+            if (idle != System.Threading.Timeout.InfiniteTimeSpan && empty && done && !ConnectionPending())
             {
                 Log.Info("no tunnel and no client left: exiting");
                 return;
@@ -141,7 +148,8 @@ internal sealed unsafe class ControlServer : IDisposable
             }
             int ready;
             fixed (pollfd* p = fds)
-                ready = poll(p, (ulong_t)(ulong)n, Timeout(now, started, idle, empty && !servedAny));
+                ready = poll(p, (ulong_t)(ulong)n, Timeout(now, started, idle, empty && !servedAny,
+                    empty && servedAny && idle != System.Threading.Timeout.InfiniteTimeSpan ? emptySince + ExitLinger : null));
             if (ready <= 0)
                 continue;
             // Before any request: a link deleted before a request was sent is gone for that request.

@@ -232,10 +232,12 @@ Describe 'What one pwsh keeps of the Kernel backend between cmdlet calls' -Skip:
     AfterEach { Remove-LabL2tpConfig -Namespace $A -Backend Kernel }
 
     It 'a cached l2tp family id gone stale (as after l2tp_netlink is loaded again) is looked up again and the request sent again' {
-        $null = Get-L2tpTunnel -Backend Kernel -netns $A -ErrorAction Stop
         # The id a reloaded l2tp_netlink leaves behind: one that names no family now (the kernel answers ENOENT).
         $families = [L2tp.Commands.NewL2tpSessionCommand].Assembly.GetType('L2tp.Backends.KernelBackend', $true).GetField('Families', [System.Reflection.BindingFlags]'NonPublic,Static').GetValue($null)
-        @($families.Keys).Count | Should -BeGreaterThan 0
+        # Only $A's entry from here on (earlier tests of this pwsh cached other namespaces', which nothing here asks for).
+        $families.Clear()
+        $null = Get-L2tpTunnel -Backend Kernel -netns $A -ErrorAction Stop
+        @($families.Keys).Count | Should -Be 1
         foreach ($k in @($families.Keys)) { $families[$k] = [uint16]0xFFF0 }
         $t = New-L2tpTunnel -Backend Kernel -netns $A -TunnelId 3410 -PeerTunnelId 4410 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5410 -DestinationPort 6410 -ErrorAction Stop -Verbose 4>&1
         ($t | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" | Should -Match 'the l2tp family is now id \d+ \(was 65520\)'
