@@ -202,6 +202,9 @@ Describe 'Backend selection in the guest (a kernel with L2TP)' -Skip:$NotInGuest
         @(Get-L2tpTunnel -Backend Kernel -netns $A -ErrorAction Stop).Count | Should -Be 0
         Remove-L2tpTunnel -netns $A -TunnelId 3401 -ErrorAction Stop
         @(Get-L2tpTunnel -netns $A -ErrorAction Stop).Count | Should -Be 0
+        # The forwarder exits a second after its last tunnel: gone before the next test counts forwarders.
+        Wait-LabCondition -TimeoutSeconds 30 { @(Get-LabNamespaceProcess -Namespace $A -CommandLinePattern 'l2tp-forwarder').Count -eq 0 } |
+            Should -BeTrue -Because 'a forwarder left with no tunnel exits by itself'
     }
 
     It '-Backend Kernel, given or bound from a piped kernel object, wins over L2TP_BACKEND=Managed' {
