@@ -24,7 +24,8 @@ internal sealed unsafe class TapDevice : IDisposable
 
     /// <summary>
     /// Whether this kernel takes UDP super-frames written to a TAP (VIRTIO_NET_HDR_GSO_UDP_L4, Linux 6.2 and later):
-    /// learnt at the first TAP opened with offloads, from whether it accepts TUN_F_USO4/6, which came with them.
+    /// learnt at the first TAP this forwarder makes with offloads, from whether it accepts TUN_F_USO4/6, which came with
+    /// them (a forwarder that only attaches to TAPs of an earlier one learns it at its first new session).
     /// </summary>
     public static bool UdpGsoWrites { get; private set; }
     private static int _usoProbed;
@@ -100,7 +101,9 @@ internal sealed unsafe class TapDevice : IDisposable
             close(fd);
             throw new ErrnoException(e, $"TUNSETOFFLOAD({actual})");
         }
-        if (offload && Interlocked.Exchange(ref _usoProbed, 1) == 0)
+        // Only on a TAP just made (down, so nothing can be queued for reading meanwhile): for the instant USO is set, the
+        // stack could hand a UDP super-frame to a live TAP's reader, and TxLoop would drop it.
+        if (offload && exclusive && Interlocked.Exchange(ref _usoProbed, 1) == 0)
         {
             try
             {
