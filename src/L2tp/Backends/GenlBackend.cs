@@ -65,7 +65,7 @@ internal abstract class GenlBackend : IL2tpBackend
     /// What a request to a family id that no longer names the l2tp family gets back: ENOENT (no family has that id),
     /// EOPNOTSUPP or EINVAL (another family took the id and knows no such command or attributes).
     /// </summary>
-    private static bool IsFamilyLevel(NetlinkException e) => e.Errno == ENOENT || e.Errno == EOPNOTSUPP || e.Errno == EINVAL;
+    internal static bool IsFamilyLevel(NetlinkException e) => e.Errno == ENOENT || e.Errno == EOPNOTSUPP || e.Errno == EINVAL;
 
     /// <summary>The family id asked for afresh, after a refusal that may mean the cached id is stale; null where there is no cache to doubt.</summary>
     protected virtual ushort? ResolveAgain() => null;

@@ -10,21 +10,23 @@ namespace L2tp.Backends;
 /// <summary>The backend for kernels without L2TP: the same genl requests, sent to this namespace's l2tp-forwarder.</summary>
 internal sealed class ManagedBackend : GenlBackend
 {
-    private ManagedBackend(NetlinkClient client, ushort family, string netns) : base(client, family, netns) { }
+    /// <summary>The connection the requests go over, and the forwarder's identity its family ids are known by.</summary>
+    private readonly ForwarderLink _link;
+
+    private ManagedBackend(ForwarderLink link, ushort family, string netns) : base(link.Client, family, netns) => _link = link;
 
     public override BackendKind Kind => BackendKind.Managed;
 
     /// <summary>The forwarder's diagnosis table of the tunnel (its own family's DIAGNOSE); a refusal is the NetlinkException it is.</summary>
     public override IReadOnlyList<Protocol.DiagnosisEntry>? Diagnose(uint tunnelId)
     {
-        ushort family = Client.ResolveFamily(ForwarderGenl.FamilyName)
-            ?? throw new L2tpException("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, ForwarderGenl.FamilyName,
-                $"This l2tp-forwarder predates the '{ForwarderGenl.FamilyName}' family; restart it with Stop-L2tpForwarder.");
         Verbose?.Invoke($"Managed backend: DIAGNOSE tunnel {tunnelId}");
-        var reply = Client.Genl(family, ForwarderGenl.CMD_DIAGNOSE, ForwarderGenl.Version, 0,
-            w => w.U32(ForwarderGenl.ATTR_TUNNEL_ID, tunnelId)).Single();
+        var reply = _link.Request(ForwarderGenl.CMD_DIAGNOSE, w => w.U32(ForwarderGenl.ATTR_TUNNEL_ID, tunnelId)).Single();
         return ForwarderGenl.ReadDiagnosis(reply.GenlAttributes);
     }
+
+    /// <summary>The l2tp family's id asked of the forwarder again, after a request under the known one was refused.</summary>
+    protected override ushort? ResolveAgain() => _link.Family(L2tpGenl.FamilyName, fresh: true);
 
     /// <summary>State entries the forwarder set aside at its start, reported once: to the first cmdlet that connects.</summary>
     public IReadOnlyList<string> Warnings { get; private init; } = Array.Empty<string>();
@@ -67,7 +69,7 @@ internal sealed class ManagedBackend : GenlBackend
             ushort family = link.Family(L2tpGenl.FamilyName)
                 ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
                     "l2tp-forwarder did not answer the l2tp family lookup.");
-            return new ManagedBackend(link.Client, family, netns) { Verbose = verbose, Warnings = link.TakeRejectWarnings() };
+            return new ManagedBackend(link, family, netns) { Verbose = verbose, Warnings = link.TakeRejectWarnings() };
         }
         catch
         {

@@ -17,12 +17,11 @@ internal static class ForwarderService
     public static L2tpForwarder? Get(string netns)
     {
         using var scope = NetNamespace.Enter(netns);
-        if (Connect(netns) is not { } conn)
+        using var link = ForwarderLink.TryOpen(netns, null, default);
+        if (link is null)
             return null;
-        var (link, family) = conn;
-        using var _ = link;
-        var (client, pid) = (link.Client, link.Server.Pid);
-        var a = Call(client, family, ForwarderGenl.CMD_INFO, _ => { }, netns).Single().GenlAttributes;
+        int pid = link.Server.Pid;
+        var a = Call(link, ForwarderGenl.CMD_INFO, _ => { }, netns).Single().GenlAttributes;
         return new L2tpForwarder
         {
             // Ours (SO_PEERCRED) is right in this pid namespace; the forwarder's own number may not be.
@@ -46,12 +45,11 @@ internal static class ForwarderService
     public static bool Stop(string netns, TimeSpan timeout)
     {
         using var scope = NetNamespace.Enter(netns);
-        if (Connect(netns) is not { } conn)
+        using var link = ForwarderLink.TryOpen(netns, null, default);
+        if (link is null)
             return false;
-        var (link, family) = conn;
-        using var _ = link;
-        var (client, pid) = (link.Client, link.Server.Pid);
-        Call(client, family, ForwarderGenl.CMD_STOP, _ => { }, netns);
+        int pid = link.Server.Pid;
+        Call(link, ForwarderGenl.CMD_STOP, _ => { }, netns);
         var sw = Stopwatch.StartNew();
         while (IsAlive(pid))
         {
@@ -66,30 +64,12 @@ internal static class ForwarderService
     private static L2tpRejectedEntry ToEntry(ForwarderGenl.RejectedEntry r) =>
         new() { Time = r.Time, What = r.What, Reason = r.Reason, Entry = r.Entry };
 
-    private static (ForwarderLink Link, ushort Family)? Connect(string netns)
-    {
-        var link = ForwarderLink.TryOpen(netns, null, default);
-        if (link is null)
-            return null;
-        try
-        {
-            ushort family = link.Family(ForwarderGenl.FamilyName)
-                ?? throw new L2tpException("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, link.Server.Pid,
-                    $"l2tp-forwarder {link.Server.Pid}{InNs(netns)} predates the '{ForwarderGenl.FamilyName}' control family; stop it with kill -TERM {link.Server.Pid} and run a cmdlet to start the current one.");
-            return (link, family);
-        }
-        catch
-        {
-            link.Dispose();
-            throw;
-        }
-    }
-
-    private static List<NetlinkMessage> Call(NetlinkClient client, ushort family, byte cmd, Action<NetlinkWriter> attrs, string netns)
+    /// <summary>A request of the forwarder's own family; its refusal in words (a forwarder without the family: L2tp.ForwarderTooOld).</summary>
+    private static List<NetlinkMessage> Call(ForwarderLink link, byte cmd, Action<NetlinkWriter> attrs, string netns)
     {
         try
         {
-            return client.Genl(family, cmd, ForwarderGenl.Version, 0, attrs);
+            return link.Request(cmd, attrs);
         }
         catch (NetlinkException e)
         {
