@@ -118,6 +118,14 @@ internal sealed class ForwarderLink : IDisposable
         new("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, Server.Pid,
             $"l2tp-forwarder {Server.Pid}{InNs(_netns)} predates the '{ForwarderGenl.FamilyName}' control family; stop it with kill -TERM {Server.Pid} and run a cmdlet to start the current one.");
 
+    /// <summary>
+    /// Whether the forwarder closed the connection with the request still unread: a send that found it closed (EPIPE), or
+    /// a reset (ECONNRESET: a unix socket closed with data unread, or a connection never accepted, as when the forwarder
+    /// closes its listener in its idle exit just as a cmdlet connects). Sending the request again cannot do it twice;
+    /// a connection closed after the request was read ends in EOF instead.
+    /// </summary>
+    public static bool Unread(L2tpException e) => e.ErrorId == "L2tp.ForwarderConnectionLost" && (e.Errno == ECONNRESET || e.Errno == EPIPE);
+
     /// <summary>The forwarder's own refusal, with its reason (e.g. root only in a user namespace of one's own).</summary>
     public L2tpException Denied(NetlinkException e) =>
         new("L2tp.PermissionDenied", L2tpErrorKind.PermissionDenied, string.IsNullOrEmpty(_netns) ? null : _netns,

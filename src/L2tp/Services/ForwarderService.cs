@@ -17,11 +17,9 @@ internal static class ForwarderService
     public static L2tpForwarder? Get(string netns)
     {
         using var scope = NetNamespace.Enter(netns);
-        using var link = ForwarderLink.TryOpen(netns, null, default);
-        if (link is null)
+        if (Ask(netns, ForwarderGenl.CMD_INFO) is not var (pid, replies))
             return null;
-        int pid = link.Server.Pid;
-        var a = Call(link, ForwarderGenl.CMD_INFO, _ => { }, netns).Single().GenlAttributes;
+        var a = replies.Single().GenlAttributes;
         return new L2tpForwarder
         {
             // Ours (SO_PEERCRED) is right in this pid namespace; the forwarder's own number may not be.
@@ -45,11 +43,8 @@ internal static class ForwarderService
     public static bool Stop(string netns, TimeSpan timeout)
     {
         using var scope = NetNamespace.Enter(netns);
-        using var link = ForwarderLink.TryOpen(netns, null, default);
-        if (link is null)
+        if (Ask(netns, ForwarderGenl.CMD_STOP) is not var (pid, _))
             return false;
-        int pid = link.Server.Pid;
-        Call(link, ForwarderGenl.CMD_STOP, _ => { }, netns);
         var sw = Stopwatch.StartNew();
         while (IsAlive(pid))
         {
@@ -64,22 +59,33 @@ internal static class ForwarderService
     private static L2tpRejectedEntry ToEntry(ForwarderGenl.RejectedEntry r) =>
         new() { Time = r.Time, What = r.What, Reason = r.Reason, Entry = r.Entry };
 
-    /// <summary>A request of the forwarder's own family; its refusal in words (a forwarder without the family: L2tp.ForwarderTooOld).</summary>
-    private static List<NetlinkMessage> Call(ForwarderLink link, byte cmd, Action<NetlinkWriter> attrs, string netns)
+    /// <summary>
+    /// A request of the forwarder's own family and who answered it; null when no forwarder runs. A forwarder that
+    /// closed the connection with the request unread was exiting as we connected: the request goes to whichever runs
+    /// now, if any. A refusal is in words (a forwarder without the family: L2tp.ForwarderTooOld).
+    /// </summary>
+    private static (int Pid, List<NetlinkMessage> Replies)? Ask(string netns, byte cmd)
     {
-        try
+        for (int attempt = 1; ; attempt++)
         {
-            return link.Request(cmd, attrs);
-        }
-        catch (NetlinkException e)
-        {
-            throw Refusals.ForwarderRequest(e, netns);
+            using var link = ForwarderLink.TryOpen(netns, null, default);
+            if (link is null)
+                return null;
+            try
+            {
+                return (link.Server.Pid, link.Request(cmd, _ => { }));
+            }
+            catch (L2tpException e) when (attempt < 3 && ForwarderLink.Unread(e))
+            {
+            }
+            catch (NetlinkException e)
+            {
+                throw Refusals.ForwarderRequest(e, netns);
+            }
         }
     }
 
     /// <summary>Alive: /proc/PID exists and is no zombie (a forwarder this process started is reaped by the runtime).</summary>
     private static bool IsAlive(int pid) =>
         ProcStat.FieldsAfterName(pid) is [var state, ..] && state is not ("Z" or "X" or "x");
-
-    private static string InNs(string netns) => ForwarderLink.InNs(netns);
 }
