@@ -29,6 +29,11 @@ BeforeAll {
     }
     # Makes the forwarder's exit slow: each unlink, unlinkat and rmdir it makes waits -Milliseconds first. Its exit
     # deletes its state file, journal, log and folder: five or so such calls.
+    # After each test, failed or not: no tunnel and no tracer left for the next one.
+    function Reset-Lab {
+        foreach ($p in $Tracers) { try { if (-not $p.HasExited) { $p.Kill() } } catch { } }
+        Remove-LabL2tpConfig -Namespace $Ns
+    }
     function Start-SlowExit([int] $ProcessId, [int] $Milliseconds = 200) {
         $psi = [System.Diagnostics.ProcessStartInfo]::new('strace')
         foreach ($a in '-f', '-qq', '-o', '/dev/null', '-e', 'trace=unlink,unlinkat,rmdir', '-e', "inject=unlink,unlinkat,rmdir:delay_enter=$($Milliseconds * 1000)", '-p', "$ProcessId") {
@@ -53,6 +58,8 @@ AfterAll {
 }
 
 Describe 'A forwarder killed with SIGKILL in its linger after its last tunnel' {
+    AfterEach { Reset-Lab }
+
     It 'is replaced at once: New-L2tpTunnel | New-L2tpSession make both in a new forwarder, with no warning, and the state file keeps them' {
         New-Pseudowire | Out-Null
         $old = Get-ForwarderPid
@@ -79,6 +86,8 @@ Describe 'A forwarder killed with SIGKILL in its linger after its last tunnel' {
 }
 
 Describe 'New-L2tpTunnel in the linger after Remove-L2tpTunnel of the last tunnel' {
+    AfterEach { Reset-Lab }
+
     It 'is served by the lingering forwarder itself' {
         New-L2tpTunnel -netns $Ns @Spec -ErrorAction Stop | Out-Null
         $old = Get-ForwarderPid
@@ -91,6 +100,8 @@ Describe 'New-L2tpTunnel in the linger after Remove-L2tpTunnel of the last tunne
 }
 
 Describe 'A cmdlet that connects as the forwarder exits (strace slows the exit)' {
+    AfterEach { Reset-Lab }
+
     It 'New-L2tpTunnel | New-L2tpSession are sent again to a new forwarder, which keeps them when the old one has gone' {
         New-L2tpTunnel -netns $Ns @Spec -ErrorAction Stop | Out-Null
         $info = Get-L2tpForwarder -netns $Ns -ErrorAction Stop
@@ -106,8 +117,6 @@ Describe 'A cmdlet that connects as the forwarder exits (strace slows the exit)'
         $Warned | Should -BeNullOrEmpty
         $new = Get-ForwarderPid | Where-Object { $_ -ne $info.ProcessId }
         @($new).Count | Should -Be 1
-        # Inside the exit, the connection waited in the backlog of the old forwarder, which closed it unread.
-        ($verbose -match 'closed before the request was read; sending it again').Count | Should -Be 1 -Because ($verbose -join "`n")
 
         # The old forwarder's clean-up (its state file and folder) must not take the new forwarder's.
         Wait-LabCondition { -not (Test-LabProcessAlive $info.ProcessId) } -TimeoutSeconds 15 -IntervalMilliseconds 20 | Should -BeTrue
@@ -118,10 +127,14 @@ Describe 'A cmdlet that connects as the forwarder exits (strace slows the exit)'
         Wait-LabCondition { -not (Test-LabProcessAlive @($new)[0]) } -TimeoutSeconds 5 -IntervalMilliseconds 10 | Should -BeTrue
         (Get-L2tpSession -netns $Ns -ErrorAction Stop).SessionId | Should -Be 1000
         Remove-L2tpTunnel -netns $Ns -TunnelId 3000 -Force -Confirm:$false -ErrorAction Stop
+        # Inside the exit, the connection waited in the backlog of the old forwarder, which closed it unread.
+        ($verbose -match 'closed before the request was read; sending it again').Count | Should -Be 1 -Because ($verbose -join "`n")
     }
 }
 
 Describe 'Output captured by $(...) and piped into ConvertTo-Json while the forwarder exits' {
+    AfterEach { Reset-Lab }
+
     It 'comes back at once as the JSON alone on the terminal: no error, nothing of a forwarder' {
         # In pwsh (on a pseudo-terminal, through script): the last tunnel goes, strace slows the forwarder's exit, and
         # `$x = $(New-L2tpTunnel | New-L2tpSession)` lands in it; bash captures pwsh's output with $(...) and prints it.
