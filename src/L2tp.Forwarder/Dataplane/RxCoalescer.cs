@@ -131,38 +131,47 @@ internal sealed unsafe class RxCoalescer : IDisposable
         }
     }
 
-    /// <summary>Where a mergeable TCP segment's parts are; false for anything GRO would not take.</summary>
-    internal static bool TryParse(ReadOnlySpan<byte> frame, out bool ipv6, out int tcpOffset, out int headerLength, out int payload)
+    /// <summary>
+    /// Where the transport header of an IPv4 or IPv6 packet of the given protocol starts, with room for l4Min bytes of
+    /// it: IPv4 without options, not a fragment, with an intact header (a super-frame gets a new header checksum that
+    /// would hide a bad one); and no Ethernet padding (the IP length agrees with the frame's).
+    /// </summary>
+    private static bool TryParseIp(ReadOnlySpan<byte> frame, byte protocol, int l4Min, out bool ipv6, out int l4Offset)
     {
-        ipv6 = false; tcpOffset = headerLength = payload = 0;
-        if (frame.Length < EthHeader + 40)
+        ipv6 = false; l4Offset = 0;
+        if (frame.Length < EthHeader + 20 + l4Min)
             return false;
         ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
         var ip = frame[EthHeader..];
         int ipLength;
         if (type == 0x0800)
         {
-            // No IP options, not a fragment, TCP, and no Ethernet padding (the lengths agree); an intact header, as the
-            // super-frame gets a new header checksum that would hide a bad one.
-            if (ip[0] != 0x45 || ip[9] != 6 || (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3fff) != 0
+            if (ip[0] != 0x45 || ip[9] != protocol || (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3fff) != 0
                 || !InetChecksum.Verifies(InetChecksum.Add(ip[..20], 0)))
                 return false;
             ipLength = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
-            tcpOffset = EthHeader + 20;
+            l4Offset = EthHeader + 20;
         }
         else if (type == 0x86dd)
         {
-            if (ip[0] >> 4 != 6 || ip[6] != 6)
+            if (frame.Length < EthHeader + 40 + l4Min || ip[0] >> 4 != 6 || ip[6] != protocol)
                 return false;
             ipLength = 40 + BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
-            tcpOffset = EthHeader + 40;
+            l4Offset = EthHeader + 40;
             ipv6 = true;
         }
         else
         {
             return false;
         }
-        if (ipLength != frame.Length - EthHeader || frame.Length < tcpOffset + 20)
+        return ipLength == frame.Length - EthHeader;
+    }
+
+    /// <summary>Where a mergeable TCP segment's parts are; false for anything GRO would not take.</summary>
+    internal static bool TryParse(ReadOnlySpan<byte> frame, out bool ipv6, out int tcpOffset, out int headerLength, out int payload)
+    {
+        headerLength = payload = 0;
+        if (!TryParseIp(frame, 6, 20, out ipv6, out tcpOffset))
             return false;
         headerLength = tcpOffset + (frame[tcpOffset + 12] >> 4) * 4;
         byte flags = frame[tcpOffset + 13];
@@ -171,7 +180,7 @@ internal sealed unsafe class RxCoalescer : IDisposable
             return false;
         payload = frame.Length - headerLength;
         // The segment must be intact before its checksum is marked as the sender's business.
-        ulong sum = InetChecksum.PseudoHeader(ip, ipv6, 6, frame.Length - tcpOffset);
+        ulong sum = InetChecksum.PseudoHeader(frame[EthHeader..], ipv6, 6, frame.Length - tcpOffset);
         return InetChecksum.Verifies(InetChecksum.Add(frame[tcpOffset..], sum));
     }
 
@@ -181,38 +190,15 @@ internal sealed unsafe class RxCoalescer : IDisposable
     /// </summary>
     internal static bool TryParseUdp(ReadOnlySpan<byte> frame, out bool ipv6, out int udpOffset, out int payload)
     {
-        ipv6 = false; udpOffset = payload = 0;
-        if (frame.Length < EthHeader + 28)
+        payload = 0;
+        if (!TryParseIp(frame, 17, 8, out ipv6, out udpOffset))
             return false;
-        ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
-        var ip = frame[EthHeader..];
-        int ipLength;
-        if (type == 0x0800)
-        {
-            if (ip[0] != 0x45 || ip[9] != 17 || (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3fff) != 0
-                || !InetChecksum.Verifies(InetChecksum.Add(ip[..20], 0)))
-                return false;
-            ipLength = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
-            udpOffset = EthHeader + 20;
-        }
-        else if (type == 0x86dd)
-        {
-            if (frame.Length < EthHeader + 48 || ip[0] >> 4 != 6 || ip[6] != 17)
-                return false;
-            ipLength = 40 + BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
-            udpOffset = EthHeader + 40;
-            ipv6 = true;
-        }
-        else
-        {
-            return false;
-        }
         int udpLength = frame.Length - udpOffset;
-        if (ipLength != frame.Length - EthHeader || BinaryPrimitives.ReadUInt16BigEndian(frame[(udpOffset + 4)..]) != udpLength
+        if (BinaryPrimitives.ReadUInt16BigEndian(frame[(udpOffset + 4)..]) != udpLength
             || udpLength <= 8 || BinaryPrimitives.ReadUInt16BigEndian(frame[(udpOffset + 6)..]) == 0)
             return false;
         payload = udpLength - 8;
-        ulong sum = InetChecksum.PseudoHeader(ip, ipv6, 17, udpLength);
+        ulong sum = InetChecksum.PseudoHeader(frame[EthHeader..], ipv6, 17, udpLength);
         return InetChecksum.Verifies(InetChecksum.Add(frame[udpOffset..], sum));
     }
 
