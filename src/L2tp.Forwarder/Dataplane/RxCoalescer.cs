@@ -204,40 +204,34 @@ internal sealed unsafe class RxCoalescer : IDisposable
 
     private bool TryStart(SessionRuntime s, ReadOnlySpan<byte> frame, int l2tpBytes)
     {
-        if (!TryParse(frame, out bool v6, out int tcpOffset, out int headerLength, out int payload))
-            return UdpRuns && TryStartUdp(s, frame, l2tpBytes);
-        _udp = false;
-        frame.CopyTo(new Span<byte>(Frame, _room));
-        _session = s;
-        _length = frame.Length;
-        _segments = 1;
-        _mss = payload;
-        _ipv6 = v6;
-        _l4Offset = tcpOffset;
-        _headerLength = headerLength;
-        _nextSeq = BinaryPrimitives.ReadUInt32BigEndian(frame[(tcpOffset + 4)..]) + (uint)payload;
-        _closed = (frame[tcpOffset + 13] & Psh) != 0;
-        _l2tpBytes = l2tpBytes;
+        if (TryParse(frame, out bool v6, out int tcpOffset, out int headerLength, out int payload))
+        {
+            Hold(s, frame, l2tpBytes, udp: false, v6, tcpOffset, headerLength, payload);
+            _nextSeq = BinaryPrimitives.ReadUInt32BigEndian(frame[(tcpOffset + 4)..]) + (uint)payload;
+            _closed = (frame[tcpOffset + 13] & Psh) != 0;
+            return true;
+        }
+        if (!UdpRuns || !TryParseUdp(frame, out v6, out int udpOffset, out payload))
+            return false;
+        Hold(s, frame, l2tpBytes, udp: true, v6, udpOffset, udpOffset + 8, payload);
+        _nextId = v6 ? (ushort)0 : (ushort)(BinaryPrimitives.ReadUInt16BigEndian(frame[(EthHeader + 4)..]) + 1);
         return true;
     }
 
-    private bool TryStartUdp(SessionRuntime s, ReadOnlySpan<byte> frame, int l2tpBytes)
+    /// <summary>Starts a run with this frame.</summary>
+    private void Hold(SessionRuntime s, ReadOnlySpan<byte> frame, int l2tpBytes, bool udp, bool v6, int l4Offset, int headerLength, int payload)
     {
-        if (!TryParseUdp(frame, out bool v6, out int udpOffset, out int payload))
-            return false;
         frame.CopyTo(new Span<byte>(Frame, _room));
-        _udp = true;
+        _udp = udp;
         _session = s;
         _length = frame.Length;
         _segments = 1;
         _mss = payload;
         _ipv6 = v6;
-        _l4Offset = udpOffset;
-        _headerLength = udpOffset + 8;
-        _nextId = v6 ? (ushort)0 : (ushort)(BinaryPrimitives.ReadUInt16BigEndian(frame[(EthHeader + 4)..]) + 1);
+        _l4Offset = l4Offset;
+        _headerLength = headerLength;
         _closed = false;
         _l2tpBytes = l2tpBytes;
-        return true;
     }
 
     private bool TryAppendUdp(ReadOnlySpan<byte> frame, int l2tpBytes)
