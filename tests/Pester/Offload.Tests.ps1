@@ -197,22 +197,30 @@ Describe 'UDP GSO and GRO on a tunnel that sends UDP checksums (the Managed defa
     ) {
         $peerNs = Get-Variable -ValueOnly $Peer
         $before = (Get-L2tpSession -netns $peerNs -TunnelId $Tunnel -SessionId $Session -ErrorAction Stop).Statistics
-        $cap = Start-LabCapture -Namespace $GA -Interface $Underlay -Filter "udp port $Port"
         # -l 64: ping sends 64 echo requests before waiting for any reply, so A's TAP queue holds many 98-byte frames
-        # at once; each batch of them should leave in a few sends, not one send per frame.
-        $r = Invoke-LabCommand -Namespace $GA -FilePath 'ping' -ArgumentList @('-n', '-q', '-f', '-l', '64', '-c', '512', '-W', '2', $To) -TimeoutSeconds 60
-        $null = Stop-LabCapture -Capture $cap -KeepFile -Field 'frame.number'
-        try {
-            $r.StdOut | Should -Match '512 packets transmitted, 512 received' -Because 'the peer splits every joined datagram into the frames it holds (or the kernel does before a peer without GRO reads it)'
-            # One L2TP packet of a 98-byte frame is 20 + 8 + 8 + 98 = 134 bytes of IP; a joined datagram is longer,
-            # but short of the 1500-byte path (not a TCP super-frame's segments).
-            $joined = @(Read-LabCapture -Path $cap.Path -Field 'frame.number', 'ip.len' -DisplayFilter 'ip.src == 192.0.2.1 or ip.src == 203.0.113.1' |
-                    Where-Object { [int]$_.'ip.len' -ge 2 * 106 + 28 -and [int]$_.'ip.len' -le 1500 })
-            $joined.Count | Should -BeGreaterThan 0 -Because 'equal-sized frames read in one batch leave as one UDP_SEGMENT send'
+        # at once; each batch of them should leave in a few sends, not one send per frame. Up to three bursts: a ping
+        # flood on a machine loaded by others (CI beside a TCG guest) lost a 64-reply window once; a joined datagram a
+        # peer cannot split loses frames in every burst.
+        $outcomes = foreach ($attempt in 1..3) {
+            $cap = Start-LabCapture -Namespace $GA -Interface $Underlay -Filter "udp port $Port"
+            $r = Invoke-LabCommand -Namespace $GA -FilePath 'ping' -ArgumentList @('-n', '-q', '-f', '-l', '64', '-c', '512', '-W', '2', $To) -TimeoutSeconds 60
+            $null = Stop-LabCapture -Capture $cap -KeepFile -Field 'frame.number'
+            try {
+                # One L2TP packet of a 98-byte frame is 20 + 8 + 8 + 98 = 134 bytes of IP; a joined datagram is longer,
+                # but short of the 1500-byte path (not a TCP super-frame's segments).
+                $joined = @(Read-LabCapture -Path $cap.Path -Field 'frame.number', 'ip.len' -DisplayFilter 'ip.src == 192.0.2.1 or ip.src == 203.0.113.1' |
+                        Where-Object { [int]$_.'ip.len' -ge 2 * 106 + 28 -and [int]$_.'ip.len' -le 1500 })
+            }
+            finally {
+                Remove-Item -Force -ErrorAction Ignore $cap.Path
+            }
+            $o = [pscustomobject]@{ Received = ($r.StdOut -match '512 packets transmitted, 512 received'); Joined = $joined.Count; Ping = $r.StdOut }
+            $o
+            if ($o.Received -and $o.Joined -gt 0) { break }
         }
-        finally {
-            Remove-Item -Force -ErrorAction Ignore $cap.Path
-        }
+        $last = @($outcomes)[-1]
+        $last.Ping | Should -Match '512 packets transmitted, 512 received' -Because "the peer splits every joined datagram into the frames it holds (or the kernel does before a peer without GRO reads it); bursts: $(@($outcomes).Count)"
+        $last.Joined | Should -BeGreaterThan 0 -Because 'equal-sized frames read in one batch leave as one UDP_SEGMENT send'
         $after = (Get-L2tpSession -netns $peerNs -TunnelId $Tunnel -SessionId $Session -ErrorAction Stop).Statistics
         ($after.RxPackets - $before.RxPackets) | Should -BeGreaterOrEqual 512 -Because 'counted as the L2TP packets inside each datagram'
         $after.RxErrors | Should -Be $before.RxErrors
