@@ -129,7 +129,7 @@ function Assert-Root {
 
 # Debian packages the tests and the demo use; installed when missing so a fresh machine needs nothing by hand.
 function Install-LabPackages {
-    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2'; 'afl-fuzz' = 'afl++'; sshd = 'openssh-server'; 'systemd-analyze' = 'systemd' }
+    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2'; 'afl-fuzz' = 'afl++'; sshd = 'openssh-server'; 'systemd-analyze' = 'systemd'; strace = 'strace' }
     $missing = @($want.Keys | Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction Ignore) } | ForEach-Object { $want[$_] } | Select-Object -Unique)
     if ($missing.Count -eq 0) { return }
     Write-Host "==> apt-get install $($missing -join ' ')"

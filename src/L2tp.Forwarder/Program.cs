@@ -53,21 +53,31 @@ internal static unsafe class Program
             typeof(Program).Assembly.GetName().Version?.ToString() ?? "", daemon || detached ? ForwarderPaths.LogFile(key) : "");
         CollectDeadStateFolders(key);
         var store = new StateStore(ForwarderPaths.StateFile(key));
-        using var forwarder = new Forwarder(store);
-        forwarder.Restore();
-        using var server = new ControlServer(listen, forwarder);
-        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Stop(); });
-        // Under a supervisor the forwarder's lifetime is the supervisor's to decide: it never exits for being idle.
-        server.Run(idle: foreground ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(30));
-        Sys.Close(listen);
-        bool empty = forwarder.TunnelCount == 0;
+        var forwarder = new Forwarder(store);
+        bool empty;
+        try
+        {
+            forwarder.Restore();
+            using var server = new ControlServer(listen, forwarder);
+            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.Stop(); });
+            // Under a supervisor the forwarder's lifetime is the supervisor's to decide: it never exits for being idle.
+            server.Run(idle: foreground ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(30));
+            empty = forwarder.TunnelCount == 0;
+        }
+        finally
+        {
+            forwarder.Dispose();
+        }
+        // The name goes last. A cmdlet refused it starts the next forwarder at once, which must find the TAPs and ports
+        // released and its own state folder left alone; a cmdlet that connects meanwhile is reset and connects again.
         if (empty)
         {
             store.Delete();
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
         }
         Log.Info(empty ? "stopped" : "stopped; tunnels stay recorded for the next forwarder");
+        Sys.Close(listen);
         return 0;
     }
 

@@ -21,11 +21,19 @@ internal static class Rfc1071
         return (ushort)sum;
     }
 
-    /// <summary>The TCP pseudo-header sum for the IPv4 or IPv6 header at ip and an L4 length.</summary>
-    public static uint Pseudo(ReadOnlySpan<byte> ip, bool v6, int l4Length)
+    /// <summary>The TCP (or, with protocol 17, UDP) pseudo-header sum for the IPv4 or IPv6 header at ip and an L4 length.</summary>
+    public static uint Pseudo(ReadOnlySpan<byte> ip, bool v6, int l4Length, byte protocol = 6)
     {
         uint s = v6 ? Sum(ip.Slice(8, 32)) : Sum(ip.Slice(12, 8));
-        return s + 6u + (uint)(l4Length >> 16) + (uint)(l4Length & 0xffff);
+        return s + protocol + (uint)(l4Length >> 16) + (uint)(l4Length & 0xffff);
+    }
+
+    /// <summary>Stores a correct UDP checksum in the datagram (a computed 0 goes out as 0xffff: 0 means none).</summary>
+    public static void FixUdp(ReadOnlySpan<byte> ip, bool v6, Span<byte> udp)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(udp[6..], 0);
+        ushort c = (ushort)~Sum(udp, Pseudo(ip, v6, udp.Length, 17));
+        BinaryPrimitives.WriteUInt16BigEndian(udp[6..], c == 0 ? (ushort)0xffff : c);
     }
 
     /// <summary>Whether a TCP segment (checksum field included) verifies against its pseudo-header.</summary>

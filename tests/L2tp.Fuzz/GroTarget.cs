@@ -13,7 +13,8 @@ namespace L2tp.Fuzz;
 /// session; bit 3 flushes the coalescer after it; bit 4 makes the record a TAP read instead ([vnet header][frame]
 /// through TxOffload).
 /// The coalescer's writes must cut back (TxOffload.WriteSegment, what the kernel's TSO does) into exactly the frames
-/// that went in, but for the fields GRO is allowed to lose: IPv4 id and checksums, and the urgent pointer.
+/// that went in, but for the fields GRO is allowed to lose: IPv4 id and checksums, and the urgent pointer. A UDP
+/// super-frame, cut here as the kernel's UDP GSO cuts one, must give back the very datagrams, every byte.
 /// </summary>
 internal static class GroTarget
 {
@@ -24,7 +25,7 @@ internal static class GroTarget
     public const int MaxRecords = 256;
 
     private static readonly RecordTap[] Taps = { new(), new() };
-    private static readonly RxCoalescer Gro = new();
+    private static readonly RxCoalescer Gro = new(udp: true);
     private static readonly byte[] Segment = new byte[FrameRoom];
 
     public static void Run(ReadOnlySpan<byte> data)
@@ -105,6 +106,8 @@ internal static class GroTarget
     private static int CheckSuperFrame(ReadOnlySpan<byte> super, VnetHdr h, List<byte[]> frames, int first, int session)
     {
         string at = $"session {session}, super-frame from frame {first}";
+        if (h.GsoType == VnetHdr.GsoUdpL4)
+            return CheckUdpSuperFrame(super, h, frames, first, at);
         Check.True(super.Length <= EthHeader + 65535, $"{at}: {super.Length} bytes, more than an IP packet can be");
         Check.True(h.Flags == VnetHdr.FlagNeedsCsum && h.CsumOffset == 16, $"{at}: flags {h.Flags}, csum offset {h.CsumOffset}");
         Check.True(TxOffload.TryParseTcp(super, h, out var f), $"{at}: the super-frame does not parse as TCP GSO");
@@ -133,6 +136,55 @@ internal static class GroTarget
             var cut = Segment.AsSpan(0, len);
             Check.Equal(original.Length, len, $"{at}: segment {k} length");
             Check.True(SameBut(original, cut, f), $"{at}: segment {k} differs from the frame that went in");
+        }
+        return segments;
+    }
+
+    /// <summary>
+    /// A UDP super-frame cut as the kernel's __udp_gso_segment cuts one: gso_size bytes of payload each (the last may be
+    /// shorter) behind a copy of the headers, IPv4 ids numbered on from the first, lengths and checksums of each
+    /// datagram. Every piece must be the frame that went in, byte for byte.
+    /// </summary>
+    private static int CheckUdpSuperFrame(ReadOnlySpan<byte> super, VnetHdr h, List<byte[]> frames, int first, string at)
+    {
+        Check.True(super.Length <= EthHeader + 65535, $"{at}: {super.Length} bytes, more than an IP packet can be");
+        Check.True(super.Length > EthHeader + 28 && (super[12] << 8 | super[13]) is 0x0800 or 0x86dd, $"{at}: not IP");
+        bool v6 = super[12] == 0x86;
+        int udp = EthHeader + (v6 ? 40 : 20);
+        Check.True(h.Flags == VnetHdr.FlagNeedsCsum && h.CsumStart == udp && h.CsumOffset == 6 && h.HdrLen == udp + 8 && h.GsoSize > 0,
+            $"{at}: vnet header flags {h.Flags}, csum {h.CsumStart}+{h.CsumOffset}, hdr_len {h.HdrLen}, gso_size {h.GsoSize}");
+        var ip = super[EthHeader..];
+        int l4 = super.Length - udp;
+        Check.Equal(l4, BinaryPrimitives.ReadUInt16BigEndian(super[(udp + 4)..]), $"{at}: UDP length");
+        if (v6)
+            Check.Equal(super.Length - EthHeader - 40, BinaryPrimitives.ReadUInt16BigEndian(ip[4..]), $"{at}: IPv6 payload length");
+        else
+        {
+            Check.Equal(super.Length - EthHeader, BinaryPrimitives.ReadUInt16BigEndian(ip[2..]), $"{at}: IPv4 total length");
+            Check.True(Rfc1071.Sum(ip[..20]) == 0xffff, $"{at}: IPv4 header checksum");
+        }
+        Check.Equal(Rfc1071.Sum([], Rfc1071.Pseudo(ip, v6, l4, 17)), BinaryPrimitives.ReadUInt16BigEndian(super[(udp + 6)..]), $"{at}: partial UDP checksum");
+        int payload = l4 - 8, segments = (payload + h.GsoSize - 1) / h.GsoSize;
+        Check.True(segments >= 2 && segments <= 64 && first + segments <= frames.Count, $"{at}: {segments} segments, {frames.Count - first} frames left");
+        ushort id = BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
+        for (int k = 0; k < segments; k++)
+        {
+            int size = Math.Min(h.GsoSize, payload - k * h.GsoSize);
+            var cut = new byte[udp + 8 + size];
+            super[..(udp + 8)].CopyTo(cut);
+            super.Slice(udp + 8 + k * h.GsoSize, size).CopyTo(cut.AsSpan(udp + 8));
+            var cutIp = cut.AsSpan(EthHeader);
+            if (v6)
+                BinaryPrimitives.WriteUInt16BigEndian(cutIp[4..], (ushort)(cut.Length - EthHeader - 40));
+            else
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(cutIp[2..], (ushort)(cut.Length - EthHeader));
+                BinaryPrimitives.WriteUInt16BigEndian(cutIp[4..], (ushort)(id + k));
+                Rfc1071.FixIpv4(cutIp[..20]);
+            }
+            BinaryPrimitives.WriteUInt16BigEndian(cut.AsSpan(udp + 4), (ushort)(8 + size));
+            Rfc1071.FixUdp(cutIp, v6, cut.AsSpan(udp));
+            Check.True(cut.AsSpan().SequenceEqual(frames[first + k]), $"{at}: datagram {k} differs from the frame that went in");
         }
         return segments;
     }
@@ -214,10 +266,14 @@ internal static class GroTarget
         if (frame.Length < EthHeader + 40)
             return;
         var ip = frame.AsSpan(EthHeader);
-        if (frame[12] == 0x86 && frame[13] == 0xdd)
+        bool v6 = frame[12] == 0x86 && frame[13] == 0xdd;
+        if (v6)
             BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(ip.Length - 40));
         else
             BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)ip.Length);
+        // A UDP datagram's own length too, where its header sits where the coalescer looks for it.
+        if ((v6 ? ip[6] == 17 : ip[9] == 17 && ip[0] == 0x45) && ip.Length >= (v6 ? 48 : 28))
+            BinaryPrimitives.WriteUInt16BigEndian(ip[((v6 ? 40 : 20) + 4)..], (ushort)(ip.Length - (v6 ? 40 : 20)));
     }
 
     /// <summary>Computes the IPv4 header and TCP checksums of a frame that has room for them.</summary>
@@ -232,6 +288,9 @@ internal static class GroTarget
             return;
         if (!v6)
             Rfc1071.FixIpv4(ip[..ihl]);
-        Rfc1071.FixTcp(ip, v6, ip[ihl..]);
+        if (v6 ? ip[6] == 17 : ip[9] == 17)
+            Rfc1071.FixUdp(ip, v6, ip[ihl..]);
+        else
+            Rfc1071.FixTcp(ip, v6, ip[ihl..]);
     }
 }

@@ -108,6 +108,57 @@ internal static class Seeds
         var csum = new byte[10];
         new Forwarder.Dataplane.VnetHdr(1, 0, 0, 0, 14 + 20, 16).Write(csum);
         yield return ("tx-needs-csum", GroInput((0x10, Cat(csum, a[0]))));
+        // UDP: a run of one size closed by a shorter datagram; an IPv6 run; an id gap and a zero checksum that must not join.
+        yield return ("udp-v4-run-short-last", GroInput(UdpRun(false, 0x7ffe, 5, 18, lastPayload: 7).Select(d => ((byte)0, d)).ToArray()));
+        yield return ("udp-v6-run", GroInput(UdpRun(true, 0, 4, 100).Select(d => ((byte)0, d)).ToArray()));
+        var gap = UdpRun(false, 10, 2, 18).Concat(UdpRun(false, 13, 2, 18)).ToList();
+        var noSum = UdpRun(false, 20, 2, 18);
+        noSum[1].AsSpan(14 + 20 + 6, 2).Clear();
+        yield return ("udp-id-gap-and-no-checksum", GroInput(gap.Concat(noSum).Select(d => ((byte)0, d)).ToArray()));
+        yield return ("udp-fix-lengths-and-checksums", GroInput(UdpRun(false, 30, 3, 40).Select(d => ((byte)3, d)).ToArray()));
+    }
+
+    /// <summary>UDP datagrams of one flow with consecutive IPv4 ids, every length and checksum right.</summary>
+    private static List<byte[]> UdpRun(bool v6, ushort ipId, int count, int payload, int lastPayload = -1)
+    {
+        var frames = new List<byte[]>();
+        for (int i = 0; i < count; i++)
+        {
+            int p = i == count - 1 && lastPayload > 0 ? lastPayload : payload;
+            int ipLen = v6 ? 40 : 20;
+            var frame = new byte[14 + ipLen + 8 + p];
+            H("020000000002 020000000001").CopyTo(frame, 0);
+            BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), v6 ? (ushort)0x86dd : (ushort)0x0800);
+            var ip = frame.AsSpan(14);
+            if (v6)
+            {
+                H("60000000").CopyTo(ip);
+                BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(8 + p));
+                ip[6] = 17;
+                ip[7] = 64;
+                H("20010db8000000000000000000000001 20010db8000000010000000000000002").CopyTo(ip[8..]);
+            }
+            else
+            {
+                ip[0] = 0x45;
+                BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(ipLen + 8 + p));
+                BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(ipId + i));
+                ip[6] = 0x40;
+                ip[8] = 64;
+                ip[9] = 17;
+                H("c0000201 c6336402").CopyTo(ip[12..]);
+                Rfc1071.FixIpv4(ip[..20]);
+            }
+            var udp = ip[ipLen..];
+            BinaryPrimitives.WriteUInt16BigEndian(udp, 50000);
+            BinaryPrimitives.WriteUInt16BigEndian(udp[2..], 5201);
+            BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)(8 + p));
+            for (int k = 0; k < p; k++)
+                udp[8 + k] = (byte)(i * 31 + k);
+            Rfc1071.FixUdp(ip, v6, udp);
+            frames.Add(frame);
+        }
+        return frames;
     }
 
     /// <summary>Contiguous TCP segments of one flow, every length and checksum right.</summary>

@@ -207,7 +207,7 @@ public sealed class RxCoalescerTests : IDisposable
     private readonly RecordTap _tap = new();
     private readonly RecordTap _tap2 = new();
     private readonly Counters _tunnelCounters = new();
-    private readonly RxCoalescer _gro = new();
+    private readonly RxCoalescer _gro = new(udp: false);
 
     public void Dispose()
     {
@@ -660,7 +660,7 @@ public sealed class RxDeliverGroTests : IDisposable
 {
     private readonly RecordTap _tap = new();
     private readonly Counters _tunnelCounters = new();
-    private readonly RxCoalescer _gro = new();
+    private readonly RxCoalescer _gro = new(udp: false);
 
     public void Dispose()
     {

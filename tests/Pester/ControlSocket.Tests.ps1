@@ -175,12 +175,38 @@ Describe '-Verbose' {
     }
 
     It 'looks up the l2tp family once per forwarder: on the first call to a forwarder, not on the next, and again for a new forwarder' {
-        function Get-Lookups { @(Get-L2tpTunnel -netns $A -Backend Managed -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message | Where-Object { $_ -match 'CTRL_GETFAMILY l2tp\b' }).Count }
+        function Get-Lookups { @(Get-L2tpTunnel -netns $A -Backend Managed -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message | Where-Object { $_ -match 'CTRL_GETFAMILY l2tp \(' }).Count }
         Get-Lookups | Out-Null
         Get-Lookups | Should -Be 0 -Because 'this process already has the family id of this forwarder'
         # A new forwarder (it restarts from its state file) may number its families anew: asked again, once.
         Stop-L2tpForwarder -netns $A -Confirm:$false -ErrorAction Stop
         Get-Lookups | Should -Be 1
         Get-Lookups | Should -Be 0
+    }
+
+    It 'looks up the forwarder''s own family once per forwarder too: Test-L2tpSession after Test-L2tpSession asks no more' {
+        function Get-OwnLookups { @(Test-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000 -Seconds 0.1 -ErrorAction Stop -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message | Where-Object { $_ -match 'CTRL_GETFAMILY l2tp-forwarder\b' }).Count }
+        # A new forwarder, so that the first call below is the first to reach it from this process.
+        Stop-L2tpForwarder -netns $A -Confirm:$false -ErrorAction Stop
+        Get-OwnLookups | Should -Be 1 -Because 'the first call to a forwarder asks for its family (its set-aside entries, then DIAGNOSE)'
+        Get-OwnLookups | Should -Be 0 -Because 'DIAGNOSE goes under the id this process already has for this forwarder'
+        Get-OwnLookups | Should -Be 0
+    }
+
+    It 'a cached family id the forwarder refuses is looked up again and the request sent again, for both families' {
+        $families = [L2tp.Commands.NewL2tpSessionCommand].Assembly.GetType('L2tp.Backends.ForwarderLink', $true).GetField('Families', [System.Reflection.BindingFlags]'NonPublic,Static').GetValue($null)
+        $null = Test-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000 -Seconds 0.1 -ErrorAction Stop
+        $fwd = (Get-L2tpForwarder -netns $A -ErrorAction Stop).ProcessId
+        $keys = @($families.Keys | Where-Object { $_.Item1.Item1 -eq $fwd })
+        @($keys | ForEach-Object Item2) | Should -Contain 'l2tp-forwarder'
+        @($keys | ForEach-Object Item2) | Should -Contain 'l2tp'
+        # An id that names no family of the forwarder (it answers EOPNOTSUPP), as a cache gone wrong would hold.
+        foreach ($k in $keys) { $families[$k] = [uint16]0xFFF0 }
+        $out = Test-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000 -Seconds 0.1 -ErrorAction Stop -Verbose 4>&1
+        $verbose = ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n"
+        $verbose | Should -Match 'the l2tp family is now id \d+ \(was 65520\)'
+        $verbose | Should -Match 'the l2tp-forwarder family is now id \d+ \(was 65520\)'
+        ($out | Where-Object { $_ -is [L2tp.L2tpDiagnosis] }).Count | Should -Be 1
+        @($keys | ForEach-Object { $families[$_] }) | Should -Not -Contain ([uint16]0xFFF0)
     }
 }

@@ -6,13 +6,14 @@ namespace L2tp.Forwarder.Dataplane;
 
 /// <summary>
 /// The virtio_net_hdr a TAP with IFF_VNET_HDR puts before every frame: how the kernel hands over a TCP super-frame
-/// (TSO) or a frame whose checksum is still to be filled in, instead of segmenting and summing it itself.
+/// (TSO) or a frame whose checksum is still to be filled in, instead of segmenting and summing it itself; and how the
+/// forwarder hands it TCP and UDP super-frames (GRO).
 /// </summary>
 internal readonly struct VnetHdr
 {
     public const int Size = 10;
     public const byte FlagNeedsCsum = 1, FlagDataValid = 2;
-    public const byte GsoNone = 0, GsoTcpV4 = 1, GsoTcpV6 = 4, GsoEcn = 0x80;
+    public const byte GsoNone = 0, GsoTcpV4 = 1, GsoTcpV6 = 4, GsoUdpL4 = 5, GsoEcn = 0x80;
 
     public readonly byte Flags;
     public readonly byte GsoType;

@@ -13,7 +13,7 @@ internal sealed unsafe class TapDevice : IDisposable
 {
     private const uint TUNSETIFF = 0x400454ca, TUNSETPERSIST = 0x400454cb, TUNSETOFFLOAD = 0x400454d0;
     private const int IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000, IFF_TUN_EXCL = 0x8000;
-    private const int TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04;
+    private const int TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04, TUN_F_USO4 = 0x20, TUN_F_USO6 = 0x40;
 
     /// <summary>
     /// Whether TAPs carry a virtio_net_hdr and take TCP super-frames and partial checksums (TSO, checksum offload).
@@ -21,6 +21,14 @@ internal sealed unsafe class TapDevice : IDisposable
     /// </summary>
     public static readonly bool OffloadEnabled = Environment.GetEnvironmentVariable("L2TP_FORWARDER_OFFLOAD") != "0";
     private const int IfReqSize = 40, IfNameSize = 16;
+
+    /// <summary>
+    /// Whether this kernel takes UDP super-frames written to a TAP (VIRTIO_NET_HDR_GSO_UDP_L4, Linux 6.2 and later):
+    /// learnt at the first TAP this forwarder makes with offloads, from whether it accepts TUN_F_USO4/6, which came with
+    /// them (a forwarder that only attaches to TAPs of an earlier one learns it at its first new session).
+    /// </summary>
+    public static bool UdpGsoWrites { get; private set; }
+    private static int _usoProbed;
 
     public int Fd { get; private set; }
     /// <summary>The interface name; the control thread follows renames (ip link set name).</summary>
@@ -93,7 +101,34 @@ internal sealed unsafe class TapDevice : IDisposable
             close(fd);
             throw new ErrnoException(e, $"TUNSETOFFLOAD({actual})");
         }
+        // Only on a TAP just made (down, so nothing can be queued for reading meanwhile): for the instant USO is set, the
+        // stack could hand a UDP super-frame to a live TAP's reader, and TxLoop would drop it.
+        if (offload && exclusive && Interlocked.Exchange(ref _usoProbed, 1) == 0)
+        {
+            try
+            {
+                ProbeUdpGso(fd, actual);
+            }
+            catch
+            {
+                close(fd);
+                throw;
+            }
+        }
         return new TapDevice(fd, actual, offload);
+    }
+
+    /// <summary>
+    /// Sets TUN_F_USO4/6 and takes them off again: the TAP then never hands the forwarder UDP super-frames to read
+    /// (TxLoop cuts only TCP ones), while the kernel's yes says it takes them written.
+    /// </summary>
+    private static void ProbeUdpGso(int fd, string name)
+    {
+        const int usual = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+        if (ioctl(fd, unchecked((int)TUNSETOFFLOAD), usual | TUN_F_USO4 | TUN_F_USO6) < 0)
+            return;
+        Ioctl(fd, TUNSETOFFLOAD, usual, $"TUNSETOFFLOAD({name})");
+        UdpGsoWrites = true;
     }
 
     private static void Ioctl(int fd, uint request, int value, string what)

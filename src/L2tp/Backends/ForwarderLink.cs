@@ -66,17 +66,22 @@ internal sealed class ForwarderLink : IDisposable
         }
     }
 
-    /// <summary>A family's id; null when the forwarder has no such family. Its refusal is L2tp.PermissionDenied.</summary>
-    public ushort? Family(string name)
+    /// <summary>
+    /// A family's id; null when the forwarder has no such family. <paramref name="fresh"/> asks the forwarder itself, after
+    /// a request under the known id was refused. Its refusal is L2tp.PermissionDenied.
+    /// </summary>
+    public ushort? Family(string name, bool fresh = false)
     {
         // A forwarder's family ids do not change while it runs: each later cmdlet call saves the lookup's round trip.
         var key = Identity;
-        if (key is { } k && Families.TryGetValue((k, name), out ushort known))
+        if (!fresh && key is { } k && Families.TryGetValue((k, name), out ushort known))
             return known;
+        if (key is { } stale)
+            Families.TryRemove((stale, name), out _);
         try
         {
-            _verbose?.Invoke($"Managed backend: CTRL_GETFAMILY {name} (once per forwarder)");
-            var id = Client.ResolveFamily(name);
+            _verbose?.Invoke($"Managed backend: CTRL_GETFAMILY {name} ({(fresh ? "again, the known id was refused" : "once per forwarder")})");
+            var id = Client.ResolveFamily(name, fresh);
             if (id is { } found && key is { } k2)
                 Families[(k2, name)] = found;
             return id;
@@ -86,6 +91,40 @@ internal sealed class ForwarderLink : IDisposable
             throw Denied(e);
         }
     }
+
+    /// <summary>
+    /// A request of the forwarder's own family (l2tp-forwarder), under its id as known for this forwarder; a refusal that
+    /// may mean the id is stale has the id asked for again and the request sent once more. Other refusals are the
+    /// NetlinkException they are.
+    /// </summary>
+    public List<NetlinkMessage> Request(byte cmd, Action<NetlinkWriter> attrs)
+    {
+        ushort family = Family(ForwarderGenl.FamilyName) ?? throw TooOld();
+        try
+        {
+            return Client.Genl(family, cmd, ForwarderGenl.Version, 0, attrs);
+        }
+        catch (NetlinkException e) when (GenlBackend.IsFamilyLevel(e))
+        {
+            if (Family(ForwarderGenl.FamilyName, fresh: true) is not { } id || id == family)
+                throw;
+            _verbose?.Invoke($"Managed backend: the {ForwarderGenl.FamilyName} family is now id {id} (was {family}); sending again");
+            return Client.Genl(id, cmd, ForwarderGenl.Version, 0, attrs);
+        }
+    }
+
+    /// <summary>What a forwarder without its own family (a build before it) gets asked to do: be restarted.</summary>
+    private L2tpException TooOld() =>
+        new("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, Server.Pid,
+            $"l2tp-forwarder {Server.Pid}{InNs(_netns)} predates the '{ForwarderGenl.FamilyName}' control family; stop it with kill -TERM {Server.Pid} and run a cmdlet to start the current one.");
+
+    /// <summary>
+    /// Whether the forwarder closed the connection with the request still unread: a send that found it closed (EPIPE), or
+    /// a reset (ECONNRESET: a unix socket closed with data unread, or a connection never accepted, as when the forwarder
+    /// closes its listener in its idle exit just as a cmdlet connects). Sending the request again cannot do it twice;
+    /// a connection closed after the request was read ends in EOF instead.
+    /// </summary>
+    public static bool Unread(L2tpException e) => e.ErrorId == "L2tp.ForwarderConnectionLost" && (e.Errno == ECONNRESET || e.Errno == EPIPE);
 
     /// <summary>The forwarder's own refusal, with its reason (e.g. root only in a user namespace of one's own).</summary>
     public L2tpException Denied(NetlinkException e) =>
@@ -105,10 +144,9 @@ internal sealed class ForwarderLink : IDisposable
             return Array.Empty<string>();
         try
         {
-            if (Client.ResolveFamily(ForwarderGenl.FamilyName) is not { } family)
+            if (Family(ForwarderGenl.FamilyName) is null)
                 return Array.Empty<string>();
-            var reply = Client.Genl(family, ForwarderGenl.CMD_INFO, ForwarderGenl.Version, 0,
-                w => w.Flag(ForwarderGenl.ATTR_NEW_REJECTS_ONLY)).Single().GenlAttributes;
+            var reply = Request(ForwarderGenl.CMD_INFO, w => w.Flag(ForwarderGenl.ATTR_NEW_REJECTS_ONLY)).Single().GenlAttributes;
             string path = (reply.String(ForwarderGenl.ATTR_STATE_PATH) ?? "state.json") + ".rejected";
             var warnings = ForwarderGenl.ReadRejected(reply)
                 .Select(r => $"l2tp-forwarder set aside {r.What} of its state file, which it could not restore: {r.Reason}. The entry is kept in {path}.")

@@ -11,7 +11,7 @@ namespace L2tp.Backends;
 /// </summary>
 internal abstract class GenlBackend : IL2tpBackend
 {
-    private readonly NetlinkClient _client;
+    private NetlinkClient _client;
     private ushort _family;
     private readonly string _netns;
 
@@ -48,7 +48,7 @@ internal abstract class GenlBackend : IL2tpBackend
         Verbose?.Invoke($"{Kind} backend{InNs}: {L2tpGenl.CommandName(cmd)}{((flags & Nl.F_DUMP) == Nl.F_DUMP ? " (dump)" : "")} {what}".TrimEnd());
         try
         {
-            return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+            return SendOnce(cmd, flags, attrs);
         }
         catch (NetlinkException e) when (IsFamilyLevel(e))
         {
@@ -57,15 +57,35 @@ internal abstract class GenlBackend : IL2tpBackend
                 throw;
             Verbose?.Invoke($"{Kind} backend{InNs}: the l2tp family is now id {id} (was {_family}); sending again");
             _family = id;
+            return SendOnce(cmd, flags, attrs);
+        }
+    }
+
+    /// <summary>One request; sent once more over a new connection when the old one was closed with it unread.</summary>
+    private List<NetlinkMessage> SendOnce(byte cmd, ushort flags, Action<NetlinkWriter> attrs)
+    {
+        try
+        {
+            return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
+        }
+        catch (L2tpException e) when (ForwarderLink.Unread(e) && Reconnect() is { } fresh)
+        {
+            // The peer never read the request (a forwarder closed its listener, in its idle exit, with this connection
+            // still waiting to be accepted): sending it again cannot do it twice.
+            Verbose?.Invoke($"{Kind} backend{InNs}: the connection was closed before the request was read; sending it again over a new one");
+            (_client, _family) = fresh;
             return _client.Genl(_family, cmd, L2tpGenl.Version, flags, attrs);
         }
     }
+
+    /// <summary>A new connection and its family id, after the old one was closed with a request unread; null where there is none to make.</summary>
+    protected virtual (NetlinkClient Client, ushort Family)? Reconnect() => null;
 
     /// <summary>
     /// What a request to a family id that no longer names the l2tp family gets back: ENOENT (no family has that id),
     /// EOPNOTSUPP or EINVAL (another family took the id and knows no such command or attributes).
     /// </summary>
-    private static bool IsFamilyLevel(NetlinkException e) => e.Errno == ENOENT || e.Errno == EOPNOTSUPP || e.Errno == EINVAL;
+    internal static bool IsFamilyLevel(NetlinkException e) => e.Errno == ENOENT || e.Errno == EOPNOTSUPP || e.Errno == EINVAL;
 
     /// <summary>The family id asked for afresh, after a refusal that may mean the cached id is stale; null where there is no cache to doubt.</summary>
     protected virtual ushort? ResolveAgain() => null;

@@ -10,21 +10,31 @@ namespace L2tp.Backends;
 /// <summary>The backend for kernels without L2TP: the same genl requests, sent to this namespace's l2tp-forwarder.</summary>
 internal sealed class ManagedBackend : GenlBackend
 {
-    private ManagedBackend(NetlinkClient client, ushort family, string netns) : base(client, family, netns) { }
+    /// <summary>The connection the requests go over, and the forwarder's identity its family ids are known by.</summary>
+    private ForwarderLink _link;
+
+    private readonly string _netns;
+    private readonly CancellationToken _cancel;
+
+    private ManagedBackend(ForwarderLink link, ushort family, string netns, CancellationToken cancel) : base(link.Client, family, netns)
+    {
+        _link = link;
+        _netns = netns;
+        _cancel = cancel;
+    }
 
     public override BackendKind Kind => BackendKind.Managed;
 
     /// <summary>The forwarder's diagnosis table of the tunnel (its own family's DIAGNOSE); a refusal is the NetlinkException it is.</summary>
     public override IReadOnlyList<Protocol.DiagnosisEntry>? Diagnose(uint tunnelId)
     {
-        ushort family = Client.ResolveFamily(ForwarderGenl.FamilyName)
-            ?? throw new L2tpException("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, ForwarderGenl.FamilyName,
-                $"This l2tp-forwarder predates the '{ForwarderGenl.FamilyName}' family; restart it with Stop-L2tpForwarder.");
         Verbose?.Invoke($"Managed backend: DIAGNOSE tunnel {tunnelId}");
-        var reply = Client.Genl(family, ForwarderGenl.CMD_DIAGNOSE, ForwarderGenl.Version, 0,
-            w => w.U32(ForwarderGenl.ATTR_TUNNEL_ID, tunnelId)).Single();
+        var reply = _link.Request(ForwarderGenl.CMD_DIAGNOSE, w => w.U32(ForwarderGenl.ATTR_TUNNEL_ID, tunnelId)).Single();
         return ForwarderGenl.ReadDiagnosis(reply.GenlAttributes);
     }
+
+    /// <summary>The l2tp family's id asked of the forwarder again, after a request under the known one was refused.</summary>
+    protected override ushort? ResolveAgain() => _link.Family(L2tpGenl.FamilyName, fresh: true);
 
     /// <summary>State entries the forwarder set aside at its start, reported once: to the first cmdlet that connects.</summary>
     public IReadOnlyList<string> Warnings { get; private init; } = Array.Empty<string>();
@@ -35,12 +45,40 @@ internal sealed class ManagedBackend : GenlBackend
     /// </summary>
     public static ManagedBackend? Connect(string netns, bool start, Action<string>? verbose = null, CancellationToken cancel = default)
     {
+        if (Open(netns, start, verbose, cancel, warnings: true) is not var (link, family, warnings))
+            return null;
+        return new ManagedBackend(link, family, netns, cancel) { Verbose = verbose, Warnings = warnings };
+    }
+
+    /// <summary>
+    /// A new connection (to a new forwarder, started if need be) after the forwarder closed the old one with a request
+    /// unread: it was exiting as this backend connected. Its set-aside entries are left for the next cmdlet to report.
+    /// </summary>
+    protected override (NetlinkClient Client, ushort Family)? Reconnect()
+    {
+        // The backend's sockets keep its namespace; this thread may have left it since they were opened.
+        ForwarderLink link;
+        ushort family;
+        using (NetNamespace.Enter(_netns))
+            (link, family, _) = Open(_netns, start: true, Verbose, _cancel, warnings: false)!.Value;
+        _link.Dispose();
+        _link = link;
+        return (link.Client, family);
+    }
+
+    /// <summary>
+    /// A verified link, its l2tp family id and (with <paramref name="warnings"/>) the forwarder's set-aside entries not yet
+    /// reported; null when no forwarder runs and none is needed.
+    /// </summary>
+    private static (ForwarderLink Link, ushort Family, IReadOnlyList<string> Warnings)? Open(string netns, bool start,
+        Action<string>? verbose, CancellationToken cancel, bool warnings)
+    {
         // A forwarder that just removed its last tunnel closes its socket as we connect: then start a fresh one.
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                return ConnectOnce(netns, start, verbose, cancel);
+                return OpenOnce(netns, start, verbose, cancel, warnings);
             }
             catch (L2tpException e) when (attempt < 3 && e.ErrorId == "L2tp.ForwarderConnectionLost")
             {
@@ -49,7 +87,8 @@ internal sealed class ManagedBackend : GenlBackend
         }
     }
 
-    private static ManagedBackend? ConnectOnce(string netns, bool start, Action<string>? verbose, CancellationToken cancel)
+    private static (ForwarderLink Link, ushort Family, IReadOnlyList<string> Warnings)? OpenOnce(string netns, bool start,
+        Action<string>? verbose, CancellationToken cancel, bool warnings)
     {
         var link = ForwarderLink.TryOpen(netns, verbose, cancel);
         if (link is null)
@@ -67,7 +106,7 @@ internal sealed class ManagedBackend : GenlBackend
             ushort family = link.Family(L2tpGenl.FamilyName)
                 ?? throw new L2tpException("L2tp.ForwarderUnreachable", L2tpErrorKind.ConnectionError, ForwarderPaths.SocketName,
                     "l2tp-forwarder did not answer the l2tp family lookup.");
-            return new ManagedBackend(link.Client, family, netns) { Verbose = verbose, Warnings = link.TakeRejectWarnings() };
+            return (link, family, warnings ? link.TakeRejectWarnings() : Array.Empty<string>());
         }
         catch
         {

@@ -17,12 +17,9 @@ internal static class ForwarderService
     public static L2tpForwarder? Get(string netns)
     {
         using var scope = NetNamespace.Enter(netns);
-        if (Connect(netns) is not { } conn)
+        if (Ask(netns, ForwarderGenl.CMD_INFO) is not var (pid, replies))
             return null;
-        var (link, family) = conn;
-        using var _ = link;
-        var (client, pid) = (link.Client, link.Server.Pid);
-        var a = Call(client, family, ForwarderGenl.CMD_INFO, _ => { }, netns).Single().GenlAttributes;
+        var a = replies.Single().GenlAttributes;
         return new L2tpForwarder
         {
             // Ours (SO_PEERCRED) is right in this pid namespace; the forwarder's own number may not be.
@@ -46,12 +43,8 @@ internal static class ForwarderService
     public static bool Stop(string netns, TimeSpan timeout)
     {
         using var scope = NetNamespace.Enter(netns);
-        if (Connect(netns) is not { } conn)
+        if (Ask(netns, ForwarderGenl.CMD_STOP) is not var (pid, _))
             return false;
-        var (link, family) = conn;
-        using var _ = link;
-        var (client, pid) = (link.Client, link.Server.Pid);
-        Call(client, family, ForwarderGenl.CMD_STOP, _ => { }, netns);
         var sw = Stopwatch.StartNew();
         while (IsAlive(pid))
         {
@@ -66,40 +59,33 @@ internal static class ForwarderService
     private static L2tpRejectedEntry ToEntry(ForwarderGenl.RejectedEntry r) =>
         new() { Time = r.Time, What = r.What, Reason = r.Reason, Entry = r.Entry };
 
-    private static (ForwarderLink Link, ushort Family)? Connect(string netns)
+    /// <summary>
+    /// A request of the forwarder's own family and who answered it; null when no forwarder runs. A forwarder that
+    /// closed the connection with the request unread was exiting as we connected: the request goes to whichever runs
+    /// now, if any. A refusal is in words (a forwarder without the family: L2tp.ForwarderTooOld).
+    /// </summary>
+    private static (int Pid, List<NetlinkMessage> Replies)? Ask(string netns, byte cmd)
     {
-        var link = ForwarderLink.TryOpen(netns, null, default);
-        if (link is null)
-            return null;
-        try
+        for (int attempt = 1; ; attempt++)
         {
-            ushort family = link.Family(ForwarderGenl.FamilyName)
-                ?? throw new L2tpException("L2tp.ForwarderTooOld", L2tpErrorKind.NotImplemented, link.Server.Pid,
-                    $"l2tp-forwarder {link.Server.Pid}{InNs(netns)} predates the '{ForwarderGenl.FamilyName}' control family; stop it with kill -TERM {link.Server.Pid} and run a cmdlet to start the current one.");
-            return (link, family);
-        }
-        catch
-        {
-            link.Dispose();
-            throw;
-        }
-    }
-
-    private static List<NetlinkMessage> Call(NetlinkClient client, ushort family, byte cmd, Action<NetlinkWriter> attrs, string netns)
-    {
-        try
-        {
-            return client.Genl(family, cmd, ForwarderGenl.Version, 0, attrs);
-        }
-        catch (NetlinkException e)
-        {
-            throw Refusals.ForwarderRequest(e, netns);
+            using var link = ForwarderLink.TryOpen(netns, null, default);
+            if (link is null)
+                return null;
+            try
+            {
+                return (link.Server.Pid, link.Request(cmd, _ => { }));
+            }
+            catch (L2tpException e) when (attempt < 3 && ForwarderLink.Unread(e))
+            {
+            }
+            catch (NetlinkException e)
+            {
+                throw Refusals.ForwarderRequest(e, netns);
+            }
         }
     }
 
     /// <summary>Alive: /proc/PID exists and is no zombie (a forwarder this process started is reaped by the runtime).</summary>
     private static bool IsAlive(int pid) =>
         ProcStat.FieldsAfterName(pid) is [var state, ..] && state is not ("Z" or "X" or "x");
-
-    private static string InNs(string netns) => ForwarderLink.InNs(netns);
 }

@@ -35,6 +35,12 @@ internal static class Program
             PathBars(rows, "RttUs", "ping RTT, median of 200 (µs)", Path.Combine(args[1], "rtt.png"));
             PathBars(rows, "Kpps64", "64-byte frames delivered (thousands per second)", Path.Combine(args[1], "small-frames.png"));
             drawn += 3;
+            if (rows.Any(r => r.TryGetProperty("Kpps64BigBuffer", out _)))
+            {
+                PathBars(rows, "Kpps64BigBuffer", "64-byte frames delivered, 4 MiB socket buffers (thousands per second)",
+                    Path.Combine(args[1], "small-frames-4mib.png"));
+                drawn++;
+            }
         }
         if (drawn == 0)
         {
