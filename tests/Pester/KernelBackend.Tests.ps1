@@ -2,8 +2,8 @@
 # Pester 5 tests of the Kernel backend (the kernel's generic-netlink family l2tp) on a real Linux kernel, and of
 # backend selection (needs root and qemu-system-x86_64). This machine's kernel has no L2TP, so the cmdlets run in
 # the real-kernel lab (tests/lab/KernelLab.psm1): ONE guest boot (Debian's kernel under QEMU TCG) in which ONE pwsh
-# runs the guest suite (tests/lab/kernel/guest/GuestSuite.psm1): the lab's own KernelLab.Guest.Tests.ps1, then the
-# host's cmdlet files L2tpTunnel.Tests.ps1 and L2tpSession.Tests.ps1 with Backend = Kernel (the same files run here
+# runs the guest suite (tests/lab/kernel/guest/GuestSuite.psm1): the lab's own KernelLab.Guest.Tests.ps1 and
+# Configuration.Guest.Tests.ps1 (Sync-L2tpConfiguration's pipelined session runs), then the host's cmdlet files L2tpTunnel.Tests.ps1 and L2tpSession.Tests.ps1 with Backend = Kernel (the same files run here
 # with Managed). The guest writes one JSON result per test into the share; each becomes an It here (listed at
 # discovery by a Pester discovery of that suite in a child pwsh, so the guest boots only when the tests run).
 # Meanwhile a pwsh as nobody runs Invoke-UnprivilegedCmdlets.ps1 in the guest.

@@ -7,11 +7,16 @@
     with one Remove-L2tpSession call each. Many: a tunnel and -Count sessions through one pipeline into New-L2tpSession,
     then one Get-L2tpSession of them all; the forwarder (Managed) is left running for the caller to measure and kill,
     the kernel's sessions (Kernel) for the guest's power-off to take.
+    Sync: a configuration file of the tunnel and -Count sessions (written before the clock starts), applied by one
+    Sync-L2tpConfiguration: the time covers reading and checking the file, planning against the live state, the
+    tunnel and every session (on the Kernel backend pipelined, then read back with one dump), and the steps' output;
+    not pwsh's start, Import-Module or writing the file (as ip -batch's figure covers ip's start, not writing its
+    batch file). The sessions are left for the guest's power-off to take.
     Output goes to $null: the figure is the cmdlet's, not the console's formatting of 1,000 objects.
 #>
 param(
     [Parameter(Mandatory)] [string] $Module,
-    [Parameter(Mandatory)] [ValidateSet('Loop', 'Many')] [string] $Mode,
+    [Parameter(Mandatory)] [ValidateSet('Loop', 'Many', 'Sync')] [string] $Mode,
     [Parameter(Mandatory)] [int] $Count,
     [Parameter(Mandatory)] [string] $OutFile,
     # Kernel: in the kernel lab's guest, against Linux l2tp_core (Bench.ps1 -Part KernelControlPlane).
@@ -20,6 +25,22 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $Module
 $env:L2TP_BACKEND = $Backend
+if ($Mode -eq 'Sync') {
+    $file = Join-Path ([System.IO.Path]::GetTempPath()) "l2tp-bench-$PID.json"
+    @{ namespaces = @(@{ name = ''; backend = $Backend; tunnels = @(@{
+                        tunnelId = 3000; peerTunnelId = 4000; encapsulation = 'Udp'; local = '192.0.2.1'; remote = '192.0.2.2'; sourcePort = 5000; destinationPort = 6000
+                        sessions = @(foreach ($i in 1..$Count) { @{ sessionId = $i; peerSessionId = $i } })
+                    }) })
+    } | ConvertTo-Json -Depth 10 | Set-Content -LiteralPath $file
+    $sw = [System.Diagnostics.Stopwatch]::StartNew()
+    $steps = @(Sync-L2tpConfiguration -Path $file -ErrorAction Stop).Count
+    $result = [ordered]@{ CreateSeconds = $sw.Elapsed.TotalSeconds; Steps = $steps
+        JitSeconds = [System.Runtime.JitInfo]::GetCompilationTime().TotalSeconds; JitMethods = [System.Runtime.JitInfo]::GetCompiledMethodCount() }
+    $result.Got = @(Get-L2tpSession -TunnelId 3000).Count
+    Remove-Item -LiteralPath $file
+    $result | ConvertTo-Json -Depth 4 | Set-Content $OutFile
+    return
+}
 $null = New-L2tpTunnel -TunnelId 3000 -PeerTunnelId 4000 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000
 $perHundred = [System.Collections.Generic.List[double]]::new()
 $sw = [System.Diagnostics.Stopwatch]::StartNew()

@@ -89,6 +89,71 @@ internal sealed class NetlinkClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Requests sent in one buffer at a time: at most this many unanswered, so their acks (a few hundred bytes of
+    /// receive buffer each, counted by the kernel at the skb's true size) fit the socket's default 208 KB.
+    /// </summary>
+    public const int PipelineWindow = 64;
+
+    /// <summary>
+    /// Sends <paramref name="count"/> requests pipelined (request i built by <paramref name="body"/>): up to
+    /// <paramref name="window"/> of them written in one send, each with its own sequence number and NLM_F_ACK, then
+    /// their acks read and matched by sequence number before the next window goes. Returns per request its refusal, or
+    /// null when it was acked; requests in windows after one with a refusal are not sent unless
+    /// <paramref name="pastRefusal"/> (their entries stay null, and <paramref name="sent"/> says how many went). Data
+    /// replies (a GET's) are read and dropped: this is for requests whose answer is the ack. Not for dumps.
+    /// </summary>
+    public NetlinkException?[] Pipeline(int count, ushort type, ushort flags, Action<int, NetlinkWriter> body, out int sent,
+        int window = PipelineWindow, bool pastRefusal = false, CancellationToken cancel = default)
+    {
+        if ((flags & Nl.F_DUMP) == Nl.F_DUMP)
+            throw new ArgumentException("a dump cannot be pipelined: its parts end with NLMSG_DONE, not an ack", nameof(flags));
+        ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
+        var refusals = new NetlinkException?[count];
+        sent = 0;
+        bool refused = false;
+        var answered = new bool[Math.Min(window, Math.Max(count, 1))];
+        while (sent < count && (pastRefusal || !refused) && !cancel.IsCancellationRequested)
+        {
+            int n = Math.Min(window, count - sent);
+            uint first = _seq + 1;
+            _tx.Clear();
+            for (int i = 0; i < n; i++)
+            {
+                _tx.Begin(type, (ushort)(flags | Nl.F_REQUEST | Nl.F_ACK), ++_seq);
+                body(sent + i, _tx);
+                _tx.End();
+            }
+            Settled = false;
+            _transport.Send(_tx.Span);
+            Array.Clear(answered);
+            int open = n;
+            while (open > 0)
+            {
+                var rx = _rx ?? throw new ObjectDisposedException(nameof(NetlinkClient));
+                int got = _transport.Receive(rx);
+                foreach (var m in NetlinkMessage.Split(rx.AsSpan(0, got).ToArray()))
+                {
+                    // Unsigned: a window that wraps the sequence space still maps to 0..n-1; anything else is stale.
+                    uint k = m.Seq - first;
+                    if (k >= (uint)n || m.Type != Nl.ERROR || answered[k])
+                        continue;
+                    answered[k] = true;
+                    open--;
+                    var (errno, ack) = ParseError(m);
+                    if (errno != 0)
+                    {
+                        refusals[sent + (int)k] = new NetlinkException(errno, ack);
+                        refused = true;
+                    }
+                }
+            }
+            sent += n;
+            Settled = true;
+        }
+        return refusals;
+    }
+
     /// <summary>A generic-netlink request to a family by id.</summary>
     public List<NetlinkMessage> Genl(ushort familyId, byte cmd, byte version, ushort flags, Action<NetlinkWriter> attrs) =>
         Request(familyId, flags, w => { w.Genl(cmd, version); attrs(w); });

@@ -138,6 +138,54 @@ internal abstract class GenlBackend : IL2tpBackend
         return echoed.Count == 1 ? Complete(echoed, reuseTunnels: true).Single() : ReadSessions(spec.TunnelId, spec.SessionId, reuseTunnels: true).Single();
     }
 
+    /// <inheritdoc/>
+    public virtual bool PipelinesRequests => false;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<NetlinkException?> CreateSessions(IReadOnlyList<SessionSpec> specs, out int sent, CancellationToken cancel = default)
+    {
+        if (!PipelinesRequests)
+        {
+            // One request and its answer at a time, stopping at the first refusal: what a loop of CreateSession sends.
+            var one = new NetlinkException?[specs.Count];
+            for (sent = 0; sent < specs.Count && !cancel.IsCancellationRequested; sent++)
+            {
+                var spec = specs[sent];
+                try { Send(L2tpGenl.CMD_SESSION_CREATE, 0, w => L2tpGenl.WriteSessionCreate(w, spec), SessionText(spec)); }
+                catch (NetlinkException e) { one[sent++] = e; break; }
+            }
+            return one;
+        }
+        return SendPipelined(L2tpGenl.CMD_SESSION_CREATE, specs.Count, (i, w) => L2tpGenl.WriteSessionCreate(w, specs[i]), i => SessionText(specs[i]), out sent, cancel);
+    }
+
+    private static string SessionText(SessionSpec spec) => $"session {spec.SessionId} in tunnel {spec.TunnelId}";
+
+    /// <summary>
+    /// <see cref="Send"/> for many requests of one command, pipelined (<see cref="NetlinkClient.Pipeline"/>): -Verbose
+    /// names each as it is written, and requests refused with a family-level errno are sent again once under a
+    /// re-resolved family id, as Send does for one.
+    /// </summary>
+    private NetlinkException?[] SendPipelined(byte cmd, int count, Action<int, NetlinkWriter> attrs, Func<int, string> what, out int sent, CancellationToken cancel)
+    {
+        void body(int i, NetlinkWriter w)
+        {
+            Verbose?.Invoke($"{Kind} backend{InNs}: {L2tpGenl.CommandName(cmd)} {what(i)}");
+            w.Genl(cmd, L2tpGenl.Version);
+            attrs(i, w);
+        }
+        var refusals = _client.Pipeline(count, _family, 0, body, out sent, cancel: cancel);
+        var stale = Enumerable.Range(0, sent).Where(i => refusals[i] is { } e && IsFamilyLevel(e)).ToList();
+        if (stale.Count == 0 || ResolveAgain() is not { } id || id == _family)
+            return refusals;
+        Verbose?.Invoke($"{Kind} backend{InNs}: the l2tp family is now id {id} (was {_family}); sending again");
+        _family = id;
+        var again = _client.Pipeline(stale.Count, _family, 0, (j, w) => body(stale[j], w), out _, pastRefusal: true);
+        for (int j = 0; j < stale.Count; j++)
+            refusals[stale[j]] = again[j];
+        return refusals;
+    }
+
     public void DeleteSession(uint tunnelId, uint sessionId) =>
         Send(L2tpGenl.CMD_SESSION_DELETE, 0, w =>
         {

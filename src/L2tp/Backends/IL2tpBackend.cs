@@ -11,6 +11,14 @@ internal interface IL2tpBackend : IDisposable
     void DeleteTunnel(uint tunnelId);
     IReadOnlyList<L2tpTunnel> GetTunnels(uint? tunnelId = null);
     L2tpSession CreateSession(SessionSpec spec);
+    /// <summary>True where <see cref="CreateSessions"/> writes many requests before reading their acks (the kernel).</summary>
+    bool PipelinesRequests { get; }
+    /// <summary>
+    /// SESSION_CREATE for each spec in order, answered by acks alone (no read-back): per spec null when made, or its
+    /// refusal. Pipelined where <see cref="PipelinesRequests"/>; nothing is sent after the window (or, not pipelined,
+    /// the request) that held a refusal, nor once <paramref name="cancel"/> is set: <paramref name="sent"/> counts what went.
+    /// </summary>
+    IReadOnlyList<NetlinkException?> CreateSessions(IReadOnlyList<SessionSpec> specs, out int sent, CancellationToken cancel = default);
     void DeleteSession(uint tunnelId, uint sessionId);
     /// <summary>SESSION_MODIFY: changes sequencing and the reorder timeout of a live session; returns it as it now is.</summary>
     L2tpSession ModifySession(L2tpGenl.SessionChange change);

@@ -30,6 +30,9 @@ internal sealed class KernelBackend : GenlBackend
 
     public override BackendKind Kind => BackendKind.Kernel;
 
+    /// <summary>The kernel takes many requests in one send and acks each (netlink_rcv_skb), so bulk creation pipelines.</summary>
+    public override bool PipelinesRequests => true;
+
     /// <summary>
     /// The l2tp family id per network namespace (by its never-reused cookie, NetNamespace.CurrentKey), resolved once
     /// per process: a CTRL_CMD_GETFAMILY round trip on every cmdlet call was a fifth of a New-L2tpSession loop's

@@ -23,6 +23,8 @@ internal sealed class ConfigurationService : IDisposable
         public required PseudowireService Pseudowires { get; init; }
         public required RtNetlink Rt { get; init; }
         public required InterfaceService Interfaces { get; init; }
+        /// <summary>Sessions a pipelined run made, as read back after it (an interface step's Auto MTU needs no GET).</summary>
+        public Dictionary<(uint TunnelId, uint SessionId), L2tpSession> Made { get; } = new();
 
         public void Dispose()
         {
@@ -179,6 +181,11 @@ internal sealed class ConfigurationService : IDisposable
         {
             var step = steps[i];
             _cancel.ThrowIfCancellationRequested();
+            if (IsSessionCreate(step) && Open(step.NetworkNamespace, backends[step.NetworkNamespace]) is { Pseudowires.PipelinesSessions: true } site)
+            {
+                i = SyncSessions(steps, i, site, shouldProcess, applied, declined, done) - 1;
+                continue;
+            }
             string scoped(string key) => $"{step.NetworkNamespace}\n{key}";
             // Asked first, so -WhatIf shows every step of the plan, also those after a step it did not apply.
             if (!shouldProcess(step))
@@ -203,6 +210,64 @@ internal sealed class ConfigurationService : IDisposable
             done.Add(step);
             applied(step);
         }
+    }
+
+    private static bool IsSessionCreate(L2tpConfigurationStep step) =>
+        step.Kind == L2tpConfigurationObject.Session && step.Action == L2tpConfigurationAction.Create;
+
+    /// <summary>
+    /// The run of consecutive session-create steps of one namespace from <paramref name="start"/>, on a backend that
+    /// pipelines (the kernel): each asked for and checked against declined steps in order as the loop in Sync does,
+    /// then those to apply sent together (<see cref="PseudowireService.NewSessions"/>). Steps are reported applied in
+    /// order up to a refusal, which fails the run as a refused step fails it in Sync (the sessions the window made
+    /// past it are removed again). Returns the index after the run.
+    /// </summary>
+    private int SyncSessions(IReadOnlyList<L2tpConfigurationStep> steps, int start, Site site, Func<L2tpConfigurationStep, bool> shouldProcess,
+        Action<L2tpConfigurationStep> applied, HashSet<string> declined, List<L2tpConfigurationStep> done)
+    {
+        string ns = steps[start].NetworkNamespace;
+        var run = new List<int>();
+        int end = start;
+        for (; end < steps.Count && IsSessionCreate(steps[end]) && steps[end].NetworkNamespace == ns; end++)
+        {
+            var step = steps[end];
+            _cancel.ThrowIfCancellationRequested();
+            if (!shouldProcess(step))
+            {
+                declined.Add($"{ns}\n{step.Key}");
+                continue;
+            }
+            if (step.DependsOn.Any(d => declined.Contains($"{ns}\n{d}")))
+            {
+                _verbose?.Invoke($"Skipped (it needs a step that was declined): {step}");
+                declined.Add($"{ns}\n{step.Key}");
+                continue;
+            }
+            run.Add(end);
+        }
+        var specs = run.Select(j => ConfigValues.Spec(steps[j].TunnelId, steps[j].Session!)).ToList();
+        (int Index, L2tpException Error)? refusal;
+        int made;
+        IReadOnlyList<L2tpSession> sessions;
+        try
+        {
+            (made, sessions) = site.Pseudowires.NewSessions(specs, out refusal);
+        }
+        catch (Exception e) when (e is L2tpException or NetlinkException or ErrnoException)
+        {
+            throw StepFailed(steps, done, run.Count > 0 ? run[0] : start, e);
+        }
+        foreach (var s in sessions)
+            site.Made[(s.TunnelId, s.SessionId)] = s;
+        for (int k = 0; k < made; k++)
+        {
+            done.Add(steps[run[k]]);
+            applied(steps[run[k]]);
+        }
+        if (refusal is { } r)
+            throw StepFailed(steps, done, run[r.Index], r.Error);
+        _cancel.ThrowIfCancellationRequested();
+        return end;
     }
 
     private static L2tpException StepFailed(IReadOnlyList<L2tpConfigurationStep> steps, List<L2tpConfigurationStep> done, int failed, Exception e)
@@ -250,7 +315,7 @@ internal sealed class ConfigurationService : IDisposable
             case (L2tpConfigurationObject.Interface, L2tpConfigurationAction.Update):
                 int? mtu = step.Mtu is null ? null
                     : step.Mtu.Equals("Auto", StringComparison.OrdinalIgnoreCase)
-                        ? pw.GetSessions(step.TunnelId, step.SessionId)[0].SuggestedMtu
+                        ? (site.Made.GetValueOrDefault((step.TunnelId, step.SessionId)) ?? pw.GetSessions(step.TunnelId, step.SessionId)[0]).SuggestedMtu
                         : int.Parse(step.Mtu, CultureInfo.InvariantCulture);
                 site.Interfaces.ApplyState(step.Name, step.Up, mtu, step.MacAddress,
                     step.AddAddresses.Select(a => (a.Address, a.Peer)), step.RemoveAddresses.Select(a => (a.Address, a.Peer)));

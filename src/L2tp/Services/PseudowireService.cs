@@ -104,6 +104,53 @@ internal sealed class PseudowireService : IDisposable
         return Refusals.Guard(() => b.CreateSession(spec), e => Refusals.SessionCreate(e, spec, b.Kind, _netns, () => SessionExists(b, spec)));
     }
 
+    /// <summary>True when <see cref="NewSessions"/> pipelines (the Kernel backend): false where nothing is configured yet.</summary>
+    public bool PipelinesSessions => Backend(create: false)?.PipelinesRequests == true;
+
+    /// <summary>
+    /// Creates sessions from specs validated before (a run of Sync's session steps): pipelined on the Kernel backend,
+    /// then read back with one session dump (and one link dump) instead of a GET per session. Returns how many were
+    /// made, from the first, and those sessions as read back. A refusal is worded as <see cref="NewSession"/> words it
+    /// and returned in <paramref name="refusal"/> with its index; sessions that a pipelined window made past the
+    /// refused one are removed again, so what is left is what a loop of NewSession that stopped there leaves. Stops
+    /// between windows once the invocation is cancelled (fewer made, no refusal).
+    /// </summary>
+    public (int Made, IReadOnlyList<L2tpSession> Sessions) NewSessions(IReadOnlyList<SessionSpec> specs, out (int Index, L2tpException Error)? refusal)
+    {
+        refusal = null;
+        if (specs.Count == 0)
+            return (0, Array.Empty<L2tpSession>());
+        var b = Backend(create: false) ?? throw Refusals.TunnelNotFound(specs[0].TunnelId, _netns);
+        var refusals = b.CreateSessions(specs, out int sent, _cancel);
+        int made = 0;
+        while (made < sent && refusals[made] is null)
+            made++;
+        if (made < sent)
+        {
+            var spec = specs[made];
+            var error = Refusals.SessionCreate(refusals[made]!, spec, b.Kind, _netns, () => SessionExists(b, spec));
+            var left = new List<string>();
+            for (int i = sent - 1; i > made; i--)
+            {
+                if (refusals[i] is not null)
+                    continue;
+                _verbose?.Invoke($"Removing session {specs[i].SessionId} in tunnel {specs[i].TunnelId} again: it was sent in the same window as the refused session {spec.SessionId}");
+                try { b.DeleteSession(specs[i].TunnelId, specs[i].SessionId); }
+                catch (NetlinkException e) { left.Add($"session {specs[i].SessionId} in tunnel {specs[i].TunnelId} ({e.Message})"); }
+            }
+            if (left.Count > 0)
+                error = new L2tpException(error.ErrorId, error.Kind, error.Target,
+                    $"{error.Message} Sessions sent with it that could not be removed again: {string.Join(", ", left)}.", error.InnerException) { Errno = error.Errno };
+            refusal = (made, error);
+        }
+        if (made == 0)
+            return (0, Array.Empty<L2tpSession>());
+        var wanted = specs.Take(made).Select(s => (s.TunnelId, s.SessionId)).ToHashSet();
+        var sessions = Refusals.Guard(() => b.GetSessions(), e => Refusals.Generic(e, b.Kind, null, _netns))
+            .Where(s => wanted.Contains((s.TunnelId, s.SessionId))).ToList();
+        return (made, sessions);
+    }
+
     private static bool SessionExists(IL2tpBackend b, SessionSpec spec)
     {
         try { return b.GetSessions(spec.TunnelId, spec.SessionId).Count > 0; }

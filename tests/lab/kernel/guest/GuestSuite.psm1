@@ -15,6 +15,7 @@ Set-StrictMode -Version 3.0
 # with the host, with the Kernel backend.
 $script:Suite = @(
     @{ Path = 'KernelLab.Guest.Tests.ps1'; Data = @{} }
+    @{ Path = 'Configuration.Guest.Tests.ps1'; Data = @{} }
     @{ Path = '../../../Pester/L2tpTunnel.Tests.ps1'; Data = @{ Backend = 'Kernel' } }
     @{ Path = '../../../Pester/L2tpSession.Tests.ps1'; Data = @{ Backend = 'Kernel' } }
 )
