@@ -14,20 +14,15 @@
 #   $A veth0 192.0.2.1/24 <-> $B veth0 192.0.2.2/24: backend selection; Test-L2tpSession (kernel $A, managed $B).
 
 BeforeDiscovery {
-    $NotInGuest = -not ($env:KERNEL_LAB_SHARE -and (Test-Path -LiteralPath '/sys/module/l2tp_netlink') -and
-        (Test-Path -LiteralPath '/sys/module/l2tp_eth'))
+    Import-Module (Join-Path $PSScriptRoot 'InGuest.psm1') -Force
+    $NotInGuest = -not (Test-InKernelLabGuest)
 }
 
 BeforeAll {
-    $InGuest = $env:KERNEL_LAB_SHARE -and (Test-Path -LiteralPath '/sys/module/l2tp_netlink') -and (Test-Path -LiteralPath '/sys/module/l2tp_eth')
-    if (-not $InGuest) { return }
+    Import-Module (Join-Path $PSScriptRoot 'InGuest.psm1') -Force
+    if (-not (Test-InKernelLabGuest)) { return }
 
-    Import-Module (Join-Path $PSScriptRoot '../../Lab.psm1') -Force
-    $ModulePath = if ($env:L2TP_MODULE_PATH) { $env:L2TP_MODULE_PATH } else {
-        [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../../../out/L2tp/L2tp.psd1'))
-    }
-    Import-Module $ModulePath -Force
-    Remove-Item Env:L2TP_BACKEND -ErrorAction Ignore
+    Import-GuestL2tpModule
     $Share = $env:KERNEL_LAB_SHARE
 
     $A = New-LabNamespace -Prefix 'kA'
