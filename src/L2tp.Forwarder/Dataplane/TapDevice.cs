@@ -14,6 +14,8 @@ internal sealed unsafe class TapDevice : IDisposable
     private const uint TUNSETIFF = 0x400454ca, TUNSETPERSIST = 0x400454cb, TUNSETOFFLOAD = 0x400454d0;
     private const int IFF_TAP = 0x0002, IFF_NO_PI = 0x1000, IFF_VNET_HDR = 0x4000, IFF_TUN_EXCL = 0x8000;
     private const int TUN_F_CSUM = 0x01, TUN_F_TSO4 = 0x02, TUN_F_TSO6 = 0x04, TUN_F_USO4 = 0x20, TUN_F_USO6 = 0x40;
+    /// <summary>What every offload TAP offers the stack: TSO and checksum offload (never USO, see ProbeUdpGso).</summary>
+    private const int OffloadFlags = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 
     /// <summary>
     /// Whether TAPs carry a virtio_net_hdr and take TCP super-frames and partial checksums (TSO, checksum offload).
@@ -95,7 +97,7 @@ internal sealed unsafe class TapDevice : IDisposable
         string actual = Marshal.PtrToStringAnsi((IntPtr)ifr) ?? name;
         // TSO lets the stack behind the TAP send 64 KB at once; the forwarder cuts it up (TxOffload). Set on attach
         // too: a TAP left by a forwarder that ran without offload has none.
-        if (offload && ioctl(fd, unchecked((int)TUNSETOFFLOAD), TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0)
+        if (offload && ioctl(fd, unchecked((int)TUNSETOFFLOAD), OffloadFlags) < 0)
         {
             int e = errno;
             close(fd);
@@ -124,10 +126,9 @@ internal sealed unsafe class TapDevice : IDisposable
     /// </summary>
     private static void ProbeUdpGso(int fd, string name)
     {
-        const int usual = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-        if (ioctl(fd, unchecked((int)TUNSETOFFLOAD), usual | TUN_F_USO4 | TUN_F_USO6) < 0)
+        if (ioctl(fd, unchecked((int)TUNSETOFFLOAD), OffloadFlags | TUN_F_USO4 | TUN_F_USO6) < 0)
             return;
-        Ioctl(fd, TUNSETOFFLOAD, usual, $"TUNSETOFFLOAD({name})");
+        Ioctl(fd, TUNSETOFFLOAD, OffloadFlags, $"TUNSETOFFLOAD({name})");
         UdpGsoWrites = true;
     }
 
