@@ -63,8 +63,10 @@ function Invoke-Build {
     foreach ($f in 'L2tp.dll', 'L2tp.Core.dll', 'Tmds.LibC.dll', 'l2tp-forwarder.dll', 'l2tp-forwarder.runtimeconfig.json') {
         if (-not (Test-Path (Join-Path $bin $f))) { throw "build output is missing bin/$f" }
     }
-    # Help for the cmdlets just built: fails the build when a cmdlet, parameter or example has no help.
+    # Help for the cmdlets just built (from the IL, before precompiling): fails the build when a cmdlet, parameter or
+    # example has no help.
     Invoke-Docs -Assembly (Join-Path $bin 'L2tp.dll')
+    Invoke-ReadyToRun -Bin $bin
     Copy-Item (Join-Path $Root 'L2tp.psd1'), (Join-Path $Root 'L2tp.Format.ps1xml') $Out
     # systemd units for those who supervise the forwarder themselves (README, "The managed forwarder"), and the boot
     # unit Install-L2tpConfigurationService fills in.
@@ -85,6 +87,85 @@ function Invoke-Build {
 # The help generator (src/L2tp.HelpGen): reads en-US/docs/*.md, checks them against the cmdlets L2tp.psd1 exports and
 # the parameters they really have, and writes en-US/L2tp.dll-Help.xml. The XML is generated, never edited, and not in
 # git (en-US/.gitignore). Without -Assembly (the Docs task alone) it compiles L2tp.dll to read its cmdlets.
+# The crossgen2 of the .NET that runs this build (restored by the SDK on first use), or $null with a warning where it
+# cannot be had. The SDK's own PublishReadyToRun is no use for a net8.0 project: it runs .NET 8's crossgen2, whose
+# ReadyToRun format (major version 9) .NET 10 ignores (it reads 16, the format of its own System.Private.CoreLib).
+function Get-Crossgen2 {
+    $version = [Environment]::Version
+    if ($version.Major -lt 9) { return $null }
+    $probe = Join-Path $Root 'out/crossgen'
+    New-Item -ItemType Directory -Force $probe | Out-Null
+    # A project that only restores: its PublishReadyToRun makes the SDK fetch the crossgen2 pack of this runtime.
+    Set-Content -LiteralPath (Join-Path $probe 'Crossgen.csproj') -Value @"
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><TargetFramework>net$($version.Major).$($version.Minor)</TargetFramework><RuntimeIdentifier>$Rid</RuntimeIdentifier><PublishReadyToRun>true</PublishReadyToRun></PropertyGroup>
+</Project>
+"@
+    & dotnet restore (Join-Path $probe 'Crossgen.csproj') --nologo -v quiet | Out-Null
+    $restored = $LASTEXITCODE -eq 0
+    $nuget = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
+    $pack = Get-ChildItem (Join-Path $nuget "microsoft.netcore.app.crossgen2.$Rid") -Directory -ErrorAction Ignore |
+        Where-Object { $_.Name -like "$($version.Major).$($version.Minor).*" } | Sort-Object { [version]($_.Name -replace '-.*', '') } | Select-Object -Last 1
+    $crossgen = if ($pack) { Join-Path $pack.FullName 'tools/crossgen2' }
+    if (-not $restored -or -not $crossgen -or -not (Test-Path $crossgen)) {
+        Write-Warning "No crossgen2 for .NET $version ($Rid): left IL only (JIT-compiled on each start)."
+        return $null
+    }
+    $crossgen
+}
+
+# Compiles the IL assemblies $Names in $Directory to ReadyToRun in place (the IL stays beside the native code), with
+# references to this runtime's framework, the rest of $Directory and (-WithPSHome, for the module) $PSHOME.
+function Invoke-Crossgen2([string] $Crossgen, [string] $Directory, [string[]] $Names, [switch] $WithPSHome) {
+    $runtimeDir = [System.Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()
+    $arch = if ($Rid -like '*arm64') { 'arm64' } else { 'x64' }
+    $tmp = Join-Path $Root 'out/crossgen'
+    foreach ($name in $Names) {
+        $il = Join-Path $Directory "$name.dll"
+        $out = Join-Path $tmp "$name.dll"
+        $refs = Get-ChildItem (Join-Path $Directory '*.dll') | Where-Object Name -NE "$name.dll" | ForEach-Object { '-r', $_.FullName }
+        # crossgen2 names every file it writes: shown only when it fails.
+        if ($WithPSHome) { $refs += '-r', (Join-Path $PSHOME '*.dll') }
+        $log = & $Crossgen (@($il, '-o', $out, '--targetos:linux', "--targetarch:$arch", '-O', '-r', (Join-Path $runtimeDir '*.dll')) + $refs) 2>&1
+        if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "crossgen2 $name.dll failed with exit code $LASTEXITCODE" }
+        Move-Item -Force $out $il
+    }
+}
+
+# Precompiles L2tp.dll, L2tp.Core.dll and l2tp-forwarder.dll (ReadyToRun) for the .NET that runs this build, which is
+# the one pwsh runs on: pwsh and the forwarder otherwise JIT-compile every method they reach, on every start, which
+# under the kernel lab's TCG is much of a short cmdlet's time. The assemblies stay net8.0 IL: a runtime that cannot use
+# the native code (pwsh 7.4 on .NET 8) JIT-compiles the IL as before.
+function Invoke-ReadyToRun([string]$Bin) {
+    $crossgen = Get-Crossgen2
+    if (-not $crossgen) { return }
+    Write-Host "==> ReadyToRun for .NET $([Environment]::Version.Major): L2tp.dll, L2tp.Core.dll, l2tp-forwarder.dll"
+    Invoke-Crossgen2 $crossgen $Bin 'L2tp.Core', 'L2tp', 'l2tp-forwarder' -WithPSHome
+}
+
+# A copy of this pwsh ($PSHOME) with its IL-only assemblies precompiled, as Microsoft's self-contained release packages
+# ship them (PowerShell.Common.props publishes those ReadyToRun); the dotnet tool's pwsh, which this repository runs, is
+# IL only. Kept in out/pwsh-r2r (the kernel lab's guest sees it over 9p) and reused while $PSHOME is the same.
+function New-ReadyToRunPwsh {
+    $dest = Join-Path $Root 'out/pwsh-r2r'
+    $stamp = Join-Path $dest '.source'
+    if ((Test-Path $stamp) -and (Get-Content -Raw $stamp).Trim() -eq $PSHOME) { return $dest }
+    $crossgen = Get-Crossgen2
+    if (-not $crossgen) { return $null }
+    Write-Host "==> ReadyToRun copy of $PSHOME in $dest"
+    if (Test-Path $dest) { Remove-Item -Recurse -Force $dest }
+    Copy-Item -Recurse $PSHOME $dest
+    $names = Get-ChildItem (Join-Path $dest '*.dll') | Where-Object {
+        $stream = [IO.File]::OpenRead($_.FullName)
+        try { $pe = [System.Reflection.PortableExecutable.PEReader]::new($stream); $pe.HasMetadata -and $pe.PEHeaders.CorHeader.ManagedNativeHeaderDirectory.Size -eq 0 }
+        catch { $false }
+        finally { $stream.Dispose() }
+    } | ForEach-Object BaseName
+    Invoke-Crossgen2 $crossgen $dest $names
+    Set-Content $stamp $PSHOME
+    $dest
+}
+
 function Invoke-Docs {
     param([string] $Assembly)
     $work = Join-Path $Root 'out/helpgen'
@@ -377,7 +458,14 @@ function Invoke-Bench {
         Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends', 'iperf3')
     }
     Invoke-Build
-    & (Join-Path $Root 'tests/bench/Bench.ps1') -Module (Join-Path $Out 'L2tp.psd1') -Part $BenchPart | Out-Null
+    $extra = @{}
+    # The Kernel backend's rows once more on a ReadyToRun pwsh, as Microsoft's packages ship it, where this pwsh is the
+    # dotnet tool's IL-only one.
+    if ($BenchPart -in 'All', 'KernelControlPlane' -and (Split-Path -Leaf ([Environment]::ProcessPath)) -eq 'dotnet') {
+        $r2r = New-ReadyToRunPwsh
+        if ($r2r) { $extra.ReadyToRunPwsh = $r2r }
+    }
+    & (Join-Path $Root 'tests/bench/Bench.ps1') -Module (Join-Path $Out 'L2tp.psd1') -Part $BenchPart @extra | Out-Null
     # The plots (ScottPlot, tests/bench/Plot): session-creation time against session count; throughput, RTT and
     # 64-byte frame rate per path.
     $plot = Join-Path $Root 'out/benchplot'

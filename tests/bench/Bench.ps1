@@ -23,14 +23,17 @@
 #>
 param(
     [int] $Seconds = 5,
-    # Data plane: rounds of each path's measurements; each figure is their median.
+    # Data plane: rounds of each path's measurements; Kernel control plane: rounds of ip -batch and Sync. Each figure is their median.
     [int] $Rounds = 3,
     [string] $Module = (Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'),
     [ValidateSet('All', 'DataPlane', 'ControlPlane', 'KernelControlPlane')] [string] $Part = 'All',
     # Control plane: sessions made one cmdlet call each, and sessions held for the list/RSS/idle figures.
     [int] $Sessions = 1000,
     [int] $ManySessions = 10000,
-    [int] $IdleSeconds = 10
+    [int] $IdleSeconds = 10,
+    # KernelControlPlane: a ReadyToRun copy of this pwsh's $PSHOME (build.ps1 -Task Bench makes out/pwsh-r2r) whose
+    # rows are measured beside this pwsh's.
+    [string] $ReadyToRunPwsh
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $Module -Force
@@ -295,72 +298,96 @@ function Format-ControlPlane($cp) {
 # All run under TCG in the same guest, so the ratios are what counts.
 function Measure-KernelControlPlane {
     Import-Module (Join-Path $PSScriptRoot '../lab/KernelLab.psm1') -Force
-    $kcp = [ordered]@{ Sessions = $Sessions }
+    $kcp = [ordered]@{ Sessions = $Sessions; Rounds = $Rounds }
     $ns = New-LabNamespace -Prefix 'bench-klab'
     $share = Join-Path ([System.IO.Path]::GetTempPath()) ('l2tp-bench-klab-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
     $null = New-Item -ItemType Directory -Path $share
+    # The pwshes the guest runs: this one ('tool': the dotnet tool's, IL only, when that is what runs this) and, with
+    # -ReadyToRunPwsh, a precompiled copy of it ('r2r'), run by the same dotnet.
+    $hostPath = [Environment]::ProcessPath
+    $pwshDll = if ((Split-Path -Leaf $hostPath) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' } else { '' }
+    $r2rDll = if ($ReadyToRunPwsh -and $pwshDll) { Join-Path (Resolve-Path $ReadyToRunPwsh).Path 'pwsh.dll' } else { '' }
+    $kinds = @('tool') + @(if ($r2rDll) { 'r2r' })
     try {
         Copy-Item -Recurse -LiteralPath (Split-Path (Resolve-Path $Module).Path) -Destination (Join-Path $share 'L2tp')
         Copy-Item -LiteralPath (Join-Path $PSScriptRoot 'ControlPlaneLoop.ps1') -Destination $share
-        $hostPath = [Environment]::ProcessPath
-        $pwshDll = if ((Split-Path -Leaf $hostPath) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' } else { '' }
+        # -Rounds rounds of ip -batch and one Sync-L2tpConfiguration per pwsh, alternating (under TCG one run can be
+        # twice the next: the medians are kept); then one New-L2tpSession each and one pipeline per pwsh.
         $script = @'
 ip addr add 192.0.2.1/24 dev "$GUEST_NIC" || exit 90
-pw=("$L2TP_PWSH_HOST")
-[ -n "$L2TP_PWSH_DLL" ] && pw+=("$L2TP_PWSH_DLL")
 export DOTNET_TieredPGO=0
+pwsh_for() { if [ "$1" = r2r ]; then echo "$L2TP_PWSH_HOST $L2TP_PWSH_R2R_DLL"; else echo "$L2TP_PWSH_HOST $L2TP_PWSH_DLL"; fi; }
+clean() { ip l2tp del tunnel tunnel_id 3000 2>/dev/null; n=0; while ls /sys/class/net | grep -q '^l2tpeth' && [ "$n" -lt 600 ]; do sleep 0.1; n=$((n + 1)); done; }
 {
     echo "l2tp add tunnel tunnel_id 3000 peer_tunnel_id 4000 encap udp local 192.0.2.1 remote 192.0.2.2 udp_sport 5000 udp_dport 6000"
     for ((i = 1; i <= L2TP_SESSIONS; i++)); do echo "l2tp add session tunnel_id 3000 session_id $i peer_session_id $i"; done
 } >/tmp/add.batch
-t0=$EPOCHREALTIME
-ip -batch /tmp/add.batch || exit 91
-t1=$EPOCHREALTIME
-echo "$t0 $t1" >/mnt/ipbatch.txt
-ip l2tp del tunnel tunnel_id 3000
-n=0; while ls /sys/class/net | grep -q '^l2tpeth' && [ "$n" -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
-"${pw[@]}" -NoProfile -NonInteractive -File /mnt/ControlPlaneLoop.ps1 -Module /mnt/L2tp/L2tp.psd1 -Mode Sync -Count "$L2TP_SESSIONS" -Backend Kernel -OutFile /mnt/sync.json || exit 93
-ip l2tp del tunnel tunnel_id 3000
-n=0; while ls /sys/class/net | grep -q '^l2tpeth' && [ "$n" -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
-"${pw[@]}" -NoProfile -NonInteractive -File /mnt/ControlPlaneLoop.ps1 -Module /mnt/L2tp/L2tp.psd1 -Mode Loop -Count "$L2TP_SESSIONS" -Backend Kernel -OutFile /mnt/loop.json || exit 92
-"${pw[@]}" -NoProfile -NonInteractive -File /mnt/ControlPlaneLoop.ps1 -Module /mnt/L2tp/L2tp.psd1 -Mode Many -Count "$L2TP_SESSIONS" -Backend Kernel -OutFile /mnt/many.json
+for ((r = 1; r <= L2TP_ROUNDS; r++)); do
+    t0=$EPOCHREALTIME
+    ip -batch /tmp/add.batch || exit 91
+    t1=$EPOCHREALTIME
+    echo "$t0 $t1" >/mnt/ipbatch-$r.txt
+    clean
+    for k in $L2TP_KINDS; do
+        $(pwsh_for $k) -NoProfile -NonInteractive -File /mnt/ControlPlaneLoop.ps1 -Module /mnt/L2tp/L2tp.psd1 -Mode Sync -Count "$L2TP_SESSIONS" -Backend Kernel -OutFile /mnt/sync-$k-$r.json || exit 93
+        clean
+    done
+done
+for k in $L2TP_KINDS; do
+    $(pwsh_for $k) -NoProfile -NonInteractive -File /mnt/ControlPlaneLoop.ps1 -Module /mnt/L2tp/L2tp.psd1 -Mode Loop -Count "$L2TP_SESSIONS" -Backend Kernel -OutFile /mnt/loop-$k.json || exit 92
+    $(pwsh_for $k) -NoProfile -NonInteractive -File /mnt/ControlPlaneLoop.ps1 -Module /mnt/L2tp/L2tp.psd1 -Mode Many -Count "$L2TP_SESSIONS" -Backend Kernel -OutFile /mnt/many-$k.json || exit 94
+    clean
+done
 '@
-        Write-Host "==> Kernel lab: ip -batch, Sync-L2tpConfiguration and New-L2tpSession -Backend Kernel, $Sessions sessions each"
-        $lab = Start-KernelLab -Namespace $ns -TapAddress 192.0.2.254/24 -ShareDirectory $share -TimeoutSeconds 1800 -Script $script -Environment @{
-            L2TP_PWSH_HOST = $hostPath; L2TP_PWSH_DLL = $pwshDll; L2TP_SESSIONS = "$Sessions"
+        Write-Host "==> Kernel lab: ip -batch and Sync-L2tpConfiguration ($Rounds rounds), New-L2tpSession -Backend Kernel, $Sessions sessions each, on pwsh: $($kinds -join ', ')"
+        $lab = Start-KernelLab -Namespace $ns -TapAddress 192.0.2.254/24 -ShareDirectory $share -TimeoutSeconds 3000 -Script $script -Environment @{
+            L2TP_PWSH_HOST = $hostPath; L2TP_PWSH_DLL = $pwshDll; L2TP_PWSH_R2R_DLL = $r2rDll; L2TP_SESSIONS = "$Sessions"; L2TP_ROUNDS = "$Rounds"; L2TP_KINDS = "$kinds"
         }
         $r = Wait-KernelLab $lab
-        if ($r.ExitCode -ne 0 -or -not (Test-Path (Join-Path $share 'loop.json'))) { throw "the kernel lab's control-plane run failed (exit $($r.ExitCode)): $($r.Output)" }
-        $t = (Get-Content (Join-Path $share 'ipbatch.txt')).Split(' ') | ForEach-Object { [double]$_ }
-        $kcp.IpBatchAddSeconds = $t[1] - $t[0]
-        $loop = Get-Content -Raw (Join-Path $share 'loop.json') | ConvertFrom-Json
-        if ($loop.Made -ne $Sessions) { throw "the loop made $($loop.Made) sessions of $Sessions" }
-        $kcp.CreateSeconds = $loop.CreateSeconds
-        $kcp.PerHundredSeconds = @($loop.PerHundredSeconds)
-        $kcp.RemoveSeconds = $loop.RemoveSeconds
-        $many = Get-Content -Raw (Join-Path $share 'many.json') | ConvertFrom-Json
-        if ($many.Got -ne $Sessions) { throw "the pipeline made $($many.Got) sessions of $Sessions" }
-        $kcp.ManyCreateSeconds = $many.CreateSeconds
-        $kcp.ManyPerHundredSeconds = @($many.PerHundredSeconds)
-        $kcp.GetSeconds = $many.GetSeconds
-        $sync = Get-Content -Raw (Join-Path $share 'sync.json') | ConvertFrom-Json
-        if ($sync.Got -ne $Sessions) { throw "Sync-L2tpConfiguration made $($sync.Got) sessions of $Sessions" }
-        $kcp.SyncCreateSeconds = $sync.CreateSeconds
-        $kcp.SyncJitSeconds = $sync.JitSeconds
+        if ($r.ExitCode -ne 0 -or -not (Test-Path (Join-Path $share "many-$($kinds[-1]).json"))) { throw "the kernel lab's control-plane run failed (exit $($r.ExitCode)): $($r.Output)" }
+        $read = { param($name) Get-Content -Raw (Join-Path $share $name) | ConvertFrom-Json }
+        $ip = foreach ($i in 1..$Rounds) { $t = (Get-Content (Join-Path $share "ipbatch-$i.txt")).Split(' ') | ForEach-Object { [double]$_ }; $t[1] - $t[0] }
+        $kcp.IpBatchAddSeconds = Get-Median $ip
+        $kcp.IpBatchAddRounds = @($ip)
+        foreach ($k in $kinds) {
+            $prefix = if ($k -eq 'tool') { '' } else { 'R2r' }
+            $sync = foreach ($i in 1..$Rounds) {
+                $j = & $read "sync-$k-$i.json"
+                if ($j.Got -ne $Sessions) { throw "Sync-L2tpConfiguration ($k pwsh) made $($j.Got) sessions of $Sessions" }
+                $j
+            }
+            $kcp["${prefix}SyncCreateSeconds"] = Get-Median $sync.CreateSeconds
+            $kcp["${prefix}SyncRounds"] = @($sync.CreateSeconds)
+            $kcp["${prefix}SyncJitSeconds"] = Get-Median $sync.JitSeconds
+            $kcp["${prefix}SyncJitMethods"] = Get-Median $sync.JitMethods
+            $loop = & $read "loop-$k.json"
+            if ($loop.Made -ne $Sessions) { throw "the loop ($k pwsh) made $($loop.Made) sessions of $Sessions" }
+            $kcp["${prefix}CreateSeconds"] = $loop.CreateSeconds
+            $kcp["${prefix}PerHundredSeconds"] = @($loop.PerHundredSeconds)
+            $kcp["${prefix}RemoveSeconds"] = $loop.RemoveSeconds
+            $many = & $read "many-$k.json"
+            if ($many.Got -ne $Sessions) { throw "the pipeline ($k pwsh) made $($many.Got) sessions of $Sessions" }
+            $kcp["${prefix}ManyCreateSeconds"] = $many.CreateSeconds
+            $kcp["${prefix}ManyPerHundredSeconds"] = @($many.PerHundredSeconds)
+            $kcp["${prefix}GetSeconds"] = $many.GetSeconds
+        }
     }
     finally {
         Remove-LabNamespace -Name $ns
         Remove-Item -Recurse -Force $share -ErrorAction Ignore
     }
-    $kcp.Table = @([pscustomobject]@{ Figure = "Kernel backend, in the kernel lab (TCG): make $Sessions sessions, one New-L2tpSession each"
-            Value = '{0:N2} s' -f $kcp.CreateSeconds; Baseline = 'ip -batch, the same l2tp add session lines: {0:N2} s' -f $kcp.IpBatchAddSeconds
-            Ratio = $kcp.CreateSeconds / $kcp.IpBatchAddSeconds; Target = '≤ 1.5'; Met = $kcp.CreateSeconds / $kcp.IpBatchAddSeconds -le 1.5 }
-        [pscustomobject]@{ Figure = "Kernel backend, in the kernel lab (TCG): make $Sessions sessions, one pipeline into New-L2tpSession"
-            Value = '{0:N2} s' -f $kcp.ManyCreateSeconds; Baseline = 'ip -batch, the same l2tp add session lines: {0:N2} s' -f $kcp.IpBatchAddSeconds
-            Ratio = $kcp.ManyCreateSeconds / $kcp.IpBatchAddSeconds; Target = '≤ 1.5'; Met = $kcp.ManyCreateSeconds / $kcp.IpBatchAddSeconds -le 1.5 }
-        [pscustomobject]@{ Figure = "Kernel backend, kernel lab: make $Sessions sessions from one configuration file (Sync-L2tpConfiguration; the file and its tunnel, timed from the call to its return, pwsh start and Import-Module not counted)"
-            Value = '{0:N2} s' -f $kcp.SyncCreateSeconds; Baseline = 'ip -batch, the same tunnel and l2tp add session lines: {0:N2} s' -f $kcp.IpBatchAddSeconds
-            Ratio = $kcp.SyncCreateSeconds / $kcp.IpBatchAddSeconds; Target = '≤ 1.5'; Met = $kcp.SyncCreateSeconds / $kcp.IpBatchAddSeconds -le 1.5 })
+    $base = 'ip -batch, the same l2tp add session lines: {0:N2} s' -f $kcp.IpBatchAddSeconds
+    $row = {
+        param($figure, $seconds)
+        [pscustomobject]@{ Figure = $figure; Value = '{0:N2} s' -f $seconds; Baseline = $base; Ratio = $seconds / $kcp.IpBatchAddSeconds; Target = '≤ 1.5'; Met = $seconds / $kcp.IpBatchAddSeconds -le 1.5 }
+    }
+    $on = @{ tool = if ($pwshDll) { 'pwsh as the dotnet tool (IL only)' } else { 'this pwsh' }; r2r = 'pwsh precompiled (ReadyToRun), as Microsoft''s packages ship it' }
+    $kcp.Table = foreach ($k in $kinds) {
+        $prefix = if ($k -eq 'tool') { '' } else { 'R2r' }
+        & $row "Kernel backend, kernel lab (TCG), $($on[$k]): make $Sessions sessions, one New-L2tpSession each" $kcp["${prefix}CreateSeconds"]
+        & $row "Kernel backend, kernel lab (TCG), $($on[$k]): make $Sessions sessions, one pipeline into New-L2tpSession" $kcp["${prefix}ManyCreateSeconds"]
+        & $row "Kernel backend, kernel lab (TCG), $($on[$k]): make $Sessions sessions from one configuration file (Sync-L2tpConfiguration, median of $Rounds, each round beside its own ip -batch; timed from the call to its return, pwsh start and Import-Module not counted)" $kcp["${prefix}SyncCreateSeconds"]
+    }
     $kcp
 }
 
@@ -467,7 +494,8 @@ if ($report.Contains('KernelControlPlane')) {
     $k = $report.KernelControlPlane
     $table = @(Format-Targets $k.Table) + '' +
         "Seconds per hundred sessions made, one call each: $(($k.PerHundredSeconds | ForEach-Object { '{0:N3}' -f $_ }) -join ' ')" + '' +
-        "Seconds per hundred sessions made, one pipeline: $(($k.ManyPerHundredSeconds | ForEach-Object { '{0:N3}' -f $_ }) -join ' ')" -join "`n"
+        "Seconds per hundred sessions made, one pipeline: $(($k.ManyPerHundredSeconds | ForEach-Object { '{0:N3}' -f $_ }) -join ' ')" + '' +
+        "Rounds (seconds): ip -batch $(($k.IpBatchAddRounds | ForEach-Object { '{0:N2}' -f $_ }) -join ' '); Sync $(($k.SyncRounds | ForEach-Object { '{0:N2}' -f $_ }) -join ' ')$(if ($k.Contains('R2rSyncRounds')) { '; Sync on the precompiled pwsh ' + (($k.R2rSyncRounds | ForEach-Object { '{0:N2}' -f $_ }) -join ' ') })" -join "`n"
     Write-Host ''
     Write-Host $table
     $md += '## Control plane, Kernel backend (kernel lab)', '', $table, ''

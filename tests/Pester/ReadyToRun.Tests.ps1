@@ -1,0 +1,59 @@
+#Requires -Version 7.4
+<#
+    build.ps1 precompiles L2tp.dll, L2tp.Core.dll and l2tp-forwarder.dll (ReadyToRun) for the .NET that runs the build,
+    so that pwsh and the forwarder do not JIT-compile every method they reach on each start. A runtime that cannot use
+    that code (pwsh 7.4 on .NET 8 reads an older ReadyToRun format) must still run the IL beside it.
+#>
+
+BeforeAll {
+    $Bin = (Resolve-Path (Join-Path $PSScriptRoot '../../out/L2tp/bin')).Path
+    $Module = (Resolve-Path (Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1')).Path
+
+    # The ReadyToRun format version (major) of an assembly's native code, or $null for an IL-only assembly.
+    function Get-ReadyToRunMajor([string] $Path) {
+        $stream = [IO.File]::OpenRead($Path)
+        try {
+            $pe = [System.Reflection.PortableExecutable.PEReader]::new($stream)
+            $dir = $pe.PEHeaders.CorHeader.ManagedNativeHeaderDirectory
+            if ($dir.Size -eq 0) { return $null }
+            $offset = 0
+            if (-not $pe.PEHeaders.TryGetDirectoryOffset($dir, [ref] $offset)) { return $null }
+            # READYTORUN_HEADER: the signature 'RTR' (uint32), then MajorVersion (uint16).
+            $bytes = $pe.GetEntireImage().GetContent($offset, 6)
+            if ([BitConverter]::ToUInt32([byte[]] $bytes, 0) -ne 0x00525452) { return $null }
+            [BitConverter]::ToUInt16([byte[]] $bytes, 4)
+        }
+        finally { $stream.Dispose() }
+    }
+}
+
+Describe 'ReadyToRun build' {
+    It '<_> carries ReadyToRun code in the format of the .NET that runs pwsh' -ForEach 'L2tp.dll', 'L2tp.Core.dll', 'l2tp-forwarder.dll' {
+        if ([Environment]::Version.Major -lt 9) { Set-ItResult -Skipped -Because 'build.ps1 precompiles only for .NET 9 and later'; return }
+        $runtime = Get-ReadyToRunMajor (Join-Path ([System.Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()) 'System.Private.CoreLib.dll')
+        $runtime | Should -Not -BeNullOrEmpty
+        Get-ReadyToRunMajor (Join-Path $Bin $_) | Should -Be $runtime
+    }
+
+    It 'a pwsh whose runtime ignores the ReadyToRun code (DOTNET_ReadyToRun=0) imports the module and makes a tunnel from the IL' {
+        $ns = "r2r-$([guid]::NewGuid().ToString('n').Substring(0, 8))"
+        & ip netns add $ns
+        try {
+            & ip -n $ns link set lo up
+            & ip -n $ns addr add 192.0.2.1/24 dev lo
+            $self = [Environment]::ProcessPath
+            $pwsh = if ((Split-Path -Leaf $self) -eq 'dotnet') { @($self, (Join-Path $PSHOME 'pwsh.dll')) } else { @($self) }
+            $script = "Import-Module '$Module'; `$t = New-L2tpTunnel -netns $ns -TunnelId 7 -PeerTunnelId 8 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000; " +
+                "(Get-L2tpTunnel -netns $ns).TunnelId; Remove-L2tpTunnel -netns $ns -TunnelId 7 -Confirm:`$false"
+            $env:DOTNET_ReadyToRun = '0'
+            try { $out = & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script 2>&1 }
+            finally { Remove-Item Env:DOTNET_ReadyToRun }
+            $LASTEXITCODE | Should -Be 0 -Because ($out | Out-String)
+            ($out | Out-String).Trim() | Should -Be '7'
+        }
+        finally {
+            & ip netns pids $ns 2>$null | ForEach-Object { kill -9 $_ 2>$null }
+            & ip netns del $ns
+        }
+    }
+}
