@@ -138,7 +138,8 @@ internal sealed class RtNetlink : IDisposable
         });
     }
 
-    public List<AddressInfo> Addresses(int index)
+    /// <summary>The addresses of one link (<paramref name="index"/>), or of every link (null), from one dump.</summary>
+    public List<AddressInfo> Addresses(int? index)
     {
         var list = new List<AddressInfo>();
         foreach (var m in _client.Request(RTM_GETADDR, Nl.F_DUMP, w => IfAddr(w, AddressFamily.Unspecified, 0, 0)))
@@ -147,7 +148,7 @@ internal sealed class RtNetlink : IDisposable
                 continue;
             var p = m.Payload.Span;
             int idx = BinaryPrimitives.ReadInt32LittleEndian(p[4..]);
-            if (idx != index)
+            if (index is { } only && idx != only)
                 continue;
             var a = NetlinkAttributes.Parse(m.Payload[IfAddrLength..]);
             var address = a.Address(IFA_ADDRESS);

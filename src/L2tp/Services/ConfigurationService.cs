@@ -85,9 +85,8 @@ internal sealed class ConfigurationService : IDisposable
         var site = Open(netns, backend);
         var tunnels = site.Pseudowires.GetTunnels(null);
         var sessions = site.Pseudowires.GetSessions(null, null);
-        var links = site.Rt.Links().Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
-        return LiveState.Build(netns, tunnels, sessions,
-            name => links.Contains(name) ? site.Interfaces.Interface(name) : null, site.Interfaces.GetBridges(null));
+        var interfaces = site.Interfaces.AllInterfaces();
+        return LiveState.Build(netns, tunnels, sessions, name => interfaces.GetValueOrDefault(name), site.Interfaces.GetBridges(null));
     }
 
     /// <summary>Export: the tunnels, sessions, their interfaces and the bridges of <paramref name="namespaces"/>.</summary>

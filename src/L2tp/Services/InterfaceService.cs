@@ -37,22 +37,35 @@ internal sealed class InterfaceService
 
     public L2tpInterface Interface(string name) => Interface(Require(name));
 
-    private L2tpInterface Interface(LinkInfo l)
+    // One interface: lookups by name and index, so its cost does not grow with the namespace's links.
+    private L2tpInterface Interface(LinkInfo l) =>
+        Describe(l, _rt.Addresses(l.Index), l.Master == 0 ? "" : _rt.Link(l.Master)?.Name ?? "");
+
+    /// <summary>
+    /// Every interface of the namespace by name, from one link dump and one address dump: what a whole-namespace read
+    /// (Export, Compare, Sync) uses, where asking per interface would cost a dump each and grow with the square of them.
+    /// </summary>
+    public Dictionary<string, L2tpInterface> AllInterfaces()
     {
         var links = _rt.Links();
-        return new L2tpInterface
-        {
-            InterfaceName = l.Name,
-            Index = l.Index,
-            Up = l.Up,
-            Mtu = l.Mtu,
-            MacAddress = string.Join(":", l.MacAddress.Select(b => b.ToString("x2", CultureInfo.InvariantCulture))),
-            Addresses = _rt.Addresses(l.Index).Select(a => a.Peer is null
-                ? $"{a.Local}/{a.PrefixLength}" : $"{a.Local} peer {a.Peer}/{a.PrefixLength}").ToArray(),
-            Master = l.Master == 0 ? "" : links.FirstOrDefault(x => x.Index == l.Master)?.Name ?? "",
-            NetworkNamespace = _netns,
-        };
+        var names = links.ToDictionary(l => l.Index, l => l.Name);
+        var addresses = _rt.Addresses(null).ToLookup(a => a.Index);
+        return links.ToDictionary(l => l.Name,
+            l => Describe(l, addresses[l.Index], l.Master == 0 ? "" : names.GetValueOrDefault(l.Master, "")), StringComparer.Ordinal);
     }
+
+    private L2tpInterface Describe(LinkInfo l, IEnumerable<AddressInfo> addresses, string master) => new()
+    {
+        InterfaceName = l.Name,
+        Index = l.Index,
+        Up = l.Up,
+        Mtu = l.Mtu,
+        MacAddress = string.Join(":", l.MacAddress.Select(b => b.ToString("x2", CultureInfo.InvariantCulture))),
+        Addresses = addresses.Select(a => a.Peer is null
+            ? $"{a.Local}/{a.PrefixLength}" : $"{a.Local} peer {a.Peer}/{a.PrefixLength}").ToArray(),
+        Master = master,
+        NetworkNamespace = _netns,
+    };
 
     private L2tpBridge Bridge(List<LinkInfo> links, LinkInfo b) => new()
     {
