@@ -239,6 +239,9 @@ function Measure-ControlPlane {
         $cp.ManyCreateSeconds = $r.CreateSeconds
         $cp.ManyPerHundredSeconds = @($r.PerHundredSeconds)
         $cp.GetSeconds = $r.GetSeconds
+        $cp.ExportSeconds = $r.ExportSeconds
+        $cp.CompareSeconds = $r.CompareSeconds
+        if ($r.CompareDifferences -ne 0) { throw "Compare-L2tpConfiguration found $($r.CompareDifferences) differences between the export and the live state" }
         # Past the state snapshot the forwarder writes once the control socket is quiet.
         Start-Sleep -Seconds 2
         $t0 = Get-CpuTicks $fwd
@@ -269,6 +272,10 @@ function Measure-ControlPlane {
             Ratio = $cp.RemoveSeconds / $cp.IpBatchDelSeconds; Target = '≤ 3'; Met = $cp.RemoveSeconds / $cp.IpBatchDelSeconds -le 3 }
         [pscustomobject]@{ Figure = "Get-L2tpSession of $ManySessions sessions"; Value = '{0:N3} s' -f $cp.GetSeconds
             Baseline = ''; Ratio = $null; Target = '< 1 s'; Met = $cp.GetSeconds -lt 1 }
+        [pscustomobject]@{ Figure = "Export-L2tpConfiguration of $ManySessions sessions (one read of the namespace)"; Value = '{0:N3} s' -f $cp.ExportSeconds
+            Baseline = ''; Ratio = $null; Target = '(for information)'; Met = $null }
+        [pscustomobject]@{ Figure = "Compare-L2tpConfiguration of that file with the $ManySessions live sessions (no differences)"; Value = '{0:N3} s' -f $cp.CompareSeconds
+            Baseline = ''; Ratio = $null; Target = '(for information)'; Met = $null }
         [pscustomobject]@{ Figure = "forwarder RSS at $ManySessions sessions"; Value = '{0:N1} MiB' -f $cp.RssMiB
             Baseline = ''; Ratio = $null; Target = '< 64 MiB'; Met = $cp.RssMiB -lt 64 }
         [pscustomobject]@{ Figure = "idle forwarder at $ManySessions sessions ($IdleSeconds s)"; Value = '{0:N2} % of a core' -f $cp.IdleCpuPercent

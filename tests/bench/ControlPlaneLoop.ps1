@@ -71,6 +71,15 @@ else {
     $all = Get-L2tpSession
     $result.GetSeconds = $sw.Elapsed.TotalSeconds
     $result.Got = @($all).Count
+    # Whole-namespace reads: the export of them all, and the comparison of that file with the live state (no differences).
+    $file = Join-Path ([System.IO.Path]::GetTempPath()) "l2tp-bench-export-$PID.json"
+    $sw.Restart()
+    Export-L2tpConfiguration -Path $file
+    $result.ExportSeconds = $sw.Elapsed.TotalSeconds
+    $sw.Restart()
+    $result.CompareDifferences = @(Compare-L2tpConfiguration -Path $file).Count
+    $result.CompareSeconds = $sw.Elapsed.TotalSeconds
+    Remove-Item -LiteralPath $file
     if ($Backend -eq 'Managed') {
         $f = Get-L2tpForwarder
         $result.ForwarderPid = $f.ProcessId
