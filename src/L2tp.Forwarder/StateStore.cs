@@ -207,6 +207,27 @@ internal sealed class StateStore : IDisposable
     {
         var tunnels = state.Tunnels.ToDictionary(t => t.TunnelId);
         var order = state.Tunnels;
+        // Each tunnel's sessions by id, so a line costs a lookup and not a scan of the tunnel's sessions (a journal as
+        // long as the state replayed line by line with a scan each grew with the square of the sessions). A removed
+        // session leaves a hole in its tunnel's list, closed once at the end, so the list keeps the order a line-by-line
+        // RemoveAll and Add gave it.
+        var index = new Dictionary<TunnelRecord, Dictionary<uint, int>>(ReferenceEqualityComparer.Instance);
+        Dictionary<uint, int> Index(TunnelRecord t)
+        {
+            if (!index.TryGetValue(t, out var byId))
+            {
+                index[t] = byId = new();
+                for (int i = 0; i < t.Sessions.Count; i++)
+                    byId.TryAdd(t.Sessions[i].SessionId, i);
+            }
+            return byId;
+        }
+        void RemoveSession(TunnelRecord t, uint id)
+        {
+            var byId = Index(t);
+            if (byId.Remove(id, out int at))
+                t.Sessions[at] = null!;
+        }
         int applied = 0, lineNo = 0;
         int start = 0;
         while (start < journal.Length)
@@ -260,12 +281,13 @@ internal sealed class StateStore : IDisposable
                     // that already holds its end (the tunnel's deletion); nothing to do.
                     if (s is null || !tunnels.TryGetValue(tunnelId, out var st))
                         break;
-                    st.Sessions.RemoveAll(x => x.SessionId == s.SessionId);
+                    RemoveSession(st, s.SessionId);
+                    Index(st)[s.SessionId] = st.Sessions.Count;
                     st.Sessions.Add(s);
                     break;
                 case "-session":
                     if (tunnels.TryGetValue(tunnelId, out var dt))
-                        dt.Sessions.RemoveAll(x => x.SessionId == sessionId);
+                        RemoveSession(dt, sessionId);
                     break;
                 case "rename":
                     string name = o["InterfaceName"]?.GetValueKind() == JsonValueKind.String ? (string)o["InterfaceName"]! : "";
@@ -278,8 +300,8 @@ internal sealed class StateStore : IDisposable
                         why = e.Message;
                         break;
                     }
-                    if (tunnels.TryGetValue(tunnelId, out var rt) && rt.Sessions.Find(x => x.SessionId == sessionId) is { } rs)
-                        rs.InterfaceName = name;
+                    if (tunnels.TryGetValue(tunnelId, out var rt) && Index(rt).TryGetValue(sessionId, out int ri))
+                        rt.Sessions[ri].InterfaceName = name;
                     break;
                 default:
                     why = $"Op '{op}' is not a journal operation";
@@ -290,6 +312,8 @@ internal sealed class StateStore : IDisposable
             else
                 applied++;
         }
+        foreach (var t in index.Keys)
+            t.Sessions.RemoveAll(x => x is null);
         return applied;
     }
 

@@ -229,10 +229,12 @@ internal static class Planner
                         Add(L2tpConfigurationObject.Interface, it, "addresses", "absent", x.ToString());
                 }
             }
-            foreach (var extra in at.Sessions.Where(x => t.Sessions.All(s => s.SessionId != x.SessionId)))
+            var wantedSessions = t.Sessions.Select(s => s.SessionId).ToHashSet();
+            foreach (var extra in at.Sessions.Where(x => !wantedSessions.Contains(x.SessionId)))
                 Add(L2tpConfigurationObject.Session, SessionTarget(t.TunnelId, extra.SessionId), "exists", "absent", "present");
         }
-        foreach (var extra in a.Tunnels.Where(x => d.Tunnels.All(t => t.TunnelId != x.TunnelId)))
+        var wantedTunnels = d.Tunnels.Select(t => t.TunnelId).ToHashSet();
+        foreach (var extra in a.Tunnels.Where(x => !wantedTunnels.Contains(x.TunnelId)))
             Add(L2tpConfigurationObject.Tunnel, TunnelTarget(extra.TunnelId), "exists", "absent", "present");
 
         if (d.Bridges is not null)
@@ -248,12 +250,15 @@ internal static class Planner
                 }
                 if (b.Up != ab.Up)
                     Add(L2tpConfigurationObject.Bridge, bt, "up", B(b.Up), B(ab.Up));
-                foreach (var p in b.Ports.Where(p => !ab.Ports.Contains(p)))
+                var havePorts = ab.Ports.ToHashSet(StringComparer.Ordinal);
+                var wantPorts = b.Ports.ToHashSet(StringComparer.Ordinal);
+                foreach (var p in b.Ports.Where(p => !havePorts.Contains(p)))
                     Add(L2tpConfigurationObject.BridgePort, PortTarget(b.Name, p), "exists", "present", "missing");
-                foreach (var p in ab.Ports.Where(p => !b.Ports.Contains(p)))
+                foreach (var p in ab.Ports.Where(p => !wantPorts.Contains(p)))
                     Add(L2tpConfigurationObject.BridgePort, PortTarget(b.Name, p), "exists", "absent", "present");
             }
-            foreach (var extra in actualBridges.Keys.Where(n => d.Bridges.All(b => b.Name != n)).Order(StringComparer.Ordinal))
+            var wantedBridges = d.Bridges.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var extra in actualBridges.Keys.Where(n => !wantedBridges.Contains(n)).Order(StringComparer.Ordinal))
                 Add(L2tpConfigurationObject.Bridge, BridgeTarget(extra), "exists", "absent", "present");
         }
         return drift;
@@ -372,8 +377,9 @@ internal static class Planner
                 });
             }
 
+            var wanted = t.Sessions.Select(s => s.SessionId).ToHashSet();
             if (prune && !fresh)
-                foreach (var extra in at!.Sessions.Where(x => t.Sessions.All(s => s.SessionId != x.SessionId)))
+                foreach (var extra in at!.Sessions.Where(x => !wanted.Contains(x.SessionId)))
                     removeSessions.Add(new L2tpConfigurationStep
                     {
                         Action = L2tpConfigurationAction.Remove, Kind = L2tpConfigurationObject.Session, NetworkNamespace = ns,
@@ -381,8 +387,9 @@ internal static class Planner
                         Key = SKey(t.TunnelId, extra.SessionId), Detail = $"not in the file (interface {extra.InterfaceName})",
                     });
         }
+        var wantedTunnels = d.Tunnels.Select(t => t.TunnelId).ToHashSet();
         if (prune)
-            foreach (var extra in a.Tunnels.Where(x => d.Tunnels.All(t => t.TunnelId != x.TunnelId)))
+            foreach (var extra in a.Tunnels.Where(x => !wantedTunnels.Contains(x.TunnelId)))
                 removeTunnels.Add(new L2tpConfigurationStep
                 {
                     Action = L2tpConfigurationAction.Remove, Kind = L2tpConfigurationObject.Tunnel, NetworkNamespace = ns,
@@ -410,7 +417,9 @@ internal static class Planner
                         Detail = new FieldDiff("up", B(b.Up), B(ab.Up)).ToString(),
                     });
                 var have = ab?.Ports ?? new();
-                foreach (var p in b.Ports.Where(p => freshInterfaces.Contains(p) || !have.Contains(p)))
+                var haveSet = have.ToHashSet(StringComparer.Ordinal);
+                var wantSet = b.Ports.ToHashSet(StringComparer.Ordinal);
+                foreach (var p in b.Ports.Where(p => freshInterfaces.Contains(p) || !haveSet.Contains(p)))
                     ports.Add(new L2tpConfigurationStep
                     {
                         Action = L2tpConfigurationAction.Create, Kind = L2tpConfigurationObject.BridgePort, NetworkNamespace = ns,
@@ -418,15 +427,16 @@ internal static class Planner
                         DependsOn = new[] { BKey(b.Name), IKey(p) }, Detail = $"add {p} to {b.Name}",
                     });
                 if (prune && ab is not null)
-                    foreach (var p in have.Where(p => !b.Ports.Contains(p)))
+                    foreach (var p in have.Where(p => !wantSet.Contains(p)))
                         removePorts.Add(new L2tpConfigurationStep
                         {
                             Action = L2tpConfigurationAction.Remove, Kind = L2tpConfigurationObject.BridgePort, NetworkNamespace = ns,
                             Target = PortTarget(b.Name, p), Name = p, Bridge = b.Name, Key = $"port:{p}", Detail = $"take {p} out of {b.Name}",
                         });
             }
+            var wantedBridges = d.Bridges.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
             if (prune)
-                foreach (var extra in actualBridges.Values.Where(x => d.Bridges.All(b => b.Name != x.Name)).OrderBy(x => x.Name, StringComparer.Ordinal))
+                foreach (var extra in actualBridges.Values.Where(x => !wantedBridges.Contains(x.Name)).OrderBy(x => x.Name, StringComparer.Ordinal))
                     removeBridges.Add(new L2tpConfigurationStep
                     {
                         Action = L2tpConfigurationAction.Remove, Kind = L2tpConfigurationObject.Bridge, NetworkNamespace = ns,
