@@ -242,6 +242,15 @@ internal sealed class Forwarder : IDisposable
                 ? $"An interface named '{spec.InterfaceName}' already exists."
                 : $"Cannot create the session interface: {e.Message}");
         }
+        if (!attach && !FileLimit.LeavesRoom(tap.Fd))
+        {
+            int open = tap.Fd + 1;
+            // A TAP just made goes with the refusal (Destroy: it is persistent until then).
+            tap.Destroy();
+            throw new ForwarderError(EMFILE, $"The forwarder holds {open} open files of its limit of {FileLimit.Limit} (RLIMIT_NOFILE, " +
+                $"{FileLimit.Reserve} kept free): no room for another session interface. Start the forwarder with a higher limit " +
+                "(LimitNOFILE= in its systemd unit, or ulimit -Hn in the shell that runs the first cmdlet).");
+        }
         try
         {
             // A new TAP gets l2tp_eth's MTU, which is then the MTU in force; a re-attached one keeps what it has.

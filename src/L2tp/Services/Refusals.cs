@@ -49,6 +49,9 @@ internal static class Refusals
                 $"An interface named '{spec.InterfaceName}' already exists{InNs(netns)}. Choose another -Name."),
         _ when e.Errno == EEXIST => Err(e, "L2tp.SessionExists", L2tpErrorKind.ResourceExists, spec.SessionId,
             $"Session {spec.SessionId} already exists in tunnel {spec.TunnelId}{InNs(netns)}. Choose another -SessionId."),
+        // The forwarder holds a TAP fd per session and refuses one that would leave it short of fds (FileLimit).
+        _ when e.Errno == EMFILE || e.Errno == ENFILE => Err(e, "L2tp.OpenFileLimit", L2tpErrorKind.ResourceUnavailable, spec.SessionId,
+            $"No session {spec.SessionId} in tunnel {spec.TunnelId}{InNs(netns)}: {e.ExtendedAck ?? e.Message}"),
         _ when Backends.GenlBackend.IsNotFound(e) => TunnelNotFound(spec.TunnelId, netns, e),
         _ => Generic(e, backend, spec.SessionId, netns),
     };
