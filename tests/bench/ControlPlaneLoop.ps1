@@ -7,6 +7,7 @@
     with one Remove-L2tpSession call each. Many: a tunnel and -Count sessions through one pipeline into New-L2tpSession,
     then one Get-L2tpSession of them all; the forwarder (Managed) is left running for the caller to measure and kill,
     the kernel's sessions (Kernel) for the guest's power-off to take.
+    Reads: Export-L2tpConfiguration of the namespace and Compare-L2tpConfiguration of that file with it, timed.
     Sync: a configuration file of the tunnel and -Count sessions (written before the clock starts), applied by one
     Sync-L2tpConfiguration: the time covers reading and checking the file, planning against the live state, the
     tunnel and every session (on the Kernel backend pipelined, then read back with one dump), and the steps' output;
@@ -16,7 +17,7 @@
 #>
 param(
     [Parameter(Mandatory)] [string] $Module,
-    [Parameter(Mandatory)] [ValidateSet('Loop', 'Many', 'Sync')] [string] $Mode,
+    [Parameter(Mandatory)] [ValidateSet('Loop', 'Many', 'Sync', 'Reads')] [string] $Mode,
     [Parameter(Mandatory)] [int] $Count,
     [Parameter(Mandatory)] [string] $OutFile,
     # Kernel: in the kernel lab's guest, against Linux l2tp_core (Bench.ps1 -Part KernelControlPlane).
@@ -37,6 +38,20 @@ if ($Mode -eq 'Sync') {
     $result = [ordered]@{ CreateSeconds = $sw.Elapsed.TotalSeconds; Steps = $steps
         JitSeconds = [System.Runtime.JitInfo]::GetCompilationTime().TotalSeconds; JitMethods = [System.Runtime.JitInfo]::GetCompiledMethodCount() }
     $result.Got = @(Get-L2tpSession -TunnelId 3000).Count
+    Remove-Item -LiteralPath $file
+    $result | ConvertTo-Json -Depth 4 | Set-Content $OutFile
+    return
+}
+if ($Mode -eq 'Reads') {
+    # Whole-namespace reads of what a Many run left: the export of it all, and the comparison of that file with the
+    # live state (no differences expected).
+    $file = Join-Path ([System.IO.Path]::GetTempPath()) "l2tp-bench-export-$PID.json"
+    $sw = [System.Diagnostics.Stopwatch]::StartNew()
+    Export-L2tpConfiguration -Path $file
+    $result = [ordered]@{ ExportSeconds = $sw.Elapsed.TotalSeconds }
+    $sw.Restart()
+    $result.CompareDifferences = @(Compare-L2tpConfiguration -Path $file).Count
+    $result.CompareSeconds = $sw.Elapsed.TotalSeconds
     Remove-Item -LiteralPath $file
     $result | ConvertTo-Json -Depth 4 | Set-Content $OutFile
     return
@@ -71,15 +86,6 @@ else {
     $all = Get-L2tpSession
     $result.GetSeconds = $sw.Elapsed.TotalSeconds
     $result.Got = @($all).Count
-    # Whole-namespace reads: the export of them all, and the comparison of that file with the live state (no differences).
-    $file = Join-Path ([System.IO.Path]::GetTempPath()) "l2tp-bench-export-$PID.json"
-    $sw.Restart()
-    Export-L2tpConfiguration -Path $file
-    $result.ExportSeconds = $sw.Elapsed.TotalSeconds
-    $sw.Restart()
-    $result.CompareDifferences = @(Compare-L2tpConfiguration -Path $file).Count
-    $result.CompareSeconds = $sw.Elapsed.TotalSeconds
-    Remove-Item -LiteralPath $file
     if ($Backend -eq 'Managed') {
         $f = Get-L2tpForwarder
         $result.ForwarderPid = $f.ProcessId
