@@ -84,9 +84,6 @@ function Invoke-Build {
     }
 }
 
-# The help generator (src/L2tp.HelpGen): reads en-US/docs/*.md, checks them against the cmdlets L2tp.psd1 exports and
-# the parameters they really have, and writes en-US/L2tp.dll-Help.xml. The XML is generated, never edited, and not in
-# git (en-US/.gitignore). Without -Assembly (the Docs task alone) it compiles L2tp.dll to read its cmdlets.
 # The crossgen2 of the .NET that runs this build (restored by the SDK on first use), or $null with a warning where it
 # cannot be had. The SDK's own PublishReadyToRun is no use for a net8.0 project: it runs .NET 8's crossgen2, whose
 # ReadyToRun format (major version 9) .NET 10 ignores (it reads 16, the format of its own System.Private.CoreLib).
@@ -124,8 +121,8 @@ function Invoke-Crossgen2([string] $Crossgen, [string] $Directory, [string[]] $N
         $il = Join-Path $Directory "$name.dll"
         $out = Join-Path $tmp "$name.dll"
         $refs = Get-ChildItem (Join-Path $Directory '*.dll') | Where-Object Name -NE "$name.dll" | ForEach-Object { '-r', $_.FullName }
-        # crossgen2 names every file it writes: shown only when it fails.
         if ($WithPSHome) { $refs += '-r', (Join-Path $PSHOME '*.dll') }
+        # crossgen2 names every file it writes: shown only when it fails.
         $log = & $Crossgen (@($il, '-o', $out, '--targetos:linux', "--targetarch:$arch", '-O', '-r', (Join-Path $runtimeDir '*.dll')) + $refs) 2>&1
         if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "crossgen2 $name.dll failed with exit code $LASTEXITCODE" }
         Move-Item -Force $out $il
@@ -166,6 +163,9 @@ function New-ReadyToRunPwsh {
     $dest
 }
 
+# The help generator (src/L2tp.HelpGen): reads en-US/docs/*.md, checks them against the cmdlets L2tp.psd1 exports and
+# the parameters they really have, and writes en-US/L2tp.dll-Help.xml. The XML is generated, never edited, and not in
+# git (en-US/.gitignore). Without -Assembly (the Docs task alone) it compiles L2tp.dll to read its cmdlets.
 function Invoke-Docs {
     param([string] $Assembly)
     $work = Join-Path $Root 'out/helpgen'
