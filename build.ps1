@@ -67,6 +67,7 @@ function Invoke-Build {
     # example has no help.
     Invoke-Docs -Assembly (Join-Path $bin 'L2tp.dll')
     Invoke-ReadyToRun -Bin $bin
+    Invoke-NativeForwarder -Bin $bin
     Copy-Item (Join-Path $Root 'L2tp.psd1'), (Join-Path $Root 'L2tp.Format.ps1xml') $Out
     # systemd units for those who supervise the forwarder themselves (README, "The managed forwarder"), and the boot
     # unit Install-L2tpConfigurationService fills in.
@@ -138,6 +139,28 @@ function Invoke-ReadyToRun([string]$Bin) {
     if (-not $crossgen) { return }
     Write-Host "==> ReadyToRun for .NET $([Environment]::Version.Major): L2tp.dll, L2tp.Core.dll, l2tp-forwarder.dll"
     Invoke-Crossgen2 $crossgen $Bin 'L2tp.Core', 'L2tp', 'l2tp-forwarder' -WithPSHome
+}
+
+# The forwarder as one native program (Native AOT) in place of its apphost, bin/l2tp-forwarder, which the module and
+# the systemd units run: no JIT and no runtime to load, so it starts in milliseconds and holds a fraction of the memory
+# (README, "The managed forwarder"). l2tp-forwarder.dll stays beside it: the tests and fuzzers use its code. Where the
+# native toolchain is missing (the ILCompiler package or a C linker), the apphost stays and runs the dll on .NET.
+function Invoke-NativeForwarder([string]$Bin) {
+    $aot = Join-Path $Root 'out/forwarder-aot'
+    Write-Host "==> Native (AOT) l2tp-forwarder into $Bin"
+    if (Test-Path $aot) { Remove-Item -Recurse -Force $aot }
+    $log = & dotnet publish (Join-Path $Root 'src/L2tp.Forwarder/L2tp.Forwarder.csproj') -c $Configuration -r $Rid `
+        -p:PublishAot=true -o $aot --nologo -v quiet 2>&1
+    $native = Join-Path $aot 'l2tp-forwarder'
+    if ($LASTEXITCODE -ne 0 -or -not (Test-Path $native)) {
+        $log | Select-Object -Last 15 | Write-Host
+        Write-Warning "Native AOT publish of l2tp-forwarder failed: the module keeps the apphost, which runs l2tp-forwarder.dll on .NET."
+        return
+    }
+    # The apphost it replaces is kept beside the native build: NativeForwarder.Tests.ps1 runs the module through it too.
+    New-Item -ItemType Directory -Force (Join-Path $aot 'apphost') | Out-Null
+    Move-Item -Force (Join-Path $Bin 'l2tp-forwarder') (Join-Path $aot 'apphost/l2tp-forwarder')
+    Copy-Item -Force $native (Join-Path $Bin 'l2tp-forwarder')
 }
 
 # A copy of this pwsh ($PSHOME) with its IL-only assemblies precompiled, as Microsoft's self-contained release packages

@@ -24,6 +24,24 @@ internal static unsafe class Daemon
     [DllImport("libc", EntryPoint = "execv", SetLastError = true)]
     private static extern int Execv(byte* path, byte** argv);
 
+    [DllImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    private static extern int Prctl(int option, byte* arg2, ulong arg3, ulong arg4, ulong arg5);
+
+    private const int PR_SET_NAME = 15;
+
+    /// <summary>
+    /// Names the calling thread for ps, top and pkill (on the main thread: the process). The runtime does not do it for
+    /// every thread in every build (a native-compiled forwarder's Thread.Name stays its own), and the re-executed
+    /// image would otherwise be called after the file it was started through ("exe" for /proc/self/exe).
+    /// </summary>
+    public static void NameThread(string name)
+    {
+        var bytes = new byte[16];
+        System.Text.Encoding.ASCII.GetBytes(name.AsSpan(0, Math.Min(name.Length, 15)), bytes);
+        fixed (byte* p = bytes)
+            Prctl(PR_SET_NAME, p, 0, 0, 0);
+    }
+
     [DllImport("libc", EntryPoint = "setenv", SetLastError = true)]
     private static extern int SetEnv(byte* name, byte* value, int overwrite);
 

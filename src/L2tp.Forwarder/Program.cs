@@ -33,6 +33,7 @@ internal static unsafe class Program
             Log.Error($"detaching: {failure}; serving without re-exec (inherited fds may stay open)");
         }
 
+        Daemon.NameThread(ForwarderPaths.Program);
         FileLimit.Raise();
         int listen = Sys.Socket(AF_UNIX, SOCK_SEQPACKET, 0);
         if (Sys.Bind(listen, Sys.AbstractUnixAddress(ForwarderPaths.SocketName)) < 0)

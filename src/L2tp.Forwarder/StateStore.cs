@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using L2tp.Protocol;
 using Cookie = L2tp.Protocol.Cookie;
 
@@ -92,18 +93,22 @@ internal sealed class StateStore : IDisposable
 
     internal static JsonSerializerOptions JsonOptions => Options;
 
+    // Both read their metadata from StateJson (enums as names, as JsonStringEnumConverter wrote them before).
     private static readonly JsonSerializerOptions LineOptions = new()
     {
         WriteIndented = false,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter() },
+        TypeInfoResolver = StateJson.Default,
     };
 
     private static readonly JsonSerializerOptions Options = new()
     {
         WriteIndented = true,
-        Converters = { new JsonStringEnumConverter() },
+        TypeInfoResolver = StateJson.Default,
     };
+
+    /// <summary>The metadata of <typeparamref name="T"/> under <paramref name="options"/>, from <see cref="StateJson"/>.</summary>
+    internal static JsonTypeInfo<T> Info<T>(JsonSerializerOptions options) => (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
 
     public static TunnelRecord ToRecord(TunnelSpec t, IEnumerable<(SessionSpec Spec, string IfName)> sessions) => new()
     {
@@ -324,7 +329,7 @@ internal sealed class StateStore : IDisposable
     /// </summary>
     public void Append(JournalEntry entry)
     {
-        var line = JsonSerializer.SerializeToUtf8Bytes(entry, LineOptions);
+        var line = JsonSerializer.SerializeToUtf8Bytes(entry, Info<JournalEntry>(LineOptions));
         _journal ??= new FileStream(JournalPath, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
         var buffer = new byte[line.Length + 1];
         line.CopyTo(buffer, 0);
@@ -476,7 +481,7 @@ internal sealed class StateStore : IDisposable
                 copy[k] = v?.DeepClone();
         try
         {
-            var r = copy.Deserialize<TunnelRecord>(Options) ?? throw new JsonException("null");
+            var r = copy.Deserialize(Info<TunnelRecord>(Options)) ?? throw new JsonException("null");
             r.Sessions = new();
             if (!Enum.IsDefined(r.Encapsulation))
                 throw new FormatException($"Encapsulation {(int)r.Encapsulation} is not Udp or Ip");
@@ -504,7 +509,7 @@ internal sealed class StateStore : IDisposable
         }
         try
         {
-            var r = node.Deserialize<SessionRecord>(Options) ?? throw new JsonException("null");
+            var r = node.Deserialize(Info<SessionRecord>(Options)) ?? throw new JsonException("null");
             if (!Enum.IsDefined(r.L2SpecType))
                 throw new FormatException($"L2SpecType {(int)r.L2SpecType} is not None or Default");
             if (!Enum.IsDefined(r.Sequencing))
@@ -532,7 +537,7 @@ internal sealed class StateStore : IDisposable
         long length = 0;
         AtomicFile.Write(_path, f =>
         {
-            JsonSerializer.Serialize(f, tunnels, Options);
+            JsonSerializer.Serialize(f, tunnels, Info<List<TunnelRecord>>(Options));
             length = f.Position;
         });
         BytesWritten += length;
@@ -559,4 +564,17 @@ internal sealed class StateStore : IDisposable
         _journal?.Dispose();
         _journal = null;
     }
+}
+
+/// <summary>
+/// The state files' JSON metadata, generated at compile time: no reflection at run time, so the forwarder also builds as
+/// a native (AOT) program.
+/// </summary>
+[JsonSourceGenerationOptions(UseStringEnumConverter = true)]
+[JsonSerializable(typeof(StateStore.TunnelRecord))]
+[JsonSerializable(typeof(StateStore.SessionRecord))]
+[JsonSerializable(typeof(StateStore.JournalEntry))]
+[JsonSerializable(typeof(List<StateStore.TunnelRecord>))]
+internal sealed partial class StateJson : JsonSerializerContext
+{
 }

@@ -154,6 +154,14 @@ internal static unsafe class Sys
             return open(p, O_RDONLY | O_CLOEXEC);
     }
 
+    /// <summary>Whether this process may execute the file (access(2) with X_OK: a file copied without its modes may not).</summary>
+    public static bool IsExecutable(string path)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = bytes)
+            return access(p, X_OK) == 0;
+    }
+
     public static void SetNonBlocking(int fd)
     {
         int flags = Check(fcntl(fd, F_GETFL), "fcntl(F_GETFL)");

@@ -80,6 +80,7 @@ internal abstract unsafe class PacketLoop : IDisposable
 
     private void Run()
     {
+        Daemon.NameThread(_name);
         var events = stackalloc epoll_event[MaxEvents];
         var guestEvents = stackalloc epoll_event[MaxEvents];
         while (!_stop)

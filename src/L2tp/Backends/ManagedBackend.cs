@@ -125,14 +125,20 @@ internal sealed class ManagedBackend : GenlBackend
         if (PeerAuthorization.Self() is { Privileged: false } self)
             throw Denied(netns, self.Reason);
         string dir = Path.GetDirectoryName(typeof(ManagedBackend).Assembly.Location)!;
-        string dll = Path.Combine(dir, ForwarderPaths.Program + ".dll");
-        if (!File.Exists(dll))
-            throw new L2tpException("L2tp.ForwarderMissing", L2tpErrorKind.ResourceUnavailable, dll,
-                $"l2tp-forwarder.dll is not beside L2tp.dll in {dir}: the module is incomplete; rebuild it with ./build.ps1.");
-
-        var psi = new ProcessStartInfo { UseShellExecute = false };
+        string exe = Path.Combine(dir, ForwarderPaths.Program);
+        string dll = exe + ".dll";
         string? host = DotnetHost();
-        if (host is not null)
+        var psi = new ProcessStartInfo { UseShellExecute = false };
+        // Only an executable file: a copy that lost its modes (an archive, Copy-Item -ToSession) falls back to the dll.
+        if (File.Exists(exe) && Sys.IsExecutable(exe))
+        {
+            // Native (AOT-compiled, as build.ps1 makes it) it needs no .NET; a build without AOT leaves the apphost here,
+            // which finds the runtime pwsh runs on through DOTNET_ROOT, as `dotnet exec` would.
+            psi.FileName = exe;
+            if (host is not null)
+                psi.Environment["DOTNET_ROOT"] = Path.GetDirectoryName(host);
+        }
+        else if (File.Exists(dll) && host is not null)
         {
             psi.FileName = host;
             psi.ArgumentList.Add("exec");
@@ -140,7 +146,8 @@ internal sealed class ManagedBackend : GenlBackend
         }
         else
         {
-            psi.FileName = Path.Combine(dir, ForwarderPaths.Program);
+            throw new L2tpException("L2tp.ForwarderMissing", L2tpErrorKind.ResourceUnavailable, exe,
+                $"l2tp-forwarder is not beside L2tp.dll in {dir}: the module is incomplete; rebuild it with ./build.ps1.");
         }
         psi.ArgumentList.Add(ForwarderPaths.DaemonFlag);
         using var process = Process.Start(psi)
