@@ -62,14 +62,31 @@ Describe 'Native forwarder' {
         finally { Remove-Item -Recurse -Force $dir }
     }
 
-    It 'a module copy whose bin/l2tp-forwarder lost its execute bits (an archive, Copy-Item -ToSession) runs the dll instead' {
+    It 'a module whose bin/l2tp-forwarder lost its execute bits (a package is a zip) gets them back and runs it natively' {
         $dir = New-ModuleCopy
         try {
             & chmod a-x (Join-Path $dir 'bin/l2tp-forwarder')
             $probe = Invoke-ForwarderProbe $dir
-            Split-Path -Leaf $probe.Executable | Should -Be 'dotnet'
+            $probe.Executable | Should -Be (Join-Path $dir 'bin/l2tp-forwarder')
+            $probe.DotnetRuntime | Should -BeFalse
         }
         finally { Remove-Item -Recurse -Force $dir }
+    }
+
+    It 'a bin/l2tp-forwarder without execute bits that cannot be given them (immutable) leaves the module on the dll' {
+        $dir = New-ModuleCopy
+        $exe = Join-Path $dir 'bin/l2tp-forwarder'
+        try {
+            & chmod a-x $exe
+            & chattr +i $exe 2>$null
+            if ($LASTEXITCODE -ne 0) { Set-ItResult -Skipped -Because "chattr +i is not supported on $([IO.Path]::GetTempPath())"; return }
+            $probe = Invoke-ForwarderProbe $dir
+            Split-Path -Leaf $probe.Executable | Should -Be 'dotnet'
+        }
+        finally {
+            & chattr -i $exe 2>$null
+            Remove-Item -Recurse -Force $dir
+        }
     }
 
     It 'a build that kept the apphost as bin/l2tp-forwarder (no native toolchain) serves through it on .NET' {

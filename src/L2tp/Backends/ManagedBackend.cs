@@ -129,8 +129,7 @@ internal sealed class ManagedBackend : GenlBackend
         string dll = exe + ".dll";
         string? host = DotnetHost();
         var psi = new ProcessStartInfo { UseShellExecute = false };
-        // Only an executable file: a copy that lost its modes (an archive, Copy-Item -ToSession) falls back to the dll.
-        if (File.Exists(exe) && Sys.IsExecutable(exe))
+        if (File.Exists(exe) && Executable(exe))
         {
             // Native (AOT-compiled, as build.ps1 makes it) it needs no .NET; a build without AOT leaves the apphost here,
             // which finds the runtime pwsh runs on through DOTNET_ROOT, as `dotnet exec` would.
@@ -171,6 +170,26 @@ internal sealed class ManagedBackend : GenlBackend
         try { log = string.Join(Environment.NewLine, File.ReadLines(ForwarderPaths.LogFile(key)).TakeLast(5)); } catch (IOException) { }
         throw new L2tpException("L2tp.ForwarderStartFailed", L2tpErrorKind.ResourceUnavailable, psi.FileName,
             $"l2tp-forwarder did not start listening{(process.HasExited ? $" (exit code {process.ExitCode})" : "")}. {log}");
+    }
+
+    /// <summary>
+    /// Whether the forwarder's program may be run, giving it back its execute bits where they were lost and this process
+    /// may: a package is a zip (Install-PSResource) and Copy-Item -ToSession copies no modes. Where it may not (another
+    /// owner, a read-only or immutable file), the caller runs the dll instead.
+    /// </summary>
+    private static bool Executable(string exe)
+    {
+        if (Sys.IsExecutable(exe))
+            return true;
+        try
+        {
+            File.SetUnixFileMode(exe, File.GetUnixFileMode(exe) | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        return Sys.IsExecutable(exe);
     }
 
     /// <summary>The dotnet host of the runtime this process runs on, so the forwarder runs on the same .NET.</summary>

@@ -306,13 +306,6 @@ internal sealed class RemotePseudowireService
             End.RunHere("param($p, $d, $s) Copy-Item -LiteralPath $p -Destination $d -ToSession $s -Recurse -Force -ErrorAction Stop",
                 moduleBase, dir, session);
             string copy = $"{dir}/{Path.GetFileName(moduleBase.TrimEnd('/'))}";
-            // Copy-Item -ToSession carries no file modes: the native forwarder (bin/l2tp-forwarder) must stay a program.
-            string[] programs = Directory.EnumerateFiles(moduleBase, "*", SearchOption.AllDirectories)
-                .Where(Sys.IsExecutable)
-                .Select(f => Path.GetRelativePath(moduleBase, f)).ToArray();
-            peer.End.Run("param($root, [string[]] $files) foreach ($f in $files) { $p = Join-Path $root $f; " +
-                         "[IO.File]::SetUnixFileMode($p, [IO.File]::GetUnixFileMode($p) -bor [IO.UnixFileMode]'UserExecute, GroupExecute, OtherExecute') }",
-                copy, (object)programs);
             peer.End.Run("param($m) Import-Module $m -ErrorAction Stop", $"{copy}/L2tp.psd1");
         }
         catch (Exception e) when (e is RuntimeException or L2tpException)
