@@ -164,7 +164,8 @@ internal sealed class ManagedBackend : GenlBackend
             }
             if (process.HasExited && process.ExitCode != 0)
                 break;
-            Thread.Sleep(20);
+            // A native forwarder listens within a few ms of its start: look often at first, then every 20 ms.
+            Thread.Sleep(deadline.ElapsedMilliseconds < 200 ? 2 : 20);
         }
         string log = "";
         try { log = string.Join(Environment.NewLine, File.ReadLines(ForwarderPaths.LogFile(key)).TakeLast(5)); } catch (IOException) { }
