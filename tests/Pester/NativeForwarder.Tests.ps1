@@ -7,19 +7,17 @@
 #>
 
 BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../lab/Namespace.psm1') -Force
     $Out = (Resolve-Path (Join-Path $PSScriptRoot '../../out/L2tp')).Path
     $AppHost = Join-Path $PSScriptRoot '../../out/forwarder-aot/apphost/l2tp-forwarder'
 
     # Makes a tunnel with the module at $ModuleDir in a namespace of its own (a child pwsh, so the module loads from
     # there) and returns what the forwarder that serves it runs: its executable and whether the .NET runtime is mapped.
     function Invoke-ForwarderProbe([string] $ModuleDir) {
-        $ns = "native-$([guid]::NewGuid().ToString('n').Substring(0, 8))"
-        & ip netns add $ns
+        $ns = New-LabNamespace -Prefix native
         try {
-            & ip -n $ns link set lo up
             & ip -n $ns addr add 192.0.2.1/24 dev lo
-            $self = [Environment]::ProcessPath
-            $pwsh = if ((Split-Path -Leaf $self) -eq 'dotnet') { @($self, (Join-Path $PSHOME 'pwsh.dll')) } else { @($self) }
+            $pwsh = @([Environment]::ProcessPath) + @(if ((Split-Path -Leaf ([Environment]::ProcessPath)) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
             $script = "Import-Module '$ModuleDir/L2tp.psd1'; `$null = New-L2tpTunnel -netns $ns -TunnelId 7 -PeerTunnelId 8 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000; " +
                 "`$p = (Get-L2tpForwarder -netns $ns).ProcessId; (Get-Item /proc/`$p/exe).Target; " +
                 "[bool](Select-String -Quiet -SimpleMatch 'libcoreclr.so' /proc/`$p/maps); (Get-Content /proc/`$p/comm); " +
@@ -28,10 +26,7 @@ BeforeAll {
             $LASTEXITCODE | Should -Be 0 -Because ($out | Out-String)
             [pscustomobject]@{ Executable = "$($out[0])"; DotnetRuntime = "$($out[1])" -eq 'True'; Name = "$($out[2])" }
         }
-        finally {
-            & ip netns pids $ns 2>$null | ForEach-Object { kill -9 $_ 2>$null }
-            & ip netns del $ns
-        }
+        finally { Remove-LabNamespace -Name $ns }
     }
 
     # A copy of the built module, to take the forwarder's executable away or replace it.
