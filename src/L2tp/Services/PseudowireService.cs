@@ -212,12 +212,15 @@ internal sealed class PseudowireService : IDisposable
         var b = Backend(create: false) ?? throw Refusals.SessionNotFound(tunnelId, sessionId, _netns);
         var before = GetSessions(tunnelId, sessionId).Single();
         var tunnel = GetTunnels(tunnelId).Single();
-        var all = GetSessions(tunnelId, null);
+        // One dump serves both the tunnel's sessions and every session interface: its cost grows with the namespace
+        // once, where a dump for each grew with it twice.
+        var everySession = GetSessions(null, null);
+        var all = everySession.Where(s => s.TunnelId == tunnelId);
         var expectations = all.Select(s => new SessionExpectation(s.SessionId, Protocol.Cookie.Parse(s.PeerCookie, "PeerCookie"),
             s.L2SpecType ?? L2SpecType.Default, s.Sequencing.HasFlag(SequencingMode.Recv), s.Mtu > 0 ? s.Mtu + 18 : 0));
         var classifier = new CaptureClassifier(tunnel, expectations, full: b.Kind == BackendKind.Kernel, others: GetTunnels(null));
         // Every session interface of the namespace carries a far LAN's frames, never a tunnel's own packets.
-        var sessionInterfaces = GetSessions(null, null).Select(s => s.InterfaceName).ToList();
+        var sessionInterfaces = everySession.Select(s => s.InterfaceName).ToList();
         var started = DateTime.UtcNow;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using (NetNamespace.Enter(_netns))
