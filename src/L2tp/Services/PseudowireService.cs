@@ -340,11 +340,31 @@ internal sealed class PseudowireService : IDisposable
     }
 
     /// <summary>
-    /// The MTU that fits the session on <paramref name="interfaceName"/>, or null when it is no session's. One dump per
-    /// invocation, however many interfaces are piped in (Get-L2tpSession | Set-L2tpInterface -Mtu Auto stays linear).
+    /// The MTU that fits the session on <paramref name="interfaceName"/>, or null when it is no session's: that one
+    /// session asked for by its interface name, so one interface's -Mtu Auto does not grow with the sessions (and a
+    /// pipeline asks each tunnel's route once). A forwarder older than that lookup refuses it (EINVAL): then one dump
+    /// per invocation, however many interfaces are piped in.
     /// </summary>
     public int? SuggestedMtu(string interfaceName)
     {
+        if (_suggestedMtus is null)
+        {
+            var b = Backend(create: false);
+            if (b is null)
+                return null;
+            try
+            {
+                return b.GetSessionByInterface(interfaceName)?.SuggestedMtu;
+            }
+            catch (NetlinkException e) when (e.Errno == Tmds.Linux.LibC.EINVAL)
+            {
+                // Falls through to the dump.
+            }
+            catch (NetlinkException e)
+            {
+                throw Refusals.Generic(e, b.Kind, interfaceName, _netns);
+            }
+        }
         _suggestedMtus ??= GetSessions(null, null).GroupBy(s => s.InterfaceName).ToDictionary(g => g.Key, g => g.First().SuggestedMtu);
         return _suggestedMtus.TryGetValue(interfaceName, out int mtu) ? mtu : null;
     }
