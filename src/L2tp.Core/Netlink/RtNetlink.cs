@@ -77,7 +77,7 @@ internal sealed class RtNetlink : IDisposable
 
     /// <summary>
     /// The links whose master is <paramref name="master"/> (a bridge's ports): the kernel leaves the others out of the
-    /// dump (IFLA_MASTER, strict or not, since Linux 4.x), so the reply holds the ports alone; filtered here again for a
+    /// dump (IFLA_MASTER, which rtnl_dump_ifinfo honours strict or not), so the reply holds the ports alone; filtered here again for a
     /// kernel that ignored it.
     /// </summary>
     public List<LinkInfo> Links(int master) =>
