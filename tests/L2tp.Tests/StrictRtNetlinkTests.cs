@@ -201,7 +201,7 @@ public sealed class StrictRtNetlinkTests(Xunit.Abstractions.ITestOutputHelper ou
             rt.AddAddress(probe, IPAddress.Parse("198.51.100.1"), 24, null);
             rt.AddAddress(probe, IPAddress.Parse("203.0.113.1"), 24, null);
             var others = Enumerable.Range(0, 8).Select(i => { rt.AddLink($"x{i}", "bridge"); return Index(rt, $"x{i}"); }).ToArray();
-            const int Small = 500, Large = 2000, Reads = 300;
+            const int Small = 500, Large = 2000, Reads = 500;
 
             AddAddresses(client, others, 0, Small);
             ReadSeconds(rt, "probe", Reads);   // warms the JIT and the allocator
