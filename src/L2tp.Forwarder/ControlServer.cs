@@ -401,6 +401,13 @@ internal sealed unsafe class ControlServer : IDisposable
                     Done(m);
                     return;
                 }
+                // As the kernel's l2tp_nl_session_get: an interface name, when given, names the session.
+                if (a.String(L2tpGenl.ATTR_IFNAME) is { Length: > 0 } ifname)
+                {
+                    var named = _fwd.FindSession(ifname) ?? throw new ForwarderError(ENODEV, $"No session has the interface '{ifname}'.");
+                    ReplySession(m, named.Tunnel, named, 0);
+                    break;
+                }
                 Require(a, L2tpGenl.ATTR_CONN_ID, L2tpGenl.ATTR_SESSION_ID);
                 var tun = _fwd.FindTunnel(a.U32(L2tpGenl.ATTR_CONN_ID)) ?? throw new ForwarderError(ENODEV, "There is no such tunnel.");
                 var ses = tun.Sessions.GetValueOrDefault(a.U32(L2tpGenl.ATTR_SESSION_ID)) ?? throw new ForwarderError(ENODEV, "There is no such session.");

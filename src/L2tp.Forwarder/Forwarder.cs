@@ -164,6 +164,14 @@ internal sealed class Forwarder : IDisposable
 
     public TunnelEntry? FindTunnel(uint id) => _tunnels.GetValueOrDefault(id);
 
+    /// <summary>
+    /// The session whose TAP is named <paramref name="ifname"/> now (SESSION_GET by L2TP_ATTR_IFNAME): the name to its
+    /// index (SIOCGIFINDEX) to the session, so one session's read does not walk them all; null when none.
+    /// </summary>
+    public SessionEntry? FindSession(string ifname) =>
+        ifname.Length is > 0 and < 16 && _ifc.IndexOf(ifname) is var index and > 0
+            && _byIfIndex.TryGetValue(index, out var s) && s.Tap.Name == ifname ? s : null;
+
     public void CreateTunnel(TunnelSpec spec, bool save = true)
     {
         Validate(spec.Validate);

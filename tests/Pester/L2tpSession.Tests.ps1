@@ -184,6 +184,18 @@ Describe 'Get-L2tpSession and Remove-L2tpSession' {
             Sort-Object | Should -Be @(1000, 1001)
     }
 
+    It 'Set-L2tpInterface -Mtu Auto on one session''s interface sets its SuggestedMtu, asking for that session by its interface name (no dump)' {
+        $s = Get-L2tpSession -Backend $Backend -netns $A -TunnelId 3001 -SessionId 1100 -ErrorAction Stop
+        $s.SuggestedMtu | Should -Be 1446
+        Set-L2tpInterface -Backend $Backend -netns $A $s.InterfaceName -Mtu 1300 -ErrorAction Stop | Out-Null
+        $out = @(Set-L2tpInterface -Backend $Backend -netns $A $s.InterfaceName -Mtu Auto -Verbose -ErrorAction Stop 4>&1)
+        $verbose = @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+        ($out | Where-Object { $_ -is [L2tp.L2tpInterface] }).Mtu | Should -Be 1446
+        (Get-L2tpSession -Backend $Backend -netns $A -TunnelId 3001 -SessionId 1100 -ErrorAction Stop).Mtu | Should -Be 1446
+        @($verbose -match '\(dump\)').Count | Should -Be 0 -Because ($verbose -join "`n")
+        @($verbose -match "SESSION_GET session on $($s.InterfaceName)").Count | Should -Be 1 -Because ($verbose -join "`n")
+    }
+
     It 'Remove-L2tpSession removes the session and its interface, and keeps the tunnel' {
         $s = Get-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId 1000 -ErrorAction Stop
         Remove-L2tpSession -Backend $Backend -netns $A -TunnelId 3000 -SessionId 1000 -ErrorAction Stop

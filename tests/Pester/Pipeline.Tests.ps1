@@ -51,12 +51,14 @@ Describe 'Import-Csv | New-L2tpSession' {
 }
 
 Describe 'Get-L2tpSession | Set-L2tpInterface -Mtu Auto' {
-    It 'sets each of the 50 interfaces to its SuggestedMtu with one session dump in all (linear in the sessions piped)' {
+    It 'sets each of the 50 interfaces to its SuggestedMtu asking for each one''s session by name and the tunnel once, no dump (linear in the sessions piped)' {
         $sessions = @(Get-L2tpSession -netns $A -TunnelId 3000 -ErrorAction Stop)
         $sessions.Count | Should -Be 50
         $verbose = @($sessions | Set-L2tpInterface -Mtu Auto -Verbose -ErrorAction Stop 4>&1 |
             Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
-        @($verbose -match 'SESSION_GET \(dump\)').Count | Should -Be 1
+        @($verbose -match '\(dump\)').Count | Should -Be 0
+        @($verbose -match 'SESSION_GET session on ').Count | Should -Be 50
+        @($verbose -match 'TUNNEL_GET').Count | Should -Be 1
         foreach ($s in Get-L2tpSession -netns $A -TunnelId 3000 -ErrorAction Stop) { $s.Mtu | Should -Be $s.SuggestedMtu }
     }
 }

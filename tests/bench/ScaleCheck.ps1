@@ -8,7 +8,7 @@ the sessions: a single-item cmdlet whose time is ~4x at 4x the sessions, or a wh
 Per size: a fresh namespace (lo 192.0.2.1/24), tunnel 3000 with N sessions made in one pipeline, then each cmdlet
 timed (best of -Repeat; a changing cmdlet on a different item each time). With -Addresses every session interface also
 gets an IPv6 address (2001:db8:1::/48, by ip -batch), so the per-interface address reads are exercised at N addresses.
-Prints one row per cmdlet: seconds at each size and their ratio.
+Prints one row per cmdlet: milliseconds at each size (the single-item rows are a few ms: seconds to three places hid their growth) and their ratio.
 
 .EXAMPLE
 sudo pwsh -c "tests/bench/ScaleCheck.ps1 -Sizes 1000, 4000"   # -c: with -File, "1000,4000" would be read as the one number 10004000
@@ -30,7 +30,7 @@ $results = [ordered]@{}
 function Note([string]$What, [int]$N, [double]$Seconds) {
     if (-not $results.Contains($What)) { $results[$What] = [ordered]@{} }
     $results[$What]["$N"] = $Seconds
-    Write-Host ("  {0,-58} N={1,5}  {2,8:N3} s" -f $What, $N, $Seconds)
+    Write-Host ("  {0,-58} N={1,5}  {2,9:N1} ms" -f $What, $N, ($Seconds * 1000))
 }
 
 foreach ($N in $Sizes) {
@@ -98,8 +98,8 @@ foreach ($N in $Sizes) {
 
 Write-Host ''
 $a, $b = $Sizes[0], $Sizes[-1]
-Write-Host ("{0,-64} {1,9} {2,9} {3,7}" -f 'cmdlet', "N=$a", "N=$b", 'ratio')
+Write-Host ("{0,-64} {1,9} {2,9} {3,7}" -f 'cmdlet (ms)', "N=$a", "N=$b", 'ratio')
 foreach ($k in $results.Keys) {
     $x = $results[$k]["$a"]; $y = $results[$k]["$b"]
-    Write-Host ("{0,-64} {1,9:N3} {2,9:N3} {3,7:N1}" -f $k, $x, $y, ($y / [math]::Max($x, 1e-4)))
+    Write-Host ("{0,-64} {1,9:N1} {2,9:N1} {3,7:N1}" -f $k, ($x * 1000), ($y * 1000), ($y / [math]::Max($x, 1e-4)))
 }

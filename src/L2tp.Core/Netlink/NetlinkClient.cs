@@ -69,6 +69,10 @@ internal sealed class NetlinkClient : IDisposable
                 {
                     case Nl.DONE:
                         Settled = true;
+                        // A dump the kernel refused (a strict socket's check of the request, a device gone) ends
+                        // with its errno in NLMSG_DONE, not in an error reply: it is a refusal, not an empty answer.
+                        if (ParseDone(m) is { Errno: > 0 } refused)
+                            throw new NetlinkException(refused.Errno, refused.Message);
                         return replies;
                     case Nl.ERROR:
                         var (errno, ack) = ParseError(m);
@@ -200,6 +204,25 @@ internal sealed class NetlinkClient : IDisposable
                 try { text = NetlinkAttributes.Parse(m.Payload[(int)tlvStart..]).String(Nl.NLMSGERR_ATTR_MSG); }
                 catch (InvalidDataException) { text = null; }
             }
+        }
+        return (errno, text);
+    }
+
+    /// <summary>
+    /// Reads the errno a dump ended with (NLMSG_DONE's payload, negated; 0 for an empty payload) and the
+    /// NLMSGERR_ATTR_MSG text that follows it when the kernel set NLM_F_ACK_TLVS.
+    /// </summary>
+    public static (int Errno, string? Message) ParseDone(NetlinkMessage m)
+    {
+        var p = m.Payload.Span;
+        if (p.Length < 4)
+            return (0, null);
+        int errno = -BinaryPrimitives.ReadInt32LittleEndian(p);
+        string? text = null;
+        if (errno > 0 && (m.Flags & Nl.F_ACK_TLVS) != 0)
+        {
+            try { text = NetlinkAttributes.Parse(m.Payload[4..]).String(Nl.NLMSGERR_ATTR_MSG); }
+            catch (InvalidDataException) { text = null; }
         }
         return (errno, text);
     }

@@ -20,7 +20,7 @@ internal static class Nl
     public const ushort NLA_F_NESTED = 0x8000, NLA_F_NET_BYTEORDER = 0x4000, NLA_TYPE_MASK = 0x3FFF;
 
     public const int NLMSGERR_ATTR_MSG = 1, NLMSGERR_ATTR_OFFS = 2;
-    public const int SOL_NETLINK = 270, NETLINK_CAP_ACK = 10, NETLINK_EXT_ACK = 11;
+    public const int SOL_NETLINK = 270, NETLINK_CAP_ACK = 10, NETLINK_EXT_ACK = 11, NETLINK_GET_STRICT_CHK = 12;
     public const int NETLINK_ROUTE = 0, NETLINK_GENERIC = 16;
 
     public const ushort GENL_ID_CTRL = 0x10;

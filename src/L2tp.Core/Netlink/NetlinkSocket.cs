@@ -47,6 +47,25 @@ internal sealed class NetlinkSocket : INetlinkTransport
         }
     }
 
+    /// <summary>Turns a SOL_NETLINK flag on; false when this kernel does not know it.</summary>
+    public bool TrySetOption(int name)
+    {
+        int fd = _fd.Acquire();
+        try
+        {
+            Sys.SetInt(fd, Nl.SOL_NETLINK, name, 1, "setsockopt(SOL_NETLINK)");
+            return true;
+        }
+        catch (ErrnoException)
+        {
+            return false;
+        }
+        finally
+        {
+            _fd.Release();
+        }
+    }
+
     public void Send(ReadOnlySpan<byte> buffer)
     {
         int fd = _fd.Acquire();

@@ -202,6 +202,22 @@ internal abstract class GenlBackend : IL2tpBackend
     public IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null) =>
         ReadSessions(tunnelId, sessionId, reuseTunnels: false);
 
+    public L2tpSession? GetSessionByInterface(string interfaceName)
+    {
+        List<NetlinkMessage> replies;
+        try
+        {
+            replies = Send(L2tpGenl.CMD_SESSION_GET, 0, w => w.StringZ(L2tpGenl.ATTR_IFNAME, interfaceName), $"session on {interfaceName}");
+        }
+        catch (NetlinkException e) when (IsNotFound(e))
+        {
+            return null;
+        }
+        // A pipeline of interfaces asks for each one's tunnel and route once (reuseTunnels).
+        return Complete(replies.Select(r => Decode(r, L2tpGenl.ReadSession)).Where(s => s.InterfaceName == interfaceName).ToList(),
+            reuseTunnels: true).FirstOrDefault();
+    }
+
     /// <summary>
     /// What this backend (so this cmdlet invocation) learnt of a tunnel for a session's suggested MTU: its
     /// encapsulation, remote and the route MTU toward it. A pipeline of sessions into one tunnel asks once, not once per

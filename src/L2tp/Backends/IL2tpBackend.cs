@@ -23,6 +23,8 @@ internal interface IL2tpBackend : IDisposable
     /// <summary>SESSION_MODIFY: changes sequencing and the reorder timeout of a live session; returns it as it now is.</summary>
     L2tpSession ModifySession(L2tpGenl.SessionChange change);
     IReadOnlyList<L2tpSession> GetSessions(uint? tunnelId = null, uint? sessionId = null);
+    /// <summary>The session on interface <paramref name="interfaceName"/> (SESSION_GET by L2TP_ATTR_IFNAME), not a dump; null when none.</summary>
+    L2tpSession? GetSessionByInterface(string interfaceName);
     /// <summary>What the tunnel received and could not deliver (LastSeen in Unix ms); null where the backend keeps no record (the kernel).</summary>
     IReadOnlyList<DiagnosisEntry>? Diagnose(uint tunnelId);
     /// <summary>Where -Verbose text goes (each request sent); set by the cmdlet that opened the backend.</summary>

@@ -208,16 +208,23 @@ internal sealed class InterfaceService
         var link = Require(name);
         if (up)
             Refusals.Guard(() => _rt.SetLink(link.Index, up: true), e => Refusals.LinkChange(e, name));
-        return Bridge(_rt.Links(), _rt.Link(name)!);
+        var bridge = _rt.Link(name)!;
+        return Bridge(_rt.Links(master: bridge.Index), bridge);
     }
 
-    /// <summary>All bridges, or the one named (L2tp.InterfaceNotFound / L2tp.NotABridge otherwise).</summary>
+    /// <summary>
+    /// All bridges (from one link dump), or the one named (L2tp.InterfaceNotFound / L2tp.NotABridge otherwise), whose
+    /// ports come from a dump of its ports alone: one bridge's read does not grow with the namespace's links.
+    /// </summary>
     public IEnumerable<L2tpBridge> GetBridges(string? name)
     {
         if (!string.IsNullOrEmpty(name))
-            RequireBridge(name);
+        {
+            var bridge = RequireBridge(name);
+            return new[] { Bridge(_rt.Links(master: bridge.Index), bridge) };
+        }
         var links = _rt.Links();
-        return links.Where(l => l.Kind == "bridge" && (string.IsNullOrEmpty(name) || l.Name == name))
+        return links.Where(l => l.Kind == "bridge")
             .OrderBy(l => l.Name, StringComparer.Ordinal).Select(b => Bridge(links, b)).ToList();
     }
 

@@ -212,12 +212,15 @@ internal sealed class PseudowireService : IDisposable
         var b = Backend(create: false) ?? throw Refusals.SessionNotFound(tunnelId, sessionId, _netns);
         var before = GetSessions(tunnelId, sessionId).Single();
         var tunnel = GetTunnels(tunnelId).Single();
-        var all = GetSessions(tunnelId, null);
+        // One dump serves both the tunnel's sessions and every session interface: its cost grows with the namespace
+        // once, where a dump for each grew with it twice.
+        var everySession = GetSessions(null, null);
+        var all = everySession.Where(s => s.TunnelId == tunnelId);
         var expectations = all.Select(s => new SessionExpectation(s.SessionId, Protocol.Cookie.Parse(s.PeerCookie, "PeerCookie"),
             s.L2SpecType ?? L2SpecType.Default, s.Sequencing.HasFlag(SequencingMode.Recv), s.Mtu > 0 ? s.Mtu + 18 : 0));
         var classifier = new CaptureClassifier(tunnel, expectations, full: b.Kind == BackendKind.Kernel, others: GetTunnels(null));
         // Every session interface of the namespace carries a far LAN's frames, never a tunnel's own packets.
-        var sessionInterfaces = GetSessions(null, null).Select(s => s.InterfaceName).ToList();
+        var sessionInterfaces = everySession.Select(s => s.InterfaceName).ToList();
         var started = DateTime.UtcNow;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using (NetNamespace.Enter(_netns))
@@ -337,11 +340,31 @@ internal sealed class PseudowireService : IDisposable
     }
 
     /// <summary>
-    /// The MTU that fits the session on <paramref name="interfaceName"/>, or null when it is no session's. One dump per
-    /// invocation, however many interfaces are piped in (Get-L2tpSession | Set-L2tpInterface -Mtu Auto stays linear).
+    /// The MTU that fits the session on <paramref name="interfaceName"/>, or null when it is no session's: that one
+    /// session asked for by its interface name, so one interface's -Mtu Auto does not grow with the sessions (and a
+    /// pipeline asks each tunnel's route once). A forwarder older than that lookup refuses it (EINVAL): then one dump
+    /// per invocation, however many interfaces are piped in.
     /// </summary>
     public int? SuggestedMtu(string interfaceName)
     {
+        if (_suggestedMtus is null)
+        {
+            var b = Backend(create: false);
+            if (b is null)
+                return null;
+            try
+            {
+                return b.GetSessionByInterface(interfaceName)?.SuggestedMtu;
+            }
+            catch (NetlinkException e) when (e.Errno == Tmds.Linux.LibC.EINVAL)
+            {
+                // Falls through to the dump.
+            }
+            catch (NetlinkException e)
+            {
+                throw Refusals.Generic(e, b.Kind, interfaceName, _netns);
+            }
+        }
         _suggestedMtus ??= GetSessions(null, null).GroupBy(s => s.InterfaceName).ToDictionary(g => g.Key, g => g.First().SuggestedMtu);
         return _suggestedMtus.TryGetValue(interfaceName, out int mtu) ? mtu : null;
     }
