@@ -1,6 +1,6 @@
 #Requires -Version 7.4
 <#
-    build.ps1 precompiles L2tp.dll, L2tp.Core.dll and l2tp-forwarder.dll (ReadyToRun) for the .NET that runs the build,
+    build.ps1 precompiles L2tp.dll, L2tp.Core.dll, l2tp-forwarder.dll and Tmds.LibC.dll (ReadyToRun) for the .NET that runs the build,
     so that pwsh and the forwarder do not JIT-compile every method they reach on each start. A runtime that cannot use
     that code (pwsh 7.4 on .NET 8 reads an older ReadyToRun format) must still run the IL beside it.
 #>
@@ -28,7 +28,7 @@ BeforeAll {
 }
 
 Describe 'ReadyToRun build' {
-    It '<_> carries ReadyToRun code in the format of the .NET that runs pwsh' -ForEach 'L2tp.dll', 'L2tp.Core.dll', 'l2tp-forwarder.dll' {
+    It '<_> carries ReadyToRun code in the format of the .NET that runs pwsh' -ForEach 'L2tp.dll', 'L2tp.Core.dll', 'l2tp-forwarder.dll', 'Tmds.LibC.dll' {
         if ([Environment]::Version.Major -lt 9) { Set-ItResult -Skipped -Because 'build.ps1 precompiles only for .NET 9 and later'; return }
         $runtime = Get-ReadyToRunMajor (Join-Path ([System.Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()) 'System.Private.CoreLib.dll')
         $runtime | Should -Not -BeNullOrEmpty
