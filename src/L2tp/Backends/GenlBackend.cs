@@ -178,7 +178,10 @@ internal abstract class GenlBackend : IL2tpBackend
             attrs(i, w);
         }
         var refusals = _client.Pipeline(count, _family, 0, body, out sent, cancel: cancel);
-        var stale = Enumerable.Range(0, sent).Where(i => refusals[i] is { } e && IsFamilyLevel(e)).ToList();
+        var stale = new List<int>();
+        for (int i = 0; i < sent; i++)
+            if (refusals[i] is { } e && IsFamilyLevel(e))
+                stale.Add(i);
         if (stale.Count == 0 || ResolveAgain() is not { } id || id == _family)
             return refusals;
         Verbose?.Invoke($"{Kind} backend{InNs}: the l2tp family is now id {id} (was {_family}); sending again");

@@ -208,7 +208,7 @@ internal sealed class PseudowireService : IDisposable
     public L2tpSession SetSession(uint tunnelId, uint sessionId, SequencingMode? sequencing, TimeSpan? reorderTimeout)
     {
         ulong? ms = reorderTimeout is { } t ? SessionSpec.ReorderTimeoutFrom(t) : null;
-        if (sequencing is { } seq && !Enum.IsDefined(seq))
+        if (sequencing is { } seq && !Enum.IsDefined(typeof(SequencingMode), seq))
             throw L2tpException.Rule("L2tp.InvalidArgument", L2tpErrorKind.InvalidArgument, (int)seq,
                 $"{{Sequencing}} {(int)seq} is not None, Send, Recv or Both.");
         var b = Backend(create: false) ?? throw Refusals.SessionNotFound(tunnelId, sessionId, _netns);
