@@ -130,15 +130,17 @@ function Invoke-Crossgen2([string] $Crossgen, [string] $Directory, [string[]] $N
     }
 }
 
-# Precompiles L2tp.dll, L2tp.Core.dll and l2tp-forwarder.dll (ReadyToRun) for the .NET that runs this build, which is
+# Precompiles L2tp.dll, L2tp.Core.dll, l2tp-forwarder.dll and Tmds.LibC.dll (ReadyToRun) for the .NET that runs this build, which is
 # the one pwsh runs on: pwsh and the forwarder otherwise JIT-compile every method they reach, on every start, which
 # under the kernel lab's TCG is much of a short cmdlet's time. The assemblies stay net8.0 IL: a runtime that cannot use
 # the native code (pwsh 7.4 on .NET 8) JIT-compiles the IL as before.
 function Invoke-ReadyToRun([string]$Bin) {
     $crossgen = Get-Crossgen2
     if (-not $crossgen) { return }
-    Write-Host "==> ReadyToRun for .NET $([Environment]::Version.Major): L2tp.dll, L2tp.Core.dll, l2tp-forwarder.dll"
-    Invoke-Crossgen2 $crossgen $Bin 'L2tp.Core', 'L2tp', 'l2tp-forwarder' -WithPSHome
+    Write-Host "==> ReadyToRun for .NET $([Environment]::Version.Major): L2tp.dll, L2tp.Core.dll, l2tp-forwarder.dll, Tmds.LibC.dll"
+    # Tmds.LibC too: every netlink socket goes through it (its constants and size types are methods, each JIT-compiled
+    # at first use otherwise: some 30 of them in a Kernel cmdlet's first request).
+    Invoke-Crossgen2 $crossgen $Bin 'Tmds.LibC', 'L2tp.Core', 'L2tp', 'l2tp-forwarder' -WithPSHome
 }
 
 # The forwarder as one native program (Native AOT) in place of its apphost, bin/l2tp-forwarder, which the module and

@@ -10,7 +10,7 @@
     Reads: Export-L2tpConfiguration of the namespace and Compare-L2tpConfiguration of that file with it, timed.
     Sync: a configuration file of the tunnel and -Count sessions (written before the clock starts), applied by one
     Sync-L2tpConfiguration: the time covers reading and checking the file, planning against the live state, the
-    tunnel and every session (on the Kernel backend pipelined, then read back with one dump), and the steps' output;
+    tunnel and every session (on the Kernel backend pipelined; no read-back, no step needs one), and the steps' output;
     not pwsh's start, Import-Module or writing the file (as ip -batch's figure covers ip's start, not writing its
     batch file). The sessions are left for the guest's power-off to take.
     Output goes to $null: the figure is the cmdlet's, not the console's formatting of 1,000 objects.

@@ -11,8 +11,16 @@ internal static class LiveState
     public static L2tpNamespaceConfiguration Build(string netns, IEnumerable<L2tpTunnel> tunnels, IEnumerable<L2tpSession> sessions,
         Func<string, L2tpInterface?> iface, IEnumerable<L2tpBridge> bridges)
     {
-        var byTunnel = sessions.ToLookup(s => s.TunnelId);
-        var tunnelList = tunnels.OrderBy(t => t.TunnelId).ToList();
+        // Loops and List.Sort, not ToLookup/OrderBy over uint keys: those are runtime code JIT-compiled in every process.
+        var byTunnel = new Dictionary<uint, List<L2tpSession>>();
+        foreach (var s in sessions)
+        {
+            if (!byTunnel.TryGetValue(s.TunnelId, out var list))
+                byTunnel[s.TunnelId] = list = new List<L2tpSession>();
+            list.Add(s);
+        }
+        var tunnelList = new List<L2tpTunnel>(tunnels);
+        tunnelList.Sort(static (x, y) => x.TunnelId.CompareTo(y.TunnelId));
         var ns = new L2tpNamespaceConfiguration
         {
             Name = netns,
@@ -35,7 +43,10 @@ internal static class LiveState
                 Udp6ChecksumTx = t.Udp6ChecksumTx,
                 Udp6ChecksumRx = t.Udp6ChecksumRx,
             };
-            foreach (var s in byTunnel[t.TunnelId].OrderBy(s => s.SessionId))
+            // A tunnel's live sessions have distinct ids, so an unstable sort orders them as OrderBy did.
+            var ordered = byTunnel.TryGetValue(t.TunnelId, out var found) ? found : new List<L2tpSession>();
+            ordered.Sort(static (x, y) => x.SessionId.CompareTo(y.SessionId));
+            foreach (var s in ordered)
             {
                 var sc = new L2tpSessionConfiguration
                 {
@@ -84,6 +95,18 @@ internal readonly record struct FieldDiff(string Field, string Expected, string 
 /// </summary>
 internal static class Planner
 {
+    /// <summary>
+    /// Items by their id, the last of an id winning: a loop, not LINQ's ToDictionary or ToHashSet over a uint key,
+    /// which are runtime code (outside the precompiled module) JIT-compiled in every process.
+    /// </summary>
+    private static Dictionary<uint, T> ById<T>(IEnumerable<T> items, Func<T, uint> id) where T : class
+    {
+        var byId = new Dictionary<uint, T>();
+        foreach (var item in items)
+            byId[id(item)] = item;
+        return byId;
+    }
+
     /// <summary>
     /// False until Set-L2tpSession changes sequencing in place: a sequencing change is a Replace. When true, a
     /// session whose only difference is sequencing gets an Update step.
@@ -198,7 +221,7 @@ internal static class Planner
                 Add(kind, target, f.Field, f.Expected, f.Actual);
         }
 
-        var actualTunnels = a.Tunnels.ToDictionary(t => t.TunnelId);
+        var actualTunnels = ById(a.Tunnels, t => t.TunnelId);
         foreach (var t in d.Tunnels)
         {
             string tt = TunnelTarget(t.TunnelId);
@@ -208,7 +231,7 @@ internal static class Planner
                 continue;
             }
             Diffs(L2tpConfigurationObject.Tunnel, tt, TunnelDiffs(t, at));
-            var actualSessions = at.Sessions.ToDictionary(s => s.SessionId);
+            var actualSessions = ById(at.Sessions, s => s.SessionId);
             foreach (var s in t.Sessions)
             {
                 string st = SessionTarget(t.TunnelId, s.SessionId);
@@ -229,12 +252,12 @@ internal static class Planner
                         Add(L2tpConfigurationObject.Interface, it, "addresses", "absent", x.ToString());
                 }
             }
-            var wantedSessions = t.Sessions.Select(s => s.SessionId).ToHashSet();
-            foreach (var extra in at.Sessions.Where(x => !wantedSessions.Contains(x.SessionId)))
+            var wantedSessions = ById(t.Sessions, s => s.SessionId);
+            foreach (var extra in at.Sessions.Where(x => !wantedSessions.ContainsKey(x.SessionId)))
                 Add(L2tpConfigurationObject.Session, SessionTarget(t.TunnelId, extra.SessionId), "exists", "absent", "present");
         }
-        var wantedTunnels = d.Tunnels.Select(t => t.TunnelId).ToHashSet();
-        foreach (var extra in a.Tunnels.Where(x => !wantedTunnels.Contains(x.TunnelId)))
+        var wantedTunnels = ById(d.Tunnels, t => t.TunnelId);
+        foreach (var extra in a.Tunnels.Where(x => !wantedTunnels.ContainsKey(x.TunnelId)))
             Add(L2tpConfigurationObject.Tunnel, TunnelTarget(extra.TunnelId), "exists", "absent", "present");
 
         if (d.Bridges is not null)
@@ -284,7 +307,7 @@ internal static class Planner
 
         // Interfaces that are new after this plan (their ports are gone, their state is the backend's default).
         var freshInterfaces = new HashSet<string>(StringComparer.Ordinal);
-        var actualTunnels = a.Tunnels.ToDictionary(t => t.TunnelId);
+        var actualTunnels = ById(a.Tunnels, t => t.TunnelId);
 
         foreach (var t in d.Tunnels)
         {
@@ -315,7 +338,7 @@ internal static class Planner
                     freshInterfaces.Add(s.InterfaceName!);
             }
 
-            var actualSessions = fresh ? new Dictionary<uint, L2tpSessionConfiguration>() : at!.Sessions.ToDictionary(s => s.SessionId);
+            var actualSessions = fresh ? new Dictionary<uint, L2tpSessionConfiguration>() : ById(at!.Sessions, s => s.SessionId);
             foreach (var s in t.Sessions)
             {
                 actualSessions.TryGetValue(s.SessionId, out var asn);
@@ -377,9 +400,9 @@ internal static class Planner
                 });
             }
 
-            var wanted = t.Sessions.Select(s => s.SessionId).ToHashSet();
+            var wanted = ById(t.Sessions, s => s.SessionId);
             if (prune && !fresh)
-                foreach (var extra in at!.Sessions.Where(x => !wanted.Contains(x.SessionId)))
+                foreach (var extra in at!.Sessions.Where(x => !wanted.ContainsKey(x.SessionId)))
                     removeSessions.Add(new L2tpConfigurationStep
                     {
                         Action = L2tpConfigurationAction.Remove, Kind = L2tpConfigurationObject.Session, NetworkNamespace = ns,
@@ -387,9 +410,9 @@ internal static class Planner
                         Key = SKey(t.TunnelId, extra.SessionId), Detail = $"not in the file (interface {extra.InterfaceName})",
                     });
         }
-        var wantedTunnels = d.Tunnels.Select(t => t.TunnelId).ToHashSet();
+        var wantedTunnels = ById(d.Tunnels, t => t.TunnelId);
         if (prune)
-            foreach (var extra in a.Tunnels.Where(x => !wantedTunnels.Contains(x.TunnelId)))
+            foreach (var extra in a.Tunnels.Where(x => !wantedTunnels.ContainsKey(x.TunnelId)))
                 removeTunnels.Add(new L2tpConfigurationStep
                 {
                     Action = L2tpConfigurationAction.Remove, Kind = L2tpConfigurationObject.Tunnel, NetworkNamespace = ns,

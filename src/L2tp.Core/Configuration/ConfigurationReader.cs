@@ -40,15 +40,61 @@ internal sealed class ConfigurationReader
 
     private static string Prop(string path, string name) => $"{path}.{name}";
 
+    /// <summary>
+    /// An object's properties by name. Not a Dictionary&lt;string, JsonElement&gt; (nor a list of tuples of
+    /// JsonElement below): collections over a struct of another assembly are runtime code the precompiled module
+    /// cannot carry, JIT-compiled on every start; a few names searched in order cost less.
+    /// </summary>
+    private sealed class Props(int capacity)
+    {
+        // Only known names are added, so the capacity (how many there are) is never passed.
+        private readonly string[] _names = new string[capacity];
+        private readonly JsonElement[] _values = new JsonElement[capacity];
+        private int _count;
+
+        public bool TryAdd(string name, JsonElement value)
+        {
+            if (ContainsKey(name))
+                return false;
+            _names[_count] = name;
+            _values[_count++] = value;
+            return true;
+        }
+
+        public bool TryGetValue(string name, out JsonElement value)
+        {
+            for (int i = 0; i < _count; i++)
+                if (string.Equals(_names[i], name, StringComparison.Ordinal))
+                {
+                    value = _values[i];
+                    return true;
+                }
+            value = default;
+            return false;
+        }
+
+        public bool ContainsKey(string name) => TryGetValue(name, out _);
+    }
+
+    /// <summary>An array item and its JSON path.</summary>
+    private sealed class Item(JsonElement element, string path)
+    {
+        public void Deconstruct(out JsonElement e, out string p)
+        {
+            e = element;
+            p = path;
+        }
+    }
+
     /// <summary>The object's properties; unknown ones and missing required ones are errors.</summary>
-    private Dictionary<string, JsonElement>? Object(JsonElement e, string path, string what, string[] known, string[] required)
+    private Props? Object(JsonElement e, string path, string what, string[] known, string[] required)
     {
         if (e.ValueKind != JsonValueKind.Object)
         {
             Error(path, $"{what} must be an object, not {Kind(e)}.");
             return null;
         }
-        var props = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        var props = new Props(known.Length);
         foreach (var p in e.EnumerateObject())
         {
             if (!known.Contains(p.Name, StringComparer.Ordinal))
@@ -72,9 +118,9 @@ internal sealed class ConfigurationReader
         _ => "null",
     };
 
-    private List<(JsonElement, string)> Array(Dictionary<string, JsonElement> o, string path, string name)
+    private List<Item> Array(Props o, string path, string name)
     {
-        var list = new List<(JsonElement, string)>();
+        var list = new List<Item>();
         if (!o.TryGetValue(name, out var e))
             return list;
         if (e.ValueKind != JsonValueKind.Array)
@@ -84,11 +130,11 @@ internal sealed class ConfigurationReader
         }
         int i = 0;
         foreach (var item in e.EnumerateArray())
-            list.Add((item, $"{path}.{name}[{i++}]"));
+            list.Add(new Item(item, $"{path}.{name}[{(i++).ToString(System.Globalization.CultureInfo.InvariantCulture)}]"));
         return list;
     }
 
-    private string? String(Dictionary<string, JsonElement> o, string path, string name, bool allowNull = false)
+    private string? String(Props o, string path, string name, bool allowNull = false)
     {
         if (!o.TryGetValue(name, out var e) || (allowNull && e.ValueKind == JsonValueKind.Null))
             return null;
@@ -98,7 +144,7 @@ internal sealed class ConfigurationReader
         return null;
     }
 
-    private bool? Bool(Dictionary<string, JsonElement> o, string path, string name)
+    private bool? Bool(Props o, string path, string name)
     {
         if (!o.TryGetValue(name, out var e))
             return null;
@@ -108,7 +154,7 @@ internal sealed class ConfigurationReader
         return null;
     }
 
-    private long? Integer(Dictionary<string, JsonElement> o, string path, string name, long min, long max)
+    private long? Integer(Props o, string path, string name, long min, long max)
     {
         if (!o.TryGetValue(name, out var e))
             return null;
@@ -123,13 +169,14 @@ internal sealed class ConfigurationReader
         return null;
     }
 
-    private T? Enum<T>(Dictionary<string, JsonElement> o, string path, string name) where T : struct, System.Enum
+    private T? Enum<T>(Props o, string path, string name) where T : struct, System.Enum
     {
         if (!o.TryGetValue(name, out var e))
             return null;
-        var names = System.Enum.GetNames<T>().Where(n => n != "Auto").ToArray();
+        // The non-generic Enum calls: GetNames<T> and Parse<T> over the module's enums are JIT-compiled at first use.
+        var names = System.Enum.GetNames(typeof(T)).Where(n => n != "Auto").ToArray();
         if (e.ValueKind == JsonValueKind.String && names.FirstOrDefault(n => n.Equals(e.GetString(), StringComparison.OrdinalIgnoreCase)) is { } hit)
-            return System.Enum.Parse<T>(hit);
+            return (T)System.Enum.Parse(typeof(T), hit);
         Error(Prop(path, name), $"'{name}' must be one of {string.Join(", ", names)}, not {Kind(e)}.");
         return null;
     }

@@ -134,14 +134,15 @@ internal static class ConfigurationValidator
             else if (!namespaces.TryAdd(ns.Name, n))
                 Error($"{np}.name", $"namespace '{ns.Name}' is already described at $.namespaces[{namespaces[ns.Name]}].");
 
-            var tunnels = new Dictionary<uint, int>();
+            // Indexes as text: a Dictionary<uint, int> is runtime code JIT-compiled in every process.
+            var tunnels = new Dictionary<uint, string>();
             var ipSessions = new Dictionary<uint, string>();
             var interfaces = new Dictionary<string, string>(StringComparer.Ordinal);
             for (int t = 0; t < ns.Tunnels.Count; t++)
             {
                 var tunnel = ns.Tunnels[t];
                 string tp = $"{np}.tunnels[{t}]";
-                if (tunnel.TunnelId != 0 && !tunnels.TryAdd(tunnel.TunnelId, t))
+                if (tunnel.TunnelId != 0 && !tunnels.TryAdd(tunnel.TunnelId, t.ToString(CultureInfo.InvariantCulture)))
                     Error($"{tp}.tunnelId", $"tunnel {tunnel.TunnelId} is already described at {np}.tunnels[{tunnels[tunnel.TunnelId]}].");
                 bool addressesOk = true;
                 if (ConfigValues.Address(tunnel.Local, allowAny: true) is null)
@@ -158,12 +159,12 @@ internal static class ConfigurationValidator
                 if (addressesOk && tunnel.TunnelId != 0 && tunnel.PeerTunnelId != 0)
                     SpecRule(() => ConfigValues.Spec(tunnel).Validate(), tp, errors);
 
-                var sessions = new Dictionary<uint, int>();
+                var sessions = new Dictionary<uint, string>();
                 for (int s = 0; s < tunnel.Sessions.Count; s++)
                 {
                     var session = tunnel.Sessions[s];
                     string sp = $"{tp}.sessions[{s}]";
-                    if (session.SessionId != 0 && !sessions.TryAdd(session.SessionId, s))
+                    if (session.SessionId != 0 && !sessions.TryAdd(session.SessionId, s.ToString(CultureInfo.InvariantCulture)))
                         Error($"{sp}.sessionId", $"session {session.SessionId} is already described at {tp}.sessions[{sessions[session.SessionId]}].");
                     else if (session.SessionId != 0 && tunnel.Encapsulation == Encapsulation.Ip && !ipSessions.TryAdd(session.SessionId, sp))
                         Error($"{sp}.sessionId", $"session {session.SessionId} is already used at {ipSessions[session.SessionId]}: with IP encapsulation a session id is unique in the namespace.");

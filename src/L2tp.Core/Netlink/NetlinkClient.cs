@@ -29,7 +29,8 @@ internal sealed class NetlinkClient : IDisposable
     private byte[]? _rx = ArrayPool<byte>.Shared.Rent(256 * 1024);
     private readonly NetlinkWriter _tx = new();
     private uint _seq = (uint)Environment.TickCount;
-    private readonly Dictionary<string, ushort> _families = new();
+    // Ids boxed (object, not ushort): a Dictionary<string, ushort> is runtime code JIT-compiled in every process.
+    private readonly Dictionary<string, object> _families = new();
 
     public NetlinkClient(INetlinkTransport transport) => _transport = transport;
 
@@ -166,7 +167,7 @@ internal sealed class NetlinkClient : IDisposable
     public ushort? ResolveFamily(string name, bool fresh = false)
     {
         if (!fresh && _families.TryGetValue(name, out var id))
-            return id;
+            return (ushort)id;
         _families.Remove(name);
         try
         {
@@ -175,7 +176,11 @@ internal sealed class NetlinkClient : IDisposable
             {
                 var a = r.GenlAttributes;
                 if (a.Has(Nl.CTRL_ATTR_FAMILY_ID))
-                    return _families[name] = a.U16(Nl.CTRL_ATTR_FAMILY_ID);
+                {
+                    ushort found = a.U16(Nl.CTRL_ATTR_FAMILY_ID);
+                    _families[name] = found;
+                    return found;
+                }
             }
             return null;
         }

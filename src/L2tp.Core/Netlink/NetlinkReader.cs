@@ -5,7 +5,12 @@ using System.Text;
 namespace L2tp.Netlink;
 
 /// <summary>One netlink message out of a received buffer.</summary>
-internal readonly record struct NetlinkMessage(ushort Type, ushort Flags, uint Seq, uint Pid, ReadOnlyMemory<byte> Payload)
+/// <remarks>
+/// A class, not a struct: lists and queries of a struct from this assembly are runtime code (List&lt;T&gt; and LINQ
+/// live outside the module's precompiled version bubble), JIT-compiled in every process; over a class they share
+/// the framework's precompiled code.
+/// </remarks>
+internal sealed record NetlinkMessage(ushort Type, ushort Flags, uint Seq, uint Pid, ReadOnlyMemory<byte> Payload)
 {
     /// <summary>Splits a buffer holding one or more messages; throws on a length that does not fit.</summary>
     public static List<NetlinkMessage> Split(ReadOnlyMemory<byte> buffer)
@@ -40,32 +45,75 @@ internal readonly record struct NetlinkMessage(ushort Type, ushort Flags, uint S
 /// <summary>A parsed attribute list; the last attribute of a type wins, as in the kernel's nla_parse.</summary>
 internal sealed class NetlinkAttributes
 {
-    private readonly Dictionary<ushort, ReadOnlyMemory<byte>> _attrs = new();
+    // Arrays, not a Dictionary<ushort, ReadOnlyMemory<byte>>: a collection over those types is runtime code that the
+    // precompiled module cannot carry, JIT-compiled in every process at its first reply. _types/_values hold the
+    // attributes in the order first seen (Types keeps it); _slot[type] is a type's place there plus one.
+    private static readonly ushort[] NoTypes = new ushort[0];
+    private static readonly ReadOnlyMemory<byte>[] NoValues = new ReadOnlyMemory<byte>[0];
+    private static readonly int[] NoSlots = new int[0];
+    private ushort[] _types = NoTypes;
+    private ReadOnlyMemory<byte>[] _values = NoValues;
+    private int[] _slot = NoSlots;
+    private int _count;
 
     public static NetlinkAttributes Parse(ReadOnlyMemory<byte> data)
     {
         var result = new NetlinkAttributes();
         var span = data.Span;
-        int o = 0;
+        int o = 0, n = 0, max = -1;
         while (o + Nl.AttrHeaderLength <= span.Length)
         {
             ushort len = BinaryPrimitives.ReadUInt16LittleEndian(span[o..]);
             ushort type = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(span[(o + 2)..]) & Nl.NLA_TYPE_MASK);
             if (len < Nl.AttrHeaderLength || o + len > span.Length)
                 throw new InvalidDataException($"netlink attribute {type} length {len} at offset {o} does not fit");
-            result._attrs[type] = data.Slice(o + Nl.AttrHeaderLength, len - Nl.AttrHeaderLength);
+            n++;
+            max = Math.Max(max, type);
+            o += Nl.Align(len);
+        }
+        if (n == 0)
+            return result;
+        result._types = new ushort[n];
+        result._values = new ReadOnlyMemory<byte>[n];
+        result._slot = new int[max + 1];
+        o = 0;
+        while (o + Nl.AttrHeaderLength <= span.Length)
+        {
+            ushort len = BinaryPrimitives.ReadUInt16LittleEndian(span[o..]);
+            ushort type = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(span[(o + 2)..]) & Nl.NLA_TYPE_MASK);
+            var value = data.Slice(o + Nl.AttrHeaderLength, len - Nl.AttrHeaderLength);
+            int slot = result._slot[type];
+            if (slot > 0)
+                result._values[slot - 1] = value;
+            else
+            {
+                result._types[result._count] = type;
+                result._values[result._count] = value;
+                result._slot[type] = ++result._count;
+            }
             o += Nl.Align(len);
         }
         return result;
     }
 
-    public bool Has(ushort type) => _attrs.ContainsKey(type);
-    public IEnumerable<ushort> Types => _attrs.Keys;
-    public ReadOnlyMemory<byte>? Bytes(ushort type) => _attrs.TryGetValue(type, out var v) ? v : (ReadOnlyMemory<byte>?)null;
+    private bool TryGet(ushort type, out ReadOnlyMemory<byte> value)
+    {
+        if (type < _slot.Length && _slot[type] > 0)
+        {
+            value = _values[_slot[type] - 1];
+            return true;
+        }
+        value = default;
+        return false;
+    }
+
+    public bool Has(ushort type) => type < _slot.Length && _slot[type] > 0;
+    public IEnumerable<ushort> Types => new ArraySegment<ushort>(_types, 0, _count);
+    public ReadOnlyMemory<byte>? Bytes(ushort type) => TryGet(type, out var v) ? v : (ReadOnlyMemory<byte>?)null;
 
     private ReadOnlySpan<byte> Need(ushort type, int size)
     {
-        if (!_attrs.TryGetValue(type, out var v))
+        if (!TryGet(type, out var v))
             throw new KeyNotFoundException($"attribute {type} missing");
         if (v.Length < size)
             throw new InvalidDataException($"attribute {type} has {v.Length} bytes, needs {size}");
@@ -84,7 +132,7 @@ internal sealed class NetlinkAttributes
 
     public string? String(ushort type)
     {
-        if (!_attrs.TryGetValue(type, out var v))
+        if (!TryGet(type, out var v))
             return null;
         var s = v.Span;
         int nul = s.IndexOf((byte)0);
@@ -93,11 +141,11 @@ internal sealed class NetlinkAttributes
 
     public IPAddress? Address(ushort type)
     {
-        if (!_attrs.TryGetValue(type, out var v) || v.Length is not (4 or 16))
+        if (!TryGet(type, out var v) || v.Length is not (4 or 16))
             return null;
         return new IPAddress(v.Span);
     }
 
     public NetlinkAttributes Nested(ushort type) =>
-        _attrs.TryGetValue(type, out var v) ? Parse(v) : new NetlinkAttributes();
+        TryGet(type, out var v) ? Parse(v) : new NetlinkAttributes();
 }

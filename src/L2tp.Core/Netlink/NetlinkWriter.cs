@@ -10,12 +10,14 @@ internal sealed class NetlinkWriter
     private byte[] _buf = new byte[256];
     private int _len;
     private int _msgStart = -1;
-    private readonly Stack<int> _nests = new();
+    // Open nests' starts; an array, not a Stack<int> (runtime code JIT-compiled in every process).
+    private int[] _nests = new int[8];
+    private int _nestCount;
 
     public int Length => _len;
     public ReadOnlySpan<byte> Span => _buf.AsSpan(0, _len);
     public byte[] ToArray() => Span.ToArray();
-    public void Clear() { _len = 0; _msgStart = -1; _nests.Clear(); }
+    public void Clear() { _len = 0; _msgStart = -1; _nestCount = 0; }
 
     private Span<byte> Grow(int n)
     {
@@ -61,7 +63,7 @@ internal sealed class NetlinkWriter
     {
         if (_msgStart < 0)
             return this;
-        if (_nests.Count != 0)
+        if (_nestCount != 0)
             throw new InvalidOperationException("unclosed nested attribute");
         BinaryPrimitives.WriteUInt32LittleEndian(_buf.AsSpan(_msgStart), (uint)(_len - _msgStart));
         _msgStart = -1;
@@ -97,7 +99,13 @@ internal sealed class NetlinkWriter
 
     public NetlinkWriter BeginNested(ushort type)
     {
-        _nests.Push(_len);
+        if (_nestCount == _nests.Length)
+        {
+            var more = new int[_nests.Length * 2];
+            Array.Copy(_nests, more, _nestCount);
+            _nests = more;
+        }
+        _nests[_nestCount++] = _len;
         var a = Grow(Nl.AttrHeaderLength);
         BinaryPrimitives.WriteUInt16LittleEndian(a[2..], (ushort)(type | Nl.NLA_F_NESTED));
         return this;
@@ -105,7 +113,9 @@ internal sealed class NetlinkWriter
 
     public NetlinkWriter EndNested()
     {
-        int start = _nests.Pop();
+        if (_nestCount == 0)
+            throw new InvalidOperationException("no nested attribute is open");
+        int start = _nests[--_nestCount];
         BinaryPrimitives.WriteUInt16LittleEndian(_buf.AsSpan(start), (ushort)(_len - start));
         return this;
     }

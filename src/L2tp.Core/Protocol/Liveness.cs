@@ -26,12 +26,15 @@ internal sealed class LivenessSampler
 {
     private sealed record Sample(ulong Rx, ulong Tx, DateTime? LastRx, DateTime? LastTx, string InterfaceName);
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, uint, uint), Sample> _last = new();
+    // Keyed by a string, not a (string, uint, uint) tuple: a dictionary over a tuple is runtime code JIT-compiled in
+    // every process at its first Get-L2tpSession.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Sample> _last = new();
 
     /// <summary>Sets LastReceived, LastSent and PeerState of <paramref name="s"/> from its counters and the previous sample.</summary>
     public void Apply(string scope, L2tpSession s, DateTime now, TimeSpan silentAfter)
     {
-        var key = (scope, s.TunnelId, s.SessionId);
+        string key = string.Concat(scope, "\n", s.TunnelId.ToString(System.Globalization.CultureInfo.InvariantCulture), "/",
+            s.SessionId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         ulong rx = s.Statistics.RxPackets, tx = s.Statistics.TxPackets;
         DateTime? lastRx = null, lastTx = null;
         // A session re-made under the same ids starts its counters again: not a continuation.

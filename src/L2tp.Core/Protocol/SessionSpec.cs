@@ -42,10 +42,10 @@ internal sealed record SessionSpec
                 "{PeerCookie} must be 4 or 8 bytes (8 or 16 hex digits).");
         // As for a tunnel's encapsulation: only a decoded request can carry another value, and the data plane would
         // take it for no sublayer.
-        if (!Enum.IsDefined(L2SpecType))
+        if (!Enum.IsDefined(typeof(L2SpecType), L2SpecType))
             throw L2tpException.Rule("L2tp.InvalidL2SpecType", L2tpErrorKind.InvalidArgument, (int)L2SpecType,
                 $"{{L2SpecType}} {(int)L2SpecType} is neither None (0) nor Default (1).");
-        if (!Enum.IsDefined(Sequencing))
+        if (!Enum.IsDefined(typeof(SequencingMode), Sequencing))
             throw L2tpException.Rule("L2tp.InvalidArgument", L2tpErrorKind.InvalidArgument, (int)Sequencing,
                 $"{{Sequencing}} {(int)Sequencing} is not None, Send, Recv or Both.");
         if (Sequencing != SequencingMode.None && L2SpecType == L2SpecType.None)

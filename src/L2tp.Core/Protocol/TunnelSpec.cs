@@ -26,7 +26,7 @@ internal sealed record TunnelSpec
         Ids.Check(PeerTunnelId, "PeerTunnelId", "L2tp.InvalidTunnelId");
         // A cmdlet's enum parameter cannot carry another value, but a request decoded from netlink can (fuzzing found
         // one): the data plane would take anything but UDP for IP encapsulation.
-        if (!Enum.IsDefined(Encapsulation))
+        if (!Enum.IsDefined(typeof(Encapsulation), Encapsulation))
             throw L2tpException.Rule("L2tp.InvalidEncapsulation", L2tpErrorKind.InvalidArgument, (int)Encapsulation,
                 $"{{Encapsulation}} {(int)Encapsulation} is neither UDP (0) nor IP (1).");
         if (Remote is null)

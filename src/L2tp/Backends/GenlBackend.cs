@@ -122,9 +122,12 @@ internal abstract class GenlBackend : IL2tpBackend
         {
             return Array.Empty<L2tpTunnel>();
         }
-        var list = replies.Select(r => Decode(r, L2tpGenl.ReadTunnel))
-            .Where(t => tunnelId is null || t.TunnelId == tunnelId)
-            .OrderBy(t => t.TunnelId).ToList();
+        // Loops and List.Sort, not LINQ's OrderBy over a uint key: that is runtime code JIT-compiled in every process.
+        var list = new List<L2tpTunnel>(replies.Count);
+        foreach (var r in replies)
+            if (Decode(r, L2tpGenl.ReadTunnel) is var t && (tunnelId is null || t.TunnelId == tunnelId))
+                list.Add(t);
+        list.Sort(static (a, b) => a.TunnelId.CompareTo(b.TunnelId));
         return list;
     }
 
@@ -175,7 +178,10 @@ internal abstract class GenlBackend : IL2tpBackend
             attrs(i, w);
         }
         var refusals = _client.Pipeline(count, _family, 0, body, out sent, cancel: cancel);
-        var stale = Enumerable.Range(0, sent).Where(i => refusals[i] is { } e && IsFamilyLevel(e)).ToList();
+        var stale = new List<int>();
+        for (int i = 0; i < sent; i++)
+            if (refusals[i] is { } e && IsFamilyLevel(e))
+                stale.Add(i);
         if (stale.Count == 0 || ResolveAgain() is not { } id || id == _family)
             return refusals;
         Verbose?.Invoke($"{Kind} backend{InNs}: the l2tp family is now id {id} (was {_family}); sending again");
@@ -223,7 +229,10 @@ internal abstract class GenlBackend : IL2tpBackend
     /// encapsulation, remote and the route MTU toward it. A pipeline of sessions into one tunnel asks once, not once per
     /// session; a tunnel created or deleted through this backend clears it, and a new invocation starts without it.
     /// </summary>
-    private readonly Dictionary<uint, (L2tpTunnel Tunnel, int RouteMtu)> _tunnelsSeen = new();
+    private readonly Dictionary<uint, TunnelSeen> _tunnelsSeen = new();
+
+    /// <summary>A tunnel and the route MTU toward its remote (a class: a tuple value is runtime code JIT-compiled per process).</summary>
+    private sealed record TunnelSeen(L2tpTunnel Tunnel, int RouteMtu);
 
     private IReadOnlyList<L2tpSession> ReadSessions(uint? tunnelId, uint? sessionId, bool reuseTunnels)
     {
@@ -242,9 +251,13 @@ internal abstract class GenlBackend : IL2tpBackend
         {
             return Array.Empty<L2tpSession>();
         }
-        return Complete(replies.Select(r => Decode(r, L2tpGenl.ReadSession))
-            .Where(s => (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
-            .OrderBy(s => s.TunnelId).ThenBy(s => s.SessionId).ToList(), reuseTunnels);
+        var list = new List<L2tpSession>(replies.Count);
+        foreach (var r in replies)
+            if (Decode(r, L2tpGenl.ReadSession) is var s && (tunnelId is null || s.TunnelId == tunnelId) && (sessionId is null || s.SessionId == sessionId))
+                list.Add(s);
+        // Ids are unique pairs, so an unstable sort orders them as OrderBy/ThenBy did.
+        list.Sort(static (a, b) => a.TunnelId != b.TunnelId ? a.TunnelId.CompareTo(b.TunnelId) : a.SessionId.CompareTo(b.SessionId));
+        return Complete(list, reuseTunnels);
     }
 
     /// <summary>Adds to sessions as the reply gave them what it lacks: their MTUs and, on the kernel, liveness.</summary>
@@ -266,20 +279,41 @@ internal abstract class GenlBackend : IL2tpBackend
     {
         // Few sessions (New-L2tpSession, Get by id): ask for just those, so bulk creation stays linear.
         bool few = sessions.Count <= 4;
-        var ids = sessions.Select(s => s.TunnelId).ToHashSet();
-        var seen = new Dictionary<uint, (L2tpTunnel Tunnel, int RouteMtu)>();
+        // Every tunnel id of the sessions, null until its tunnel is known.
+        var seen = new Dictionary<uint, TunnelSeen?>();
+        foreach (var s in sessions)
+            seen.TryAdd(s.TunnelId, null);
+        int missing = seen.Count;
         if (reuseTunnels)
-            foreach (var id in ids)
-                if (_tunnelsSeen.TryGetValue(id, out var known))
-                    seen[id] = known;
-        if (seen.Count < ids.Count)
+            foreach (var s in sessions)
+                if (seen[s.TunnelId] is null && _tunnelsSeen.TryGetValue(s.TunnelId, out var known))
+                {
+                    seen[s.TunnelId] = known;
+                    missing--;
+                }
+        if (missing > 0)
         {
-            var tunnels = few ? ids.Where(id => !seen.ContainsKey(id)).SelectMany(id => GetTunnels(id)) : GetTunnels();
-            foreach (var t in tunnels.Where(t => ids.Contains(t.TunnelId)))
+            List<L2tpTunnel> tunnels;
+            if (few)
             {
+                tunnels = new List<L2tpTunnel>();
+                var asked = new List<L2tpSession>();
+                foreach (var s in sessions)
+                    if (seen[s.TunnelId] is null && !asked.Exists(a => a.TunnelId == s.TunnelId))
+                    {
+                        asked.Add(s);
+                        tunnels.AddRange(GetTunnels(s.TunnelId));
+                    }
+            }
+            else
+                tunnels = new List<L2tpTunnel>(GetTunnels());
+            foreach (var t in tunnels)
+            {
+                if (!seen.ContainsKey(t.TunnelId))
+                    continue;
                 // The route MTU toward the remote; 1500 where no route says (or the tunnel has no remote yet).
                 int underlay = t.Remote is null ? 1500 : _rt.RouteMtu(t.Remote) ?? 1500;
-                seen[t.TunnelId] = _tunnelsSeen[t.TunnelId] = (t, underlay);
+                seen[t.TunnelId] = _tunnelsSeen[t.TunnelId] = new TunnelSeen(t, underlay);
             }
         }
         var links = few ? null : _rt.Links().GroupBy(l => l.Name).ToDictionary(g => g.Key, g => g.First());
@@ -288,7 +322,7 @@ internal abstract class GenlBackend : IL2tpBackend
             var link = links is null ? _rt.Link(s.InterfaceName) : links.GetValueOrDefault(s.InterfaceName);
             if (link is not null)
                 s.Mtu = link.Mtu;
-            if (!seen.TryGetValue(s.TunnelId, out var tu) || tu.Tunnel.Remote is null)
+            if (!seen.TryGetValue(s.TunnelId, out var tu) || tu is null || tu.Tunnel.Remote is null)
                 continue;
             var t = tu.Tunnel;
             // The kernel does not report the sublayer; its default (and ip-l2tp's) is the 4-byte one.

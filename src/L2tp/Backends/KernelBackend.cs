@@ -39,7 +39,8 @@ internal sealed class KernelBackend : GenlBackend
     /// requests. A stale id (l2tp_netlink unloaded and loaded again under a new id) is caught where it is used:
     /// <see cref="GenlBackend"/> re-resolves once when a request is refused with a family-level errno.
     /// </summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ushort> Families = new();
+    /// <remarks>Ids boxed (object, not ushort): a dictionary over ushort is runtime code JIT-compiled in every process.</remarks>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, object> Families = new();
 
     /// <summary>Opens the kernel's l2tp family, or returns null when this kernel has no L2TP (the lookup also loads the module where one exists).</summary>
     public static KernelBackend? TryOpen(string netns)
@@ -50,7 +51,10 @@ internal sealed class KernelBackend : GenlBackend
         if (keep && Kept.TryGetValue(key, out var bag))
             bag.TryTake(out kept);
         var client = kept?.Genl ?? new NetlinkClient(new NetlinkSocket(Nl.NETLINK_GENERIC));
-        if (!Families.TryGetValue(key, out ushort family))
+        ushort family;
+        if (Families.TryGetValue(key, out var known))
+            family = (ushort)known;
+        else
         {
             if (client.ResolveFamily(L2tpGenl.FamilyName) is not { } resolved)
             {
@@ -58,7 +62,8 @@ internal sealed class KernelBackend : GenlBackend
                 kept?.Rt.Dispose();
                 return null;
             }
-            Families[key] = family = resolved;
+            family = resolved;
+            Families[key] = family;
         }
         return new KernelBackend(client, kept?.Rt, family, netns, key, keep);
     }

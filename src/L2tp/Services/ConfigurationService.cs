@@ -3,6 +3,7 @@ using System.Text;
 using L2tp.Configuration;
 using L2tp.Native;
 using L2tp.Netlink;
+using L2tp.Protocol;
 
 namespace L2tp.Services;
 
@@ -23,8 +24,30 @@ internal sealed class ConfigurationService : IDisposable
         public required PseudowireService Pseudowires { get; init; }
         public required RtNetlink Rt { get; init; }
         public required InterfaceService Interfaces { get; init; }
-        /// <summary>Sessions a pipelined run made, as read back after it (an interface step's Auto MTU needs no GET).</summary>
-        public Dictionary<(uint TunnelId, uint SessionId), L2tpSession> Made { get; } = new();
+        /// <summary>Sessions pipelined runs made and nothing has read back yet.</summary>
+        public List<SessionSpec> Unread { get; } = new();
+        /// <summary>Sessions pipelined runs made, as read back (<see cref="PseudowireService.MadeKey"/>).</summary>
+        private Dictionary<string, L2tpSession>? _made;
+
+        /// <summary>
+        /// A session a pipelined run made, for an interface step's Auto MTU: all made so far are read back with one
+        /// dump at the first such step, not a GET each; and not at all when no step needs one (most files).
+        /// </summary>
+        public L2tpSession? Made(uint tunnelId, uint sessionId)
+        {
+            string key = PseudowireService.MadeKey(tunnelId, sessionId);
+            if (Unread.Count > 0 && _made?.ContainsKey(key) != true)
+            {
+                var read = Pseudowires.ReadBack(Unread);
+                Unread.Clear();
+                if (_made is null)
+                    _made = read;
+                else
+                    foreach (var pair in read)
+                        _made[pair.Key] = pair.Value;
+            }
+            return _made is not null && _made.TryGetValue(key, out var s) ? s : null;
+        }
 
         public void Dispose()
         {
@@ -172,7 +195,10 @@ internal sealed class ConfigurationService : IDisposable
     /// </summary>
     public void Sync(L2tpConfiguration config, bool prune, Func<L2tpConfigurationStep, bool> shouldProcess, Action<L2tpConfigurationStep> applied)
     {
-        var backends = config.Namespaces.ToDictionary(n => n.Name, n => n.Backend);
+        // Namespace sections by name (a loop: ToDictionary with BackendKind? values is runtime code JIT-compiled per process).
+        var sections = new Dictionary<string, L2tpNamespaceConfiguration>();
+        foreach (var n in config.Namespaces)
+            sections.Add(n.Name, n);
         var steps = Plan(config, prune);
         var declined = new HashSet<string>();
         var done = new List<L2tpConfigurationStep>();
@@ -180,7 +206,7 @@ internal sealed class ConfigurationService : IDisposable
         {
             var step = steps[i];
             _cancel.ThrowIfCancellationRequested();
-            if (IsSessionCreate(step) && Open(step.NetworkNamespace, backends[step.NetworkNamespace]) is { Pseudowires.PipelinesSessions: true } site)
+            if (IsSessionCreate(step) && Open(step.NetworkNamespace, sections[step.NetworkNamespace].Backend) is { Pseudowires.PipelinesSessions: true } site)
             {
                 i = SyncSessions(steps, i, site, shouldProcess, applied, declined, done) - 1;
                 continue;
@@ -200,7 +226,7 @@ internal sealed class ConfigurationService : IDisposable
             }
             try
             {
-                Apply(step, Open(step.NetworkNamespace, backends[step.NetworkNamespace]));
+                Apply(step, Open(step.NetworkNamespace, sections[step.NetworkNamespace].Backend));
             }
             catch (Exception e) when (e is L2tpException or NetlinkException or ErrnoException)
             {
@@ -244,20 +270,21 @@ internal sealed class ConfigurationService : IDisposable
             }
             run.Add(end);
         }
-        var specs = run.Select(j => ConfigValues.Spec(steps[j].TunnelId, steps[j].Session!)).ToList();
+        var specs = new List<SessionSpec>(run.Count);
+        foreach (int j in run)
+            specs.Add(ConfigValues.Spec(steps[j].TunnelId, steps[j].Session!));
         (int Index, L2tpException Error)? refusal;
         int made;
-        IReadOnlyList<L2tpSession> sessions;
         try
         {
-            (made, sessions) = site.Pseudowires.NewSessions(specs, out refusal);
+            made = site.Pseudowires.NewSessions(specs, out refusal);
         }
         catch (Exception e) when (e is L2tpException or NetlinkException or ErrnoException)
         {
             throw StepFailed(steps, done, run.Count > 0 ? run[0] : start, e);
         }
-        foreach (var s in sessions)
-            site.Made[(s.TunnelId, s.SessionId)] = s;
+        for (int k = 0; k < made; k++)
+            site.Unread.Add(specs[k]);
         for (int k = 0; k < made; k++)
         {
             done.Add(steps[run[k]]);
@@ -314,7 +341,7 @@ internal sealed class ConfigurationService : IDisposable
             case (L2tpConfigurationObject.Interface, L2tpConfigurationAction.Update):
                 int? mtu = step.Mtu is null ? null
                     : step.Mtu.Equals("Auto", StringComparison.OrdinalIgnoreCase)
-                        ? (site.Made.GetValueOrDefault((step.TunnelId, step.SessionId)) ?? pw.GetSessions(step.TunnelId, step.SessionId)[0]).SuggestedMtu
+                        ? (site.Made(step.TunnelId, step.SessionId) ?? pw.GetSessions(step.TunnelId, step.SessionId)[0]).SuggestedMtu
                         : int.Parse(step.Mtu, CultureInfo.InvariantCulture);
                 site.Interfaces.ApplyState(step.Name, step.Up, mtu, step.MacAddress,
                     step.AddAddresses.Select(a => (a.Address, a.Peer)), step.RemoveAddresses.Select(a => (a.Address, a.Peer)));

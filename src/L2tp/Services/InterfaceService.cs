@@ -47,11 +47,24 @@ internal sealed class InterfaceService
     /// </summary>
     public Dictionary<string, L2tpInterface> AllInterfaces()
     {
+        // Loops, not ToDictionary/ToLookup over an int key: those are runtime code JIT-compiled in every process.
         var links = _rt.Links();
-        var names = links.ToDictionary(l => l.Index, l => l.Name);
-        var addresses = _rt.Addresses(null).ToLookup(a => a.Index);
-        return links.ToDictionary(l => l.Name,
-            l => Describe(l, addresses[l.Index], l.Master == 0 ? "" : names.GetValueOrDefault(l.Master, "")), StringComparer.Ordinal);
+        var names = new Dictionary<int, string>(links.Count);
+        foreach (var l in links)
+            names.Add(l.Index, l.Name);
+        var addresses = new Dictionary<int, List<AddressInfo>>();
+        foreach (var a in _rt.Addresses(null))
+        {
+            if (!addresses.TryGetValue(a.Index, out var list))
+                addresses[a.Index] = list = new List<AddressInfo>();
+            list.Add(a);
+        }
+        var none = new List<AddressInfo>();
+        var all = new Dictionary<string, L2tpInterface>(links.Count, StringComparer.Ordinal);
+        foreach (var l in links)
+            all.Add(l.Name, Describe(l, addresses.TryGetValue(l.Index, out var mine) ? mine : none,
+                l.Master == 0 ? "" : names.TryGetValue(l.Master, out var master) ? master : ""));
+        return all;
     }
 
     private L2tpInterface Describe(LinkInfo l, IEnumerable<AddressInfo> addresses, string master) => new()
@@ -60,12 +73,25 @@ internal sealed class InterfaceService
         Index = l.Index,
         Up = l.Up,
         Mtu = l.Mtu,
-        MacAddress = string.Join(":", l.MacAddress.Select(b => b.ToString("x2", CultureInfo.InvariantCulture))),
+        MacAddress = MacText(l.MacAddress),
         Addresses = addresses.Select(a => a.Peer is null
             ? $"{a.Local}/{a.PrefixLength}" : $"{a.Local} peer {a.Peer}/{a.PrefixLength}").ToArray(),
         Master = master,
         NetworkNamespace = _netns,
     };
+
+    /// <summary>aa:bb:cc:dd:ee:ff (a loop: a Select over bytes is runtime code JIT-compiled in every process).</summary>
+    private static string MacText(byte[] mac)
+    {
+        var text = new System.Text.StringBuilder(mac.Length * 3);
+        for (int i = 0; i < mac.Length; i++)
+        {
+            if (i > 0)
+                text.Append(':');
+            text.Append(mac[i].ToString("x2", CultureInfo.InvariantCulture));
+        }
+        return text.ToString();
+    }
 
     private L2tpBridge Bridge(List<LinkInfo> links, LinkInfo b) => new()
     {

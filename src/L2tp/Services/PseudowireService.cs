@@ -1,3 +1,4 @@
+using System.Globalization;
 using L2tp.Backends;
 using L2tp.Native;
 using L2tp.Netlink;
@@ -108,18 +109,18 @@ internal sealed class PseudowireService : IDisposable
     public bool PipelinesSessions => Backend(create: false)?.PipelinesRequests == true;
 
     /// <summary>
-    /// Creates sessions from specs validated before (a run of Sync's session steps): pipelined on the Kernel backend,
-    /// then read back with one session dump (and one link dump) instead of a GET per session. Returns how many were
-    /// made, from the first, and those sessions as read back. A refusal is worded as <see cref="NewSession"/> words it
-    /// and returned in <paramref name="refusal"/> with its index; sessions that a pipelined window made past the
-    /// refused one are removed again, so what is left is what a loop of NewSession that stopped there leaves. Stops
-    /// between windows once the invocation is cancelled (fewer made, no refusal).
+    /// Creates sessions from specs validated before (a run of Sync's session steps): pipelined on the Kernel backend.
+    /// Returns how many were made, from the first; nothing is read back here (<see cref="ReadBack"/> does, once, for
+    /// the caller that needs a made session's MTU). A refusal is worded as <see cref="NewSession"/> words it and
+    /// returned in <paramref name="refusal"/> with its index; sessions that a pipelined window made past the refused
+    /// one are removed again, so what is left is what a loop of NewSession that stopped there leaves. Stops between
+    /// windows once the invocation is cancelled (fewer made, no refusal).
     /// </summary>
-    public (int Made, IReadOnlyList<L2tpSession> Sessions) NewSessions(IReadOnlyList<SessionSpec> specs, out (int Index, L2tpException Error)? refusal)
+    public int NewSessions(IReadOnlyList<SessionSpec> specs, out (int Index, L2tpException Error)? refusal)
     {
         refusal = null;
         if (specs.Count == 0)
-            return (0, Array.Empty<L2tpSession>());
+            return 0;
         var b = Backend(create: false) ?? throw Refusals.TunnelNotFound(specs[0].TunnelId, _netns);
         var refusals = b.CreateSessions(specs, out int sent, _cancel);
         int made = 0;
@@ -143,13 +144,33 @@ internal sealed class PseudowireService : IDisposable
                     $"{error.Message} Sessions sent with it that could not be removed again: {string.Join(", ", left)}.", error.InnerException) { Errno = error.Errno };
             refusal = (made, error);
         }
-        if (made == 0)
-            return (0, Array.Empty<L2tpSession>());
-        var wanted = specs.Take(made).Select(s => (s.TunnelId, s.SessionId)).ToHashSet();
-        var sessions = Refusals.Guard(() => b.GetSessions(), e => Refusals.Generic(e, b.Kind, null, _netns))
-            .Where(s => wanted.Contains((s.TunnelId, s.SessionId))).ToList();
-        return (made, sessions);
+        return made;
     }
+
+    /// <summary>
+    /// Sessions made by <see cref="NewSessions"/>, read back with one session dump (and one link dump) instead of a
+    /// GET each, keyed by <see cref="MadeKey"/>. (Keys are strings, not tuples: a dictionary over a tuple is runtime
+    /// code compiled at its first use, which the precompiled module cannot carry.)
+    /// </summary>
+    public Dictionary<string, L2tpSession> ReadBack(IReadOnlyList<SessionSpec> made)
+    {
+        var found = new Dictionary<string, L2tpSession>(made.Count);
+        if (made.Count == 0 || Backend(create: false) is not { } b)
+            return found;
+        var wanted = new HashSet<string>(made.Count);
+        foreach (var spec in made)
+            wanted.Add(MadeKey(spec.TunnelId, spec.SessionId));
+        foreach (var s in Refusals.Guard(() => b.GetSessions(), e => Refusals.Generic(e, b.Kind, null, _netns)))
+        {
+            string key = MadeKey(s.TunnelId, s.SessionId);
+            if (wanted.Contains(key))
+                found[key] = s;
+        }
+        return found;
+    }
+
+    /// <summary>The key of a session in <see cref="ReadBack"/>'s answer.</summary>
+    public static string MadeKey(uint tunnelId, uint sessionId) => $"{tunnelId.ToString(CultureInfo.InvariantCulture)}/{sessionId.ToString(CultureInfo.InvariantCulture)}";
 
     private static bool SessionExists(IL2tpBackend b, SessionSpec spec)
     {
@@ -187,7 +208,7 @@ internal sealed class PseudowireService : IDisposable
     public L2tpSession SetSession(uint tunnelId, uint sessionId, SequencingMode? sequencing, TimeSpan? reorderTimeout)
     {
         ulong? ms = reorderTimeout is { } t ? SessionSpec.ReorderTimeoutFrom(t) : null;
-        if (sequencing is { } seq && !Enum.IsDefined(seq))
+        if (sequencing is { } seq && !Enum.IsDefined(typeof(SequencingMode), seq))
             throw L2tpException.Rule("L2tp.InvalidArgument", L2tpErrorKind.InvalidArgument, (int)seq,
                 $"{{Sequencing}} {(int)seq} is not None, Send, Recv or Both.");
         var b = Backend(create: false) ?? throw Refusals.SessionNotFound(tunnelId, sessionId, _netns);

@@ -85,6 +85,19 @@ Describe 'Sync-L2tpConfiguration on the Kernel backend: a run of session steps s
         @(Sync-L2tpConfiguration -Path $file -ErrorAction Stop) | Should -HaveCount 0 -Because 'the system now matches the file'
     }
 
+    It 'a file of sessions without interface state is not read back after the creates: no session dump or GET follows them' {
+        # The read-back is for an interface step's Auto MTU only; without one it would be a dump of every session for nothing.
+        $file = New-SessionFile 'noread.json' 10
+        $out = Sync-L2tpConfiguration -Path $file -ErrorAction Stop -Verbose 4>&1
+        $verbose = @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+        @($out | Where-Object { $_ -is [L2tp.L2tpConfigurationStep] }).Count | Should -Be 11 -Because 'the tunnel and 10 sessions'
+        $lastCreate = -1
+        for ($i = 0; $i -lt $verbose.Count; $i++) { if ($verbose[$i] -match 'SESSION_CREATE session') { $lastCreate = $i } }
+        $lastCreate | Should -BeGreaterThan 0
+        @($verbose | Select-Object -Skip ($lastCreate + 1) | Where-Object { $_ -match 'SESSION_GET' }) | Should -BeNullOrEmpty
+        @(Get-LabIpL2tp $A session).Count | Should -Be 10
+    }
+
     It 'a file whose session 70 of 100 the kernel refuses (its interface name is taken) stops there as Sync did step by step: sessions 1-69 made and reported, L2tp.ConfigurationStepFailed with L2tp.InterfaceExists, none after it left' {
         Invoke-LabIp $A @('link', 'add', 'kcbusy0', 'type', 'veth', 'peer', 'name', 'kcbusy1') | Out-Null
         try {
