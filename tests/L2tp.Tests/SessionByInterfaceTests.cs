@@ -19,45 +19,8 @@ public sealed class SessionByInterfaceTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private void InOwnNamespace(Action<NetlinkClient, ushort> body)
-    {
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                Sys.Check((int)unshare(Sys.CLONE_NEWNET_), "unshare(CLONE_NEWNET)");
-                using (var rt = new RtNetlink())
-                    rt.SetLink(1, up: true);   // lo
-                string name = "l2tp-byname-" + Guid.NewGuid().ToString("N")[..8];
-                int listenFd = Sys.Socket(AF_UNIX, SOCK_SEQPACKET, 0);
-                Sys.Check(Sys.Bind(listenFd, Sys.AbstractUnixAddress(name)), "bind");
-                Sys.Check(listen(listenFd, 4), "listen");
-                var fwd = new L2tp.Forwarder.Forwarder(new StateStore(Path.Combine(_dir, "state.json")));
-                var server = new ControlServer(listenFd, fwd);
-                var serving = new Thread(() => server.Run(idle: TimeSpan.FromMinutes(5))) { IsBackground = true };
-                serving.Start();
-                try
-                {
-                    using var c = new NetlinkClient(UnixSeqPacketSocket.TryConnect(name, out int err) ?? throw new ErrnoException(err, "connect"));
-                    body(c, c.ResolveFamily(L2tpGenl.FamilyName)!.Value);
-                }
-                finally
-                {
-                    server.Stop();
-                    serving.Join(5000);
-                    server.Dispose();
-                    fwd.Dispose();
-                    Sys.Close(listenFd);
-                }
-            }
-            catch (Exception e) { failure = e; }
-        });
-        thread.Start();
-        thread.Join();
-        if (failure is not null)
-            throw new Xunit.Sdk.XunitException($"in a namespace of its own: {failure}");
-    }
+    private void InOwnNamespace(Action<NetlinkClient, ushort> body) =>
+        ForwarderInNamespace.Run(_dir, "l2tp-byname-", (c, f, _) => body(c, f));
 
     private static L2tpSession? ByName(NetlinkClient c, ushort f, string ifname)
     {
