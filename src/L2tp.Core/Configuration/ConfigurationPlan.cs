@@ -400,8 +400,9 @@ internal static class Planner
                 });
             }
 
-            var wanted = ById(t.Sessions, s => s.SessionId);
             if (prune && !fresh)
+            {
+                var wanted = ById(t.Sessions, s => s.SessionId);
                 foreach (var extra in at!.Sessions.Where(x => !wanted.ContainsKey(x.SessionId)))
                     removeSessions.Add(new L2tpConfigurationStep
                     {
@@ -409,9 +410,11 @@ internal static class Planner
                         Target = SessionTarget(t.TunnelId, extra.SessionId), TunnelId = t.TunnelId, SessionId = extra.SessionId,
                         Key = SKey(t.TunnelId, extra.SessionId), Detail = $"not in the file (interface {extra.InterfaceName})",
                     });
+            }
         }
-        var wantedTunnels = ById(d.Tunnels, t => t.TunnelId);
         if (prune)
+        {
+            var wantedTunnels = ById(d.Tunnels, t => t.TunnelId);
             foreach (var extra in a.Tunnels.Where(x => !wantedTunnels.ContainsKey(x.TunnelId)))
                 removeTunnels.Add(new L2tpConfigurationStep
                 {
@@ -419,6 +422,7 @@ internal static class Planner
                     Target = TunnelTarget(extra.TunnelId), TunnelId = extra.TunnelId, Key = TKey(extra.TunnelId),
                     Detail = "not in the file" + (extra.Sessions.Count > 0 ? $", with its {extra.Sessions.Count} session(s)" : ""),
                 });
+        }
 
         if (d.Bridges is not null)
         {
@@ -441,7 +445,6 @@ internal static class Planner
                     });
                 var have = ab?.Ports ?? new();
                 var haveSet = have.ToHashSet(StringComparer.Ordinal);
-                var wantSet = b.Ports.ToHashSet(StringComparer.Ordinal);
                 foreach (var p in b.Ports.Where(p => freshInterfaces.Contains(p) || !haveSet.Contains(p)))
                     ports.Add(new L2tpConfigurationStep
                     {
@@ -450,15 +453,19 @@ internal static class Planner
                         DependsOn = new[] { BKey(b.Name), IKey(p) }, Detail = $"add {p} to {b.Name}",
                     });
                 if (prune && ab is not null)
+                {
+                    var wantSet = b.Ports.ToHashSet(StringComparer.Ordinal);
                     foreach (var p in have.Where(p => !wantSet.Contains(p)))
                         removePorts.Add(new L2tpConfigurationStep
                         {
                             Action = L2tpConfigurationAction.Remove, Kind = L2tpConfigurationObject.BridgePort, NetworkNamespace = ns,
                             Target = PortTarget(b.Name, p), Name = p, Bridge = b.Name, Key = $"port:{p}", Detail = $"take {p} out of {b.Name}",
                         });
+                }
             }
-            var wantedBridges = d.Bridges.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
             if (prune)
+            {
+                var wantedBridges = d.Bridges.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
                 foreach (var extra in actualBridges.Values.Where(x => !wantedBridges.Contains(x.Name)).OrderBy(x => x.Name, StringComparer.Ordinal))
                     removeBridges.Add(new L2tpConfigurationStep
                     {
@@ -466,6 +473,7 @@ internal static class Planner
                         Target = BridgeTarget(extra.Name), Name = extra.Name, Key = BKey(extra.Name),
                         Detail = "not in the file" + (extra.Ports.Count > 0 ? $" (its ports {string.Join(", ", extra.Ports)} stay, unbridged)" : ""),
                     });
+            }
         }
 
         return removePorts.Concat(removeBridges).Concat(removeSessions).Concat(removeTunnels)
