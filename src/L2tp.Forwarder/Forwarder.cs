@@ -474,7 +474,7 @@ internal sealed class Forwarder : IDisposable
             {
                 Log.Error($"cannot restore tunnel {r.TunnelId}: {e.Message}");
                 failed.Add(new($"tunnel {r.TunnelId}", $"cannot be re-created: {e.Message}",
-                    System.Text.Json.JsonSerializer.SerializeToNode(r, StateStore.Info<StateStore.TunnelRecord>(StateStore.JsonOptions)), DateTime.UtcNow));
+                    StateStore.ToNode(r), DateTime.UtcNow));
                 continue;
             }
             foreach (var s in r.Sessions)
@@ -493,7 +493,7 @@ internal sealed class Forwarder : IDisposable
                     {
                         Log.Error($"cannot restore session {s.SessionId}: {e2.Message}");
                         failed.Add(new($"session {s.SessionId} of tunnel {r.TunnelId}", $"cannot be re-created: {e2.Message}",
-                            System.Text.Json.JsonSerializer.SerializeToNode(s, StateStore.Info<StateStore.SessionRecord>(StateStore.JsonOptions)), DateTime.UtcNow));
+                            StateStore.ToNode(s), DateTime.UtcNow));
                     }
                 }
             }

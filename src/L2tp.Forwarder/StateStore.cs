@@ -91,8 +91,6 @@ internal sealed class StateStore : IDisposable
         public static JournalEntry Renamed(uint tunnelId, uint sessionId, string name) => new() { Op = "rename", TunnelId = tunnelId, SessionId = sessionId, InterfaceName = name };
     }
 
-    internal static JsonSerializerOptions JsonOptions => Options;
-
     // Both read their metadata from StateJson (enums as names, as JsonStringEnumConverter wrote them before).
     private static readonly JsonSerializerOptions LineOptions = new()
     {
@@ -108,7 +106,10 @@ internal sealed class StateStore : IDisposable
     };
 
     /// <summary>The metadata of <typeparamref name="T"/> under <paramref name="options"/>, from <see cref="StateJson"/>.</summary>
-    internal static JsonTypeInfo<T> Info<T>(JsonSerializerOptions options) => (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
+    private static JsonTypeInfo<T> Info<T>(JsonSerializerOptions options) => (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
+
+    /// <summary>A record as the state file writes it, for an entry set aside (<see cref="Rejected"/>).</summary>
+    internal static JsonNode? ToNode<T>(T record) => JsonSerializer.SerializeToNode(record, Info<T>(Options));
 
     public static TunnelRecord ToRecord(TunnelSpec t, IEnumerable<(SessionSpec Spec, string IfName)> sessions) => new()
     {

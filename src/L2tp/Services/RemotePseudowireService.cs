@@ -305,8 +305,8 @@ internal sealed class RemotePseudowireService
         {
             End.RunHere("param($p, $d, $s) Copy-Item -LiteralPath $p -Destination $d -ToSession $s -Recurse -Force -ErrorAction Stop",
                 moduleBase, dir, session);
-            string copy = $"{dir}/{Path.GetFileName(moduleBase.TrimEnd('/'))}";
-            peer.End.Run("param($m) Import-Module $m -ErrorAction Stop", $"{copy}/L2tp.psd1");
+            string psd1 = $"{dir}/{Path.GetFileName(moduleBase.TrimEnd('/'))}/L2tp.psd1";
+            peer.End.Run("param($m) Import-Module $m -ErrorAction Stop", psd1);
         }
         catch (Exception e) when (e is RuntimeException or L2tpException)
         {
