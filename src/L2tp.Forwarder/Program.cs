@@ -49,6 +49,7 @@ internal static unsafe class Program
             return 1;
         }
         Sys.Check(Tmds.Linux.LibC.listen(listen, 512), "listen");
+        FileLimit.Presize(listen, FileLimit.Presized);
         Log.Info($"l2tp-forwarder {typeof(Program).Assembly.GetName().Version} serving network namespace {key} (inode {NetNamespace.CurrentInode()})");
 
         ForwarderControl.Self = new(key, System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime(),

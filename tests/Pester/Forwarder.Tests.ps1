@@ -66,6 +66,15 @@ Describe 'Get-L2tpForwarder' {
         @($names | Where-Object { $_ -eq 'l2tp-tx' }) | Should -HaveCount 0 -Because 'no thread of its own for the transmit loop'
     }
 
+    It 'has its fd table sized for 1,024 fds from the start (a growth past fd 256 or 512 stalled that session''s call 10-30 ms)' {
+        # One TAP fd per session: the kernel grows a process's table by doubling, each growth of a threaded process
+        # waiting out an RCU grace period. /proc's FDSize is the table's size, 64 in a process that never grew it.
+        $fwd = (Get-L2tpForwarder -netns $A -ErrorAction Stop).ProcessId
+        $size = [int](Select-String -Path "/proc/$fwd/status" -Pattern '^FDSize:\s+(\d+)').Matches[0].Groups[1].Value
+        $open = @(Get-ChildItem "/proc/$fwd/fd").Count
+        $size | Should -BeGreaterOrEqual 1024 -Because "it holds $open fds"
+    }
+
     It 'returns nothing and no error where no forwarder runs, and does not start one' {
         $out = Get-L2tpForwarder -netns $Idle -ErrorVariable errs
         $out | Should -BeNullOrEmpty
