@@ -21,7 +21,9 @@ param(
     [Parameter(Mandatory)] [int] $Count,
     [Parameter(Mandatory)] [string] $OutFile,
     # Kernel: in the kernel lab's guest, against Linux l2tp_core (Bench.ps1 -Part KernelControlPlane).
-    [ValidateSet('Managed', 'Kernel')] [string] $Backend = 'Managed'
+    [ValidateSet('Managed', 'Kernel')] [string] $Backend = 'Managed',
+    # Loop: leave the sessions made (the caller kills the forwarder and its namespace) rather than time their removal.
+    [switch] $NoRemove
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $Module
@@ -69,6 +71,11 @@ if ($Mode -eq 'Loop') {
     $result.CreateSeconds = $sw.Elapsed.TotalSeconds
     $result.PerHundredSeconds = $perHundred.ToArray()
     $result.Made = @(Get-L2tpSession -TunnelId 3000).Count
+    if ($NoRemove) {
+        $result.ForwarderPid = (Get-L2tpForwarder).ProcessId
+        $result | ConvertTo-Json -Depth 4 | Set-Content $OutFile
+        return
+    }
     $sw.Restart()
     foreach ($i in 1..$Count) { Remove-L2tpSession -TunnelId 3000 -SessionId $i -Confirm:$false }
     $result.RemoveSeconds = $sw.Elapsed.TotalSeconds

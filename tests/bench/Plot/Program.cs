@@ -96,6 +96,13 @@ internal static class Program
             s.LegendText = "one New-L2tpSession call each";
             s.MarkerSize = 5;
         }
+        var quiet = Hundreds("QuietClientPerHundredSeconds");
+        if (quiet.Length > 0)
+        {
+            var s = plot.Add.Scatter(Enumerable.Range(1, quiet.Length).Select(i => i * 100.0).ToArray(), quiet);
+            s.LegendText = "one call each, pwsh without tiered compilation or gen0 collections";
+            s.MarkerSize = 3;
+        }
         // The baseline: ip -batch making TAP devices, per device, as a level line.
         double ipAdd = Seconds("IpBatchAddSeconds"), sessions = Seconds("Sessions");
         if (!double.IsNaN(ipAdd) && sessions > 0)
@@ -111,7 +118,7 @@ internal static class Program
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel("ms per session (mean over each hundred)");
-        plot.Axes.SetLimitsY(0, Math.Max(1, new[] { loop, many }.SelectMany(x => x).DefaultIfEmpty(1).Max() * 1.15));
+        plot.Axes.SetLimitsY(0, Math.Max(1, new[] { loop, many, quiet }.SelectMany(x => x).DefaultIfEmpty(1).Max() * 1.15));
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(file, 900, 500);
         Console.WriteLine($"Wrote {file}");
