@@ -55,6 +55,7 @@ internal static class FileLimit
     /// spares the first thousand sessions every one of those stalls; its cost is the table, 8 bytes an fd.
     /// </summary>
     /// <param name="anyFd">An open fd to duplicate (the listening socket); its duplicate is closed at once.</param>
+    /// <param name="fds">The fds the table is to hold.</param>
     public static void Presize(int anyFd, int fds)
     {
         int top = Math.Min(fds, Limit) - 1;

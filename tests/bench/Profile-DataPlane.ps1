@@ -1,7 +1,9 @@
 <#
 .SYNOPSIS
     Where the managed data plane spends its CPU: perf samples of both forwarders while iperf3 pushes one TCP stream
-    through a pseudowire between two namespaces. Prints the top symbols (JIT code named through perf maps).
+    through a pseudowire between two namespaces. Prints the top symbols: the native forwarder's through the symbols
+    build.ps1 keeps in out/forwarder-aot/l2tp-forwarder.dbg (bin/l2tp-forwarder is stripped), JIT code (a forwarder
+    run on .NET) through perf maps.
 .EXAMPLE
     dotnet pwsh -NoProfile -File tests/bench/Profile-DataPlane.ps1 -UdpChecksum off
 #>
@@ -21,6 +23,7 @@ if (-not (Get-Command perf -ErrorAction Ignore)) { throw 'perf is missing: apt-g
 $env:DOTNET_PerfMapEnabled = '1'
 # Without W^X the JIT's code sits where the perf map says (with it, in a double-mapped memfd perf cannot name).
 $env:DOTNET_EnableWriteXorExecute = '0'
+$cache = $null
 $a, $b = New-LabSitePair -Prefix 'prof-a', 'prof-b'
 try {
     $csum = if ($UdpChecksum -ne 'default') { @{ UdpChecksum = $UdpChecksum } } else { @{} }
@@ -36,17 +39,24 @@ try {
     $client = Start-Process -FilePath ip -ArgumentList (@('netns', 'exec', $a, 'iperf3', '-c', '198.51.100.2', '-t', ($Seconds + 2), '-J') + $load) -PassThru -RedirectStandardOutput /tmp/prof-iperf.json
     Start-Sleep -Seconds 1
     $data = Join-Path ([System.IO.Path]::GetTempPath()) 'l2tp-dataplane.perf.data'
-    & perf record -F 999 -g -o $data -p ($pids -join ',') -- sleep $Seconds 2>&1 | Out-Null
+    # perf finds a stripped binary's symbols by its build id; a cache of this run's own holds the native forwarder's.
+    $cache = Join-Path ([System.IO.Path]::GetTempPath()) "l2tp-perf-buildids-$PID"
+    $perf = @('perf', '--buildid-dir', $cache)
+    $dbg = Join-Path (Split-Path (Split-Path (Resolve-Path $Module).Path)) 'forwarder-aot/l2tp-forwarder.dbg'
+    if (Test-Path $dbg) { & $perf[0] @($perf | Select-Object -Skip 1) buildid-cache -a $dbg 2>&1 | Out-Null }
+    else { Write-Warning "no $dbg (a build without the native forwarder, or one made elsewhere): its frames stay unnamed" }
+    & $perf[0] @($perf | Select-Object -Skip 1) record -F 999 -g -o $data -p ($pids -join ',') -- sleep $Seconds 2>&1 | Out-Null
     $client.WaitForExit()
     $sum = (Get-Content -Raw /tmp/prof-iperf.json | ConvertFrom-Json).end.sum_received
     if ($SmallFrames) { Write-Host ("iperf3: {0:N1} kpps of 64-byte frames delivered, udp_csum {1}" -f ($sum.bytes / 18 / $sum.seconds / 1000), $UdpChecksum) }
     else { Write-Host ("iperf3: {0:N2} Gbit/s, udp_csum {1}" -f ($sum.bits_per_second / 1e9), $UdpChecksum) }
     Write-Host '--- by thread and DSO (share of the forwarders'' samples)'
-    & perf report -i $data --no-children --sort comm,dso --stdio 2>$null | Where-Object { $_ -match '^\s+\d' } | Select-Object -First 15 | Write-Host
+    & $perf[0] @($perf | Select-Object -Skip 1) report -i $data --no-children --sort comm,dso --stdio 2>$null | Where-Object { $_ -match '^\s+\d' } | Select-Object -First 15 | Write-Host
     Write-Host "--- top $Top symbols"
-    & perf report -i $data --no-children --sort sym --stdio -g none 2>$null | Where-Object { $_ -match '^\s+\d' } | Select-Object -First $Top | Write-Host
+    & $perf[0] @($perf | Select-Object -Skip 1) report -i $data --no-children --sort sym --stdio -g none 2>$null | Where-Object { $_ -match '^\s+\d' } | Select-Object -First $Top | Write-Host
 }
 finally {
+    if ($cache) { Remove-Item -Recurse -Force $cache -ErrorAction Ignore }
     Remove-LabL2tpConfig -Namespace $a, $b
     Remove-LabNamespace -Name $a, $b
 }
