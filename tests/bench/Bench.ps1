@@ -54,7 +54,7 @@ function ns([string] $n, [string] $cmd) {
 # -Rounds rounds of: iperf3 TCP for -Seconds, the median ping RTT of 200 pings 5 ms apart, and the rate of 64-byte frames delivered
 # (iperf3 UDP with 18-byte payloads: 14 Ethernet + 20 IP + 8 UDP + 18 = 60 bytes, 64 with the FCS), all from $a to
 # $target in $b. -Forwarders: processes whose CPU while idle (3 s after the traffic) is reported.
-function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target, [int[]] $Forwarders = @()) {
+function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target, [int[]] $Forwarders = @(), [switch] $PinnedRtt) {
     # $Rounds rounds of each figure, the median kept: on this VM one 5-s run can be a third off the next.
     $rounds = foreach ($round in 1..$Rounds) {
         ns $b 'iperf3 -s -D -1 -p 5201 >/dev/null' | Out-Null
@@ -94,7 +94,23 @@ function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target
         Start-Sleep -Seconds 3
         $idle = [math]::Round(100.0 * ((($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum) - $t0) / 100 / $sw.Elapsed.TotalSeconds, 2)
     }
+    # Where the scheduler puts ping and the forwarders decides much of a round trip on this VM: a wake-up on the other
+    # vCPU costs some 50 µs more (tests/bench/wake-latency.c), and each round's fresh processes land anew. So the RTT
+    # again with every thread of both forwarders (or QEMUs) pinned to vCPU 0 and ping on vCPU 0, then on vCPU 1: the
+    # same placement for both paths, $Rounds times 200 pings each, medians.
+    $pinned = @{}
+    if ($PinnedRtt -and $Forwarders.Count -and [Environment]::ProcessorCount -ge 2) {
+        foreach ($f in $Forwarders) { $null = & taskset -a -p -c 0 $f 2>&1 }
+        foreach ($cpu in 0, 1) {
+            $medians = foreach ($round in 1..$Rounds) {
+                $t = @(ns $a "taskset -c $cpu ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
+                if ($t.Count) { $t[[int][math]::Floor($t.Count / 2)] }
+            }
+            $pinned[$cpu] = [math]::Round((Get-Median $medians))
+        }
+    }
     [pscustomobject]@{ Path = $name; Gbps = [math]::Round((Get-Median $rounds.Gbps), 3); RttUs = [math]::Round((Get-Median $rounds.RttUs))
+        RttUsSameVcpu = $pinned[0]; RttUsOtherVcpu = $pinned[1]
         Kpps64 = [math]::Round((Get-Median $rounds.Pps) / 1000, 1); SentKpps64 = [math]::Round((Get-Median $rounds.SentPps) / 1000, 1)
         ReceiverDropKpps64 = [math]::Round((Get-Median $rounds.DropPps) / 1000, 1); IdleCpuPercent = $idle
         Kpps64BigBuffer = [math]::Round((Get-Median $rounds.PpsBigBuffer) / 1000, 1)
@@ -133,7 +149,7 @@ function Use-Pair([scriptblock] $body) {
 # -Threads 2: a receive and a transmit thread per forwarder (L2TP_FORWARDER_THREADS=2) instead of one for both.
 # -Join $false: equal-sized single packets each in its own send (L2TP_FORWARDER_JOIN=0), not joined into UDP GSO sends.
 # -UdpGro $false: received UDP datagrams each in its own TAP write (L2TP_FORWARDER_UDP_GRO=0), not joined into UDP GSO writes.
-function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, [int] $Threads = 1, [bool] $Join = $true, [bool] $UdpGro = $true) {
+function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, [int] $Threads = 1, [bool] $Join = $true, [bool] $UdpGro = $true, [switch] $PinnedRtt) {
     $saved = $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS, $env:L2TP_FORWARDER_JOIN, $env:L2TP_FORWARDER_UDP_GRO
     $env:L2TP_FORWARDER_OFFLOAD = if ($offload) { '1' } else { '0' }
     $env:L2TP_FORWARDER_THREADS = "$Threads"
@@ -149,7 +165,7 @@ function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, 
                 New-L2tpSession -SessionId 2000 -PeerSessionId 1000 | Set-L2tpInterface -Up -Address 198.51.100.2 -PeerAddress 198.51.100.1 | Out-Null
             ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
             $pids = @((Get-L2tpForwarder -netns $a).ProcessId, (Get-L2tpForwarder -netns $b).ProcessId)
-            Measure-Path $name $a $b '198.51.100.2' -Forwarders $pids
+            Measure-Path $name $a $b '198.51.100.2' -Forwarders $pids -PinnedRtt:$PinnedRtt
         }
     }
     finally {
@@ -457,7 +473,7 @@ function Measure-DataPlane {
             $qb = Start-LabQemuL2tpv3 -Namespace $b -Src 192.0.2.2 -Dst 192.0.2.1 -SrcPort 6000 -DstPort 5000 -TxSession 1000 -RxSession 2000 -Counter -TapAddress 198.51.100.2/24
             foreach ($n in $a, $b) { ns $n 'ip link set qtap0 mtu 1446' | Out-Null }
             ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
-            Measure-Path 'QEMU -netdev l2tpv3 (baseline)' $a $b '198.51.100.2' -Forwarders @($qa.Id, $qb.Id)
+            Measure-Path 'QEMU -netdev l2tpv3 (baseline)' $a $b '198.51.100.2' -Forwarders @($qa.Id, $qb.Id) -PinnedRtt
         }
         finally {
             Stop-LabQemuL2tpv3 $qa
@@ -470,7 +486,7 @@ function Measure-DataPlane {
     $results += Measure-Managed 'L2tp managed, two threads per forwarder' $true -Threads 2
     $results += Measure-Managed 'L2tp managed, small packets sent one by one (not joined)' $true -Join $false
     $results += Measure-Managed 'L2tp managed, received UDP datagrams written one by one (no UDP GRO)' $true -UdpGro $false
-    $results += Measure-Managed 'L2tp managed (default: UDP checksums, GSO/GRO)' $true
+    $results += Measure-Managed 'L2tp managed (default: UDP checksums, GSO/GRO)' $true -PinnedRtt
 
     $veth = $results[0]
     $vxlan = $results | Where-Object Path -Like 'kernel VXLAN*' | Select-Object -First 1
@@ -494,6 +510,12 @@ function Measure-DataPlane {
             Ratio = $off.Gbps / $qemu.Gbps; Target = '≥ 3 × QEMU'; Met = $off.Gbps / $qemu.Gbps -ge 3 }
         $targets += [pscustomobject]@{ Figure = 'ping RTT median, default settings'; Value = '{0} µs' -f $default.RttUs; Baseline = 'QEMU {0} µs' -f $qemu.RttUs
             Ratio = $default.RttUs / $qemu.RttUs; Target = '≤ 0.6 × QEMU'; Met = $default.RttUs / $qemu.RttUs -le 0.6 }
+        if ($default.RttUsSameVcpu -and $qemu.RttUsSameVcpu) {
+            $targets += [pscustomobject]@{ Figure = 'ping RTT median, ping and both forwarders pinned to one vCPU'; Value = '{0} µs' -f $default.RttUsSameVcpu
+                Baseline = 'QEMU {0} µs' -f $qemu.RttUsSameVcpu; Ratio = $default.RttUsSameVcpu / $qemu.RttUsSameVcpu; Target = '(for information)'; Met = $null }
+            $targets += [pscustomobject]@{ Figure = 'ping RTT median, both forwarders pinned to one vCPU, ping to the other'; Value = '{0} µs' -f $default.RttUsOtherVcpu
+                Baseline = 'QEMU {0} µs' -f $qemu.RttUsOtherVcpu; Ratio = $default.RttUsOtherVcpu / $qemu.RttUsOtherVcpu; Target = '(for information)'; Met = $null }
+        }
         $targets += [pscustomobject]@{ Figure = 'both forwarders idle after the traffic'; Value = '{0:N2} % of a core' -f $default.IdleCpuPercent; Baseline = ''
             Ratio = $null; Target = '~0 (< 1 %)'; Met = $default.IdleCpuPercent -lt 1 }
         $targets += [pscustomobject]@{ Figure = '64-byte frames delivered, default settings'; Value = '{0:N1} kpps' -f $default.Kpps64; Baseline = 'QEMU {0:N1} kpps' -f $qemu.Kpps64
