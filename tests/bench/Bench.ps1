@@ -102,7 +102,7 @@ function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target
     if ($PinnedRtt -and $Forwarders.Count -and [Environment]::ProcessorCount -ge 2) {
         foreach ($f in $Forwarders) { $null = & taskset -a -p -c 0 $f 2>&1 }
         foreach ($cpu in 0, 1) {
-            $medians = foreach ($round in 1..$Rounds) {
+            $medians = foreach ($round in 1..@($rounds).Count) {
                 $t = @(ns $a "taskset -c $cpu ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
                 if ($t.Count) { $t[[int][math]::Floor($t.Count / 2)] }
             }
