@@ -8,7 +8,8 @@
     Control plane: in a fresh namespace, `ip -batch` makes 1,000 TAP devices (`tuntap add dev btN mode tap`) and
     deletes them (`link del btN`): the baselines. Then a fresh pwsh inside another namespace (ControlPlaneLoop.ps1)
     makes 1,000 sessions with one New-L2tpSession call each, timed per hundred, and removes them with one
-    Remove-L2tpSession call each. Then 10,000 sessions (one pipeline into New-L2tpSession) in a third namespace: the
+    Remove-L2tpSession call each; then the same 1,000 calls in a pwsh with tiered compilation off and a 96 MiB gen0
+    budget (for information: the loop without the client runtime's own stalls). Then 10,000 sessions (one pipeline into New-L2tpSession) in a third namespace: the
     first Get-L2tpSession of them all, the forwarder's RSS, and its CPU over 10 s of idling (utime+stime from
     /proc/PID/stat). Each figure is printed with its ratio and target, met or not.
 
@@ -18,7 +19,8 @@
     forwarder: the peer to beat), and our pseudowire, with the forwarder's TAP offloads off (frame by frame,
     L2TP_FORWARDER_OFFLOAD=0) with -UdpChecksum off, on with -UdpChecksum off (the kernel's bytes), and the default
     (IPv4 UDP checksums on, so UDP GSO and GRO). -Rounds rounds (median kept) of iperf3 TCP for -Seconds, the median ping RTT, 64-byte frames
-    (iperf3 UDP -l 18) delivered per second, and the forwarders' CPU while idle. Prints each target of issue 11 with
+    (iperf3 UDP -l 18) delivered per second, and the forwarders' CPU while idle; for QEMU and the default pseudowire,
+    the ping RTT again with both forwarders pinned to vCPU 0 and ping on vCPU 0, then on vCPU 1. Prints each target of issue 11 with
     its ratio to the baseline of the same run, and writes out/bench/bench.json and bench.md.
 #>
 param(
