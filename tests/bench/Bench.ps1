@@ -53,71 +53,75 @@ function ns([string] $n, [string] $cmd) {
     $out
 }
 
-# -Rounds rounds of: iperf3 TCP for -Seconds, the median ping RTT of 200 pings 5 ms apart, and the rate of 64-byte frames delivered
-# (iperf3 UDP with 18-byte payloads: 14 Ethernet + 20 IP + 8 UDP + 18 = 60 bytes, 64 with the FCS), all from $a to
-# $target in $b. -Forwarders: processes whose CPU while idle (3 s after the traffic) is reported.
-function Measure-Path([string] $name, [string] $a, [string] $b, [string] $target, [int[]] $Forwarders = @(), [switch] $PinnedRtt) {
-    # $Rounds rounds of each figure, the median kept: on this VM one 5-s run can be a third off the next.
-    $rounds = foreach ($round in 1..$Rounds) {
-        ns $b 'iperf3 -s -D -1 -p 5201 >/dev/null' | Out-Null
-        Start-Sleep -Milliseconds 300
-        $json = ns $a "iperf3 -c $target -p 5201 -t $Seconds -J" | Out-String | ConvertFrom-Json
-        $times = @(ns $a "ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
-        ns $b 'iperf3 -s -D -1 -p 5202 >/dev/null' | Out-Null
-        Start-Sleep -Milliseconds 300
-        # Where small frames are lost: datagrams the receiving iperf3's socket had no room for (it did not get the CPU
-        # to read them) are UdpRcvbufErrors in B; the rest of the gap between sent and delivered is on the path.
-        $rcvbuf0 = Get-UdpRcvbufErrors $b
-        $cpu0 = ($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum
-        $udp = ns $a "iperf3 -c $target -p 5202 -u -l 18 -b 0 -t $Seconds -J" | Out-String | ConvertFrom-Json
-        $cpu = ($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum - $cpu0
-        $rcvbuf = (Get-UdpRcvbufErrors $b) - $rcvbuf0
-        # The same with a 4 MiB receive buffer (iperf3 -w sets both ends'): bursts the default 208 KiB (256 such
-        # datagrams) drops, a receiver that reads at the same average rate keeps.
-        ns $b 'iperf3 -s -D -1 -p 5203 >/dev/null' | Out-Null
-        Start-Sleep -Milliseconds 300
-        $udpBig = ns $a "iperf3 -c $target -p 5203 -u -l 18 -b 0 -w 4M -t $Seconds -J" | Out-String | ConvertFrom-Json
-        [pscustomobject]@{
-            Gbps = $json.end.sum_received.bits_per_second / 1e9
-            RttUs = if ($times.Count) { $times[[int][math]::Floor($times.Count / 2)] } else { [double]::NaN }
-            Pps = $udp.end.sum_received.bytes / 18 / $udp.end.sum_received.seconds
-            SentPps = $udp.end.sum_sent.bytes / 18 / $udp.end.sum_sent.seconds
-            DropPps = $rcvbuf / $udp.end.sum_received.seconds
-            PpsBigBuffer = $udpBig.end.sum_received.bytes / 18 / $udpBig.end.sum_received.seconds
-            # Both forwarders' CPU while the small frames ran (clock ticks are hundredths of a second): % of one core.
-            FwdCpu = if ($Forwarders.Count) { $cpu / $udp.end.sum_sent.seconds } else { [double]::NaN }
-        }
+# One round of: iperf3 TCP for -Seconds, the median ping RTT of 200 pings 5 ms apart, and the rate of 64-byte frames
+# delivered (iperf3 UDP with 18-byte payloads: 14 Ethernet + 20 IP + 8 UDP + 18 = 60 bytes, 64 with the FCS), all from
+# $a to $target in $b. -Forwarders: processes whose CPU is read during the small frames and, in the last round, while
+# idle (3 s after the traffic). Measure-DataPlane runs each round on a fresh pair, the paths in turn (see there).
+function Measure-Round([string] $a, [string] $b, [string] $target, [int[]] $Forwarders = @(), [switch] $PinnedRtt) {
+    ns $b 'iperf3 -s -D -1 -p 5201 >/dev/null' | Out-Null
+    Start-Sleep -Milliseconds 300
+    $json = ns $a "iperf3 -c $target -p 5201 -t $Seconds -J" | Out-String | ConvertFrom-Json
+    $times = @(ns $a "ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
+    ns $b 'iperf3 -s -D -1 -p 5202 >/dev/null' | Out-Null
+    Start-Sleep -Milliseconds 300
+    # Where small frames are lost: datagrams the receiving iperf3's socket had no room for (it did not get the CPU
+    # to read them) are UdpRcvbufErrors in B; the rest of the gap between sent and delivered is on the path.
+    $rcvbuf0 = Get-UdpRcvbufErrors $b
+    $cpu0 = ($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum
+    $udp = ns $a "iperf3 -c $target -p 5202 -u -l 18 -b 0 -t $Seconds -J" | Out-String | ConvertFrom-Json
+    $cpu = ($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum - $cpu0
+    $rcvbuf = (Get-UdpRcvbufErrors $b) - $rcvbuf0
+    # The same with a 4 MiB receive buffer (iperf3 -w sets both ends'): bursts the default 208 KiB (256 such
+    # datagrams) drops, a receiver that reads at the same average rate keeps.
+    ns $b 'iperf3 -s -D -1 -p 5203 >/dev/null' | Out-Null
+    Start-Sleep -Milliseconds 300
+    $udpBig = ns $a "iperf3 -c $target -p 5203 -u -l 18 -b 0 -w 4M -t $Seconds -J" | Out-String | ConvertFrom-Json
+    $round = [ordered]@{
+        Gbps = $json.end.sum_received.bits_per_second / 1e9
+        RttUs = if ($times.Count) { $times[[int][math]::Floor($times.Count / 2)] } else { [double]::NaN }
+        Pps = $udp.end.sum_received.bytes / 18 / $udp.end.sum_received.seconds
+        SentPps = $udp.end.sum_sent.bytes / 18 / $udp.end.sum_sent.seconds
+        DropPps = $rcvbuf / $udp.end.sum_received.seconds
+        PpsBigBuffer = $udpBig.end.sum_received.bytes / 18 / $udpBig.end.sum_received.seconds
+        # Both forwarders' CPU while the small frames ran (clock ticks are hundredths of a second): % of one core.
+        FwdCpu = if ($Forwarders.Count) { $cpu / $udp.end.sum_sent.seconds } else { [double]::NaN }
+        IdleCpu = $null; RttUsSameVcpu = $null; RttUsOtherVcpu = $null
     }
-    $idle = $null
-    if ($Forwarders.Count) {
+    if ($Forwarders.Count -and $script:LastRound) {
         Start-Sleep -Seconds 1
         $t0 = ($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum
         $sw = [System.Diagnostics.Stopwatch]::StartNew()
         Start-Sleep -Seconds 3
-        $idle = [math]::Round(100.0 * ((($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum) - $t0) / 100 / $sw.Elapsed.TotalSeconds, 2)
+        $round.IdleCpu = [math]::Round(100.0 * ((($Forwarders | ForEach-Object { Get-CpuTicks $_ } | Measure-Object -Sum).Sum) - $t0) / 100 / $sw.Elapsed.TotalSeconds, 2)
     }
     # Where the scheduler puts ping and the forwarders decides much of a round trip on this VM: a wake-up on the other
-    # vCPU costs some 50 µs more (tests/bench/wake-latency.c), and each round's fresh processes land anew. So the RTT
-    # again with every thread of both forwarders (or QEMUs) pinned to vCPU 0 and ping on vCPU 0, then on vCPU 1: the
-    # same placement for both paths, $Rounds times 200 pings each, medians.
-    $pinned = @{}
+    # vCPU costs some 50 µs more (tests/bench/wake-latency.c). So the RTT again with every thread of both forwarders
+    # (or QEMUs) pinned to vCPU 0 and ping on vCPU 0, then on vCPU 1: the same placement for both paths.
     if ($PinnedRtt -and $Forwarders.Count -and [Environment]::ProcessorCount -ge 2) {
         foreach ($f in $Forwarders) { $null = & taskset -a -p -c 0 $f 2>&1 }
         foreach ($cpu in 0, 1) {
-            $medians = foreach ($round in 1..@($rounds).Count) {
-                $t = @(ns $a "taskset -c $cpu ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
-                if ($t.Count) { $t[[int][math]::Floor($t.Count / 2)] }
-            }
-            $pinned[$cpu] = [math]::Round((Get-Median $medians))
+            $t = @(ns $a "taskset -c $cpu ping -c 200 -i 0.005 $target" | Select-String 'time=([0-9.]+) ms' | ForEach-Object { [double]$_.Matches[0].Groups[1].Value * 1000 } | Sort-Object)
+            $median = if ($t.Count) { $t[[int][math]::Floor($t.Count / 2)] } else { $null }
+            if ($cpu -eq 0) { $round.RttUsSameVcpu = $median } else { $round.RttUsOtherVcpu = $median }
         }
     }
+    [pscustomobject]$round
+}
+
+# A path's figures from its rounds: the median of each.
+function Join-Rounds([string] $name, [object[]] $rounds) {
+    $same = @($rounds.RttUsSameVcpu | Where-Object { $null -ne $_ })
+    $other = @($rounds.RttUsOtherVcpu | Where-Object { $null -ne $_ })
+    $idle = @($rounds.IdleCpu | Where-Object { $null -ne $_ })
     [pscustomobject]@{ Path = $name; Gbps = [math]::Round((Get-Median $rounds.Gbps), 3); RttUs = [math]::Round((Get-Median $rounds.RttUs))
-        RttUsSameVcpu = $pinned[0]; RttUsOtherVcpu = $pinned[1]
+        RttUsSameVcpu = if ($same.Count) { [math]::Round((Get-Median $same)) } else { $null }
+        RttUsOtherVcpu = if ($other.Count) { [math]::Round((Get-Median $other)) } else { $null }
         Kpps64 = [math]::Round((Get-Median $rounds.Pps) / 1000, 1); SentKpps64 = [math]::Round((Get-Median $rounds.SentPps) / 1000, 1)
-        ReceiverDropKpps64 = [math]::Round((Get-Median $rounds.DropPps) / 1000, 1); IdleCpuPercent = $idle
+        ReceiverDropKpps64 = [math]::Round((Get-Median $rounds.DropPps) / 1000, 1); IdleCpuPercent = if ($idle.Count) { $idle[-1] } else { $null }
         Kpps64BigBuffer = [math]::Round((Get-Median $rounds.PpsBigBuffer) / 1000, 1)
-        ForwarderCpuPercent64 = if ($Forwarders.Count) { [math]::Round((Get-Median $rounds.FwdCpu)) } else { $null }
-        GbpsRounds = @($rounds.Gbps | ForEach-Object { [math]::Round($_, 2) }); RttUsRounds = @($rounds.RttUs); Kpps64Rounds = @($rounds.Pps | ForEach-Object { [math]::Round($_ / 1000, 1) }) }
+        ForwarderCpuPercent64 = if (-not [double]::IsNaN($rounds[0].FwdCpu)) { [math]::Round((Get-Median $rounds.FwdCpu)) } else { $null }
+        GbpsRounds = @($rounds.Gbps | ForEach-Object { [math]::Round($_, 2) }); RttUsRounds = @($rounds.RttUs); Kpps64Rounds = @($rounds.Pps | ForEach-Object { [math]::Round($_ / 1000, 1) })
+        RttUsSameVcpuRounds = $same; RttUsOtherVcpuRounds = $other }
 }
 
 # The middle value (the mean of the two middle ones for an even count).
@@ -151,7 +155,7 @@ function Use-Pair([scriptblock] $body) {
 # -Threads 2: a receive and a transmit thread per forwarder (L2TP_FORWARDER_THREADS=2) instead of one for both.
 # -Join $false: equal-sized single packets each in its own send (L2TP_FORWARDER_JOIN=0), not joined into UDP GSO sends.
 # -UdpGro $false: received UDP datagrams each in its own TAP write (L2TP_FORWARDER_UDP_GRO=0), not joined into UDP GSO writes.
-function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, [int] $Threads = 1, [bool] $Join = $true, [bool] $UdpGro = $true, [switch] $PinnedRtt) {
+function Measure-Managed([bool] $offload, $udpChecksum = $null, [int] $Threads = 1, [bool] $Join = $true, [bool] $UdpGro = $true, [switch] $PinnedRtt) {
     $saved = $env:L2TP_FORWARDER_OFFLOAD, $env:L2TP_FORWARDER_THREADS, $env:L2TP_FORWARDER_JOIN, $env:L2TP_FORWARDER_UDP_GRO
     $env:L2TP_FORWARDER_OFFLOAD = if ($offload) { '1' } else { '0' }
     $env:L2TP_FORWARDER_THREADS = "$Threads"
@@ -167,7 +171,7 @@ function Measure-Managed([string] $name, [bool] $offload, $udpChecksum = $null, 
                 New-L2tpSession -SessionId 2000 -PeerSessionId 1000 | Set-L2tpInterface -Up -Address 198.51.100.2 -PeerAddress 198.51.100.1 | Out-Null
             ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
             $pids = @((Get-L2tpForwarder -netns $a).ProcessId, (Get-L2tpForwarder -netns $b).ProcessId)
-            Measure-Path $name $a $b '198.51.100.2' -Forwarders $pids -PinnedRtt:$PinnedRtt
+            Measure-Round $a $b '198.51.100.2' -Forwarders $pids -PinnedRtt:$PinnedRtt
         }
     }
     finally {
@@ -454,41 +458,56 @@ done
 # ---- Data plane ----------------------------------------------------------------------------------------------------
 
 function Measure-DataPlane {
-    $results = @()
-    $results += Use-Pair { param($a, $b) Measure-Path 'veth (baseline)' $a $b '192.0.2.2' }
-
-    $results += Use-Pair {
-        param($a, $b)
-        $null = & ip -n $a link add vx0 type vxlan id 42 local 192.0.2.1 remote 192.0.2.2 dstport 4789 2>&1
-        if ($LASTEXITCODE -ne 0) { return }
-        ns $b 'ip link add vx0 type vxlan id 42 local 192.0.2.2 remote 192.0.2.1 dstport 4789' | Out-Null
-        ns $a 'ip addr add 203.0.113.1/24 dev vx0; ip link set vx0 up' | Out-Null
-        ns $b 'ip addr add 203.0.113.2/24 dev vx0; ip link set vx0 up' | Out-Null
-        Measure-Path 'kernel VXLAN (baseline)' $a $b '203.0.113.2'
-    }
-
-    $results += Use-Pair {
-        param($a, $b)
-        $qa = $qb = $null
-        try {
-            $qa = Start-LabQemuL2tpv3 -Namespace $a -Src 192.0.2.1 -Dst 192.0.2.2 -SrcPort 5000 -DstPort 6000 -TxSession 2000 -RxSession 1000 -Counter -TapAddress 198.51.100.1/24
-            $qb = Start-LabQemuL2tpv3 -Namespace $b -Src 192.0.2.2 -Dst 192.0.2.1 -SrcPort 6000 -DstPort 5000 -TxSession 1000 -RxSession 2000 -Counter -TapAddress 198.51.100.2/24
-            foreach ($n in $a, $b) { ns $n 'ip link set qtap0 mtu 1446' | Out-Null }
-            ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
-            Measure-Path 'QEMU -netdev l2tpv3 (baseline)' $a $b '198.51.100.2' -Forwarders @($qa.Id, $qb.Id) -PinnedRtt
+    # Each round of each path gets a fresh pair (namespaces, forwarders or QEMUs), and the paths take turns round by
+    # round: where the scheduler puts the processes of one pair on the two vCPUs, and what else the machine does
+    # meanwhile, then falls on every path alike rather than on all rounds of one.
+    $paths = [ordered]@{
+        'veth (baseline)' = { Use-Pair { param($a, $b) Measure-Round $a $b '192.0.2.2' } }
+        'kernel VXLAN (baseline)' = {
+            Use-Pair {
+                param($a, $b)
+                $null = & ip -n $a link add vx0 type vxlan id 42 local 192.0.2.1 remote 192.0.2.2 dstport 4789 2>&1
+                if ($LASTEXITCODE -ne 0) { return }
+                ns $b 'ip link add vx0 type vxlan id 42 local 192.0.2.2 remote 192.0.2.1 dstport 4789' | Out-Null
+                ns $a 'ip addr add 203.0.113.1/24 dev vx0; ip link set vx0 up' | Out-Null
+                ns $b 'ip addr add 203.0.113.2/24 dev vx0; ip link set vx0 up' | Out-Null
+                Measure-Round $a $b '203.0.113.2'
+            }
         }
-        finally {
-            Stop-LabQemuL2tpv3 $qa
-            Stop-LabQemuL2tpv3 $qb
+        'QEMU -netdev l2tpv3 (baseline)' = {
+            Use-Pair {
+                param($a, $b)
+                $qa = $qb = $null
+                try {
+                    $qa = Start-LabQemuL2tpv3 -Namespace $a -Src 192.0.2.1 -Dst 192.0.2.2 -SrcPort 5000 -DstPort 6000 -TxSession 2000 -RxSession 1000 -Counter -TapAddress 198.51.100.1/24
+                    $qb = Start-LabQemuL2tpv3 -Namespace $b -Src 192.0.2.2 -Dst 192.0.2.1 -SrcPort 6000 -DstPort 5000 -TxSession 1000 -RxSession 2000 -Counter -TapAddress 198.51.100.2/24
+                    foreach ($n in $a, $b) { ns $n 'ip link set qtap0 mtu 1446' | Out-Null }
+                    ns $a 'ping -c 3 -W 1 198.51.100.2' | Out-Null
+                    Measure-Round $a $b '198.51.100.2' -Forwarders @($qa.Id, $qb.Id) -PinnedRtt
+                }
+                finally {
+                    Stop-LabQemuL2tpv3 $qa
+                    Stop-LabQemuL2tpv3 $qb
+                }
+            }
+        }
+        'L2tp managed, offload off, -UdpChecksum off' = { Measure-Managed $false 'off' }
+        'L2tp managed, -UdpChecksum off' = { Measure-Managed $true 'off' }
+        'L2tp managed, two threads per forwarder' = { Measure-Managed $true -Threads 2 }
+        'L2tp managed, small packets sent one by one (not joined)' = { Measure-Managed $true -Join $false }
+        'L2tp managed, received UDP datagrams written one by one (no UDP GRO)' = { Measure-Managed $true -UdpGro $false }
+        'L2tp managed (default: UDP checksums, GSO/GRO)' = { Measure-Managed $true -PinnedRtt }
+    }
+    $byPath = @{}
+    foreach ($round in 1..$Rounds) {
+        $script:LastRound = $round -eq $Rounds
+        foreach ($name in $paths.Keys) {
+            Write-Host "==> round $round of $Rounds`: $name"
+            $r = & $paths[$name]
+            if ($r) { $byPath[$name] = @($byPath[$name]) + @($r) | Where-Object { $null -ne $_ } }
         }
     }
-
-    $results += Measure-Managed 'L2tp managed, offload off, -UdpChecksum off' $false 'off'
-    $results += Measure-Managed 'L2tp managed, -UdpChecksum off' $true 'off'
-    $results += Measure-Managed 'L2tp managed, two threads per forwarder' $true -Threads 2
-    $results += Measure-Managed 'L2tp managed, small packets sent one by one (not joined)' $true -Join $false
-    $results += Measure-Managed 'L2tp managed, received UDP datagrams written one by one (no UDP GRO)' $true -UdpGro $false
-    $results += Measure-Managed 'L2tp managed (default: UDP checksums, GSO/GRO)' $true -PinnedRtt
+    $results = @(foreach ($name in $paths.Keys) { if ($byPath[$name]) { Join-Rounds $name @($byPath[$name]) } })
 
     $veth = $results[0]
     $vxlan = $results | Where-Object Path -Like 'kernel VXLAN*' | Select-Object -First 1
