@@ -34,6 +34,8 @@ internal static unsafe class Program
         }
 
         Daemon.NameThread(ForwarderPaths.Program);
+        // Held for the process's life; the kernel lets go of it however the process ends.
+        _ = StateFolders.Claim(dir);
         FileLimit.Raise();
         int listen = Sys.Socket(AF_UNIX, SOCK_SEQPACKET, 0);
         if (Sys.Bind(listen, Sys.AbstractUnixAddress(ForwarderPaths.SocketName)) < 0)
@@ -54,7 +56,7 @@ internal static unsafe class Program
 
         ForwarderControl.Self = new(key, System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime(),
             typeof(Program).Assembly.GetName().Version?.ToString() ?? "", daemon || detached ? ForwarderPaths.LogFile(key) : "");
-        CollectDeadStateFolders(key);
+        StateFolders.CollectDead(key);
         var store = new StateStore(ForwarderPaths.StateFile(key));
         var forwarder = new Forwarder(store);
         bool empty;
@@ -82,25 +84,5 @@ internal static unsafe class Program
         Log.Info(empty ? "stopped" : "stopped; tunnels stay recorded for the next forwarder");
         Sys.Close(listen);
         return 0;
-    }
-
-    /// <summary>
-    /// Removes other namespaces' folders that hold only a log, untouched for an hour: what forwarders killed with
-    /// their namespace leave behind. A folder with a state file is kept: its forwarder may come back to it.
-    /// </summary>
-    private static void CollectDeadStateFolders(string ownKey)
-    {
-        try
-        {
-            foreach (var dir in Directory.EnumerateDirectories(ForwarderPaths.StateRoot))
-            {
-                if (Path.GetFileName(dir) == ownKey || File.Exists(Path.Combine(dir, "state.json")))
-                    continue;
-                if (Directory.EnumerateFiles(dir).All(f => File.GetLastWriteTimeUtc(f) < DateTime.UtcNow.AddHours(-1)))
-                    Directory.Delete(dir, recursive: true);
-            }
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
     }
 }

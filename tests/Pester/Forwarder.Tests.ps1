@@ -209,6 +209,67 @@ Describe 'l2tp-forwarder --foreground, as a supervisor runs it' {
     }
 }
 
+Describe 'Folders of namespaces that are gone' {
+    # A lab deletes namespaces with their forwarders killed; each left its folder (state, logs) in /run, which is
+    # memory, until the next boot. A forwarder starting collects those whose namespace no process and no mount holds,
+    # whose forwarder is gone (its lock on the folder free) and that nobody touched for an hour.
+    BeforeAll {
+        function New-FakeFolder([string] $Name, [string] $Namespace, [switch] $NoState, [switch] $Fresh) {
+            $dir = Join-Path $StateRoot $Name
+            New-Item -ItemType Directory $dir | Out-Null
+            if (-not $NoState) { '{"tunnels":[]}' | Set-Content (Join-Path $dir 'state.json') }
+            if ($Namespace) { "$Namespace" | Set-Content (Join-Path $dir 'netns') }
+            'old log' | Set-Content (Join-Path $dir 'forwarder.log')
+            if (-not $Fresh) { Get-ChildItem $dir | ForEach-Object { $_.LastWriteTimeUtc = [datetime]::UtcNow.AddHours(-2) } }
+            $dir
+        }
+        $liveNs = (Get-Item /proc/self/ns/net).LinkTarget
+        $script:Gone = New-FakeFolder 'c9000000001' 'net:[1]'
+        $script:LiveNamespace = New-FakeFolder 'c9000000002' $liveNs
+        $script:Locked = New-FakeFolder 'c9000000003' 'net:[1]'
+        $script:Recent = New-FakeFolder 'c9000000004' 'net:[1]' -Fresh
+        $script:Unrecorded = New-FakeFolder 'c9000000005' ''
+        $script:LogOnly = New-FakeFolder 'c9000000006' '' -NoState
+        # A forwarder alive elsewhere (another pid namespace, say) holds its folder's lock: util-linux flock on the folder.
+        $script:Holder = Start-Process -FilePath flock -ArgumentList @($Locked, 'sleep', '120') -PassThru
+        Start-Sleep -Milliseconds 300
+        $script:Gc = New-LabNamespace -Prefix 'fwd-gc'
+        & ip -n $Gc addr add 192.0.2.1/24 dev lo
+        New-L2tpTunnel -netns $Gc -TunnelId 7 -PeerTunnelId 8 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop | Out-Null
+        $script:Own = Split-Path (Get-L2tpForwarder -netns $Gc).StatePath
+    }
+    AfterAll {
+        if ($Holder) { Stop-Process -Id $Holder.Id -Force -ErrorAction Ignore }
+        if ($Gc) { Remove-LabL2tpConfig -Namespace $Gc; Remove-LabNamespace -Name $Gc }
+        foreach ($d in $Gone, $LiveNamespace, $Locked, $Recent, $Unrecorded, $LogOnly) { if ($d) { Remove-Item -Recurse -Force $d -ErrorAction Ignore } }
+    }
+
+    It 'removes a folder with state whose namespace is gone, whose lock is free and which is an hour old' {
+        Test-Path $Gone | Should -BeFalse
+        Get-Content -Raw (Join-Path $Own 'forwarder.log') | Should -Match ([regex]::Escape("removing $Gone"))
+    }
+
+    It 'keeps one whose namespace still exists: its state is for the next forwarder there' {
+        Test-Path (Join-Path $LiveNamespace 'state.json') | Should -BeTrue
+    }
+
+    It 'keeps one whose folder lock a live process holds, one touched within the hour, and one that names no namespace' {
+        Test-Path (Join-Path $Locked 'state.json') | Should -BeTrue
+        Test-Path (Join-Path $Recent 'state.json') | Should -BeTrue
+        Test-Path (Join-Path $Unrecorded 'state.json') | Should -BeTrue
+    }
+
+    It 'removes an hour-old folder that holds only a log' {
+        Test-Path $LogOnly | Should -BeFalse
+    }
+
+    It 'records its own namespace in its folder and holds the folder''s lock while it runs' {
+        Get-Content (Join-Path $Own 'netns') | Should -Be (Invoke-LabNs $Gc 'readlink /proc/self/ns/net')
+        $r = Invoke-LabCommand -FilePath (Get-Command flock -CommandType Application | Select-Object -First 1).Source -ArgumentList @('-n', $Own, 'true')
+        $r.ExitCode | Should -Be 1 -Because 'flock -n exits 1 when the lock is held'
+    }
+}
+
 Describe 'The shipped systemd units' {
     It '<Name> passes systemd-analyze verify with the module folder filled in, as the install instructions say' -ForEach @(
         @{ Name = 'l2tp-forwarder.service' }, @{ Name = 'l2tp-forwarder@.service' }
