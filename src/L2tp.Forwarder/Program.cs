@@ -34,8 +34,6 @@ internal static unsafe class Program
         }
 
         Daemon.NameThread(ForwarderPaths.Program);
-        // Held for the process's life; the kernel lets go of it however the process ends.
-        _ = StateFolders.Claim(dir);
         FileLimit.Raise();
         int listen = Sys.Socket(AF_UNIX, SOCK_SEQPACKET, 0);
         if (Sys.Bind(listen, Sys.AbstractUnixAddress(ForwarderPaths.SocketName)) < 0)
@@ -50,6 +48,9 @@ internal static unsafe class Program
             Log.Error($"cannot bind @{ForwarderPaths.SocketName}: {new ErrnoException(e, "bind").Message}");
             return 1;
         }
+        // Held for the process's life (the kernel lets go of it however the process ends); taken once the bind has
+        // made this the namespace's only forwarder.
+        _ = StateFolders.Claim(dir);
         Sys.Check(Tmds.Linux.LibC.listen(listen, 512), "listen");
         FileLimit.Presize(listen, FileLimit.Presized);
         Log.Info($"l2tp-forwarder {typeof(Program).Assembly.GetName().Version} serving network namespace {key} (inode {NetNamespace.CurrentInode()})");

@@ -220,28 +220,55 @@ Describe 'Folders of namespaces that are gone' {
             if (-not $NoState) { '{"tunnels":[]}' | Set-Content (Join-Path $dir 'state.json') }
             if ($Namespace) { "$Namespace" | Set-Content (Join-Path $dir 'netns') }
             'old log' | Set-Content (Join-Path $dir 'forwarder.log')
-            if (-not $Fresh) { Get-ChildItem $dir | ForEach-Object { $_.LastWriteTimeUtc = [datetime]::UtcNow.AddHours(-2) } }
+            if (-not $Fresh) {
+                Get-ChildItem $dir | ForEach-Object { $_.LastWriteTimeUtc = [datetime]::UtcNow.AddHours(-2) }
+                (Get-Item $dir).LastWriteTimeUtc = [datetime]::UtcNow.AddHours(-2)
+            }
             $dir
         }
-        $liveNs = (Get-Item /proc/self/ns/net).LinkTarget
+        # A namespace only a process holds (no mount: unshare's), and one only a mount holds (ip netns add's, no process).
+        $script:Unshared = Start-Process -FilePath unshare -ArgumentList @('--net', 'sleep', '120') -PassThru
+        Start-Sleep -Milliseconds 300
+        $processNs = & readlink "/proc/$($Unshared.Id)/ns/net"
+        $script:MountOnly = New-LabNamespace -Prefix 'fwd-mnt'
+        $mountNs = Invoke-LabNs $MountOnly 'readlink /proc/self/ns/net'
         $script:Gone = New-FakeFolder 'c9000000001' 'net:[1]'
-        $script:LiveNamespace = New-FakeFolder 'c9000000002' $liveNs
+        $script:LiveNamespace = New-FakeFolder 'c9000000002' $processNs
+        $script:MountedNamespace = New-FakeFolder 'c9000000008' $mountNs
         $script:Locked = New-FakeFolder 'c9000000003' 'net:[1]'
         $script:Recent = New-FakeFolder 'c9000000004' 'net:[1]' -Fresh
         $script:Unrecorded = New-FakeFolder 'c9000000005' ''
         $script:LogOnly = New-FakeFolder 'c9000000006' '' -NoState
+        $script:LockedLogOnly = New-FakeFolder 'c9000000007' '' -NoState
         # A forwarder alive elsewhere (another pid namespace, say) holds its folder's lock: util-linux flock on the folder.
         $script:Holder = Start-Process -FilePath flock -ArgumentList @($Locked, 'sleep', '120') -PassThru
+        $script:Holder2 = Start-Process -FilePath flock -ArgumentList @($LockedLogOnly, 'sleep', '120') -PassThru
         Start-Sleep -Milliseconds 300
+
+        # First a forwarder that cannot read every process's namespace, as under the shipped units (no CAP_SYS_PTRACE:
+        # PID 1's /proc/1/ns/net is refused): it must not take a namespace it cannot see for gone.
+        $script:Blind = New-LabNamespace -Prefix 'fwd-blind'
+        & ip -n $Blind addr add 192.0.2.1/24 dev lo
+        $pwsh = @([Environment]::ProcessPath) + @(if ((Split-Path -Leaf ([Environment]::ProcessPath)) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        $module = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/L2tp/L2tp.psd1'))
+        # capsh runs this through bash: single quotes keep bash off it, and it holds no single quote or dollar itself.
+        $inner = ($pwsh -join ' ') + " -NoProfile -NonInteractive -Command 'Import-Module `"$module`"; New-L2tpTunnel -TunnelId 7 -PeerTunnelId 8 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop | Out-Null'"
+        $out = & ip netns exec $Blind capsh --drop=cap_sys_ptrace -- -c $inner 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because ($out | Out-String)
+        $script:BlindPid = (Get-L2tpForwarder -netns $Blind).ProcessId
+        $script:BlindHasPtrace = ([Convert]::ToUInt64(((Select-String -Path "/proc/$BlindPid/status" -Pattern '^CapEff:\s+(\S+)').Matches[0].Groups[1].Value), 16) -band (1 -shl 19)) -ne 0
+        $script:GoneAfterBlind = Test-Path (Join-Path $Gone 'state.json')
+        $script:BlindLog = Get-Content -Raw (Join-Path (Split-Path (Get-L2tpForwarder -netns $Blind).StatePath) 'forwarder.log')
         $script:Gc = New-LabNamespace -Prefix 'fwd-gc'
         & ip -n $Gc addr add 192.0.2.1/24 dev lo
         New-L2tpTunnel -netns $Gc -TunnelId 7 -PeerTunnelId 8 -Local 192.0.2.1 -Remote 192.0.2.2 -SourcePort 5000 -DestinationPort 6000 -ErrorAction Stop | Out-Null
         $script:Own = Split-Path (Get-L2tpForwarder -netns $Gc).StatePath
     }
     AfterAll {
-        if ($Holder) { Stop-Process -Id $Holder.Id -Force -ErrorAction Ignore }
-        if ($Gc) { Remove-LabL2tpConfig -Namespace $Gc; Remove-LabNamespace -Name $Gc }
-        foreach ($d in $Gone, $LiveNamespace, $Locked, $Recent, $Unrecorded, $LogOnly) { if ($d) { Remove-Item -Recurse -Force $d -ErrorAction Ignore } }
+        foreach ($h in $Holder, $Holder2, $Unshared) { if ($h) { Stop-Process -Id $h.Id -Force -ErrorAction Ignore } }
+        foreach ($n in $Gc, $Blind) { if ($n) { Remove-LabL2tpConfig -Namespace $n; Remove-LabNamespace -Name $n } }
+        if ($MountOnly) { Remove-LabNamespace -Name $MountOnly }
+        foreach ($d in $Gone, $LiveNamespace, $MountedNamespace, $Locked, $Recent, $Unrecorded, $LogOnly, $LockedLogOnly) { if ($d) { Remove-Item -Recurse -Force $d -ErrorAction Ignore } }
     }
 
     It 'removes a folder with state whose namespace is gone, whose lock is free and which is an hour old' {
@@ -249,8 +276,9 @@ Describe 'Folders of namespaces that are gone' {
         Get-Content -Raw (Join-Path $Own 'forwarder.log') | Should -Match ([regex]::Escape("removing $Gone"))
     }
 
-    It 'keeps one whose namespace still exists: its state is for the next forwarder there' {
+    It 'keeps one whose namespace still exists, held by a process or by a mount: its state is for the next forwarder there' {
         Test-Path (Join-Path $LiveNamespace 'state.json') | Should -BeTrue
+        Test-Path (Join-Path $MountedNamespace 'state.json') | Should -BeTrue
     }
 
     It 'keeps one whose folder lock a live process holds, one touched within the hour, and one that names no namespace' {
@@ -259,8 +287,15 @@ Describe 'Folders of namespaces that are gone' {
         Test-Path (Join-Path $Unrecorded 'state.json') | Should -BeTrue
     }
 
-    It 'removes an hour-old folder that holds only a log' {
+    It 'removes an hour-old folder that holds only a log, unless a live process holds its lock' {
         Test-Path $LogOnly | Should -BeFalse
+        Test-Path (Join-Path $LockedLogOnly 'forwarder.log') | Should -BeTrue
+    }
+
+    It 'removes nothing with state when it cannot read every process''s namespace (no CAP_SYS_PTRACE, as under the units)' {
+        $BlindHasPtrace | Should -BeFalse -Because 'capsh dropped it from the bounding set the forwarder started under'
+        $GoneAfterBlind | Should -BeTrue -Because 'the forwarder without CAP_SYS_PTRACE ran first and had to keep it'
+        $BlindLog | Should -Match "keeping other namespaces' state folders: cannot tell which namespaces exist \(/proc/\d+/ns/net: readlink: (Permission denied|Operation not permitted)"
     }
 
     It 'records its own namespace in its folder and holds the folder''s lock while it runs' {
