@@ -145,8 +145,8 @@ internal static unsafe class StateFolders
     }
 
     /// <summary>
-    /// A link's target, or null with the errno. FileInfo.LinkTarget answers null for /proc's namespace links (they
-    /// are not ordinary symbolic links to it), so readlink(2) itself.
+    /// A link's target, or null with the errno: FileInfo.LinkTarget answers a link it may not read (EACCES, a process
+    /// without ptrace access to it) with null and no error, which must not pass for "no namespace here".
     /// </summary>
     private static string? ReadLink(string path, out int error)
     {
