@@ -235,7 +235,7 @@ function Assert-Root {
 
 # Debian packages the tests and the demo use; installed when missing so a fresh machine needs nothing by hand.
 function Install-LabPackages {
-    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2'; 'afl-fuzz' = 'afl++'; sshd = 'openssh-server'; 'systemd-analyze' = 'systemd'; strace = 'strace' }
+    $want = [ordered]@{ ip = 'iproute2'; ping = 'iputils-ping'; 'qemu-system-x86_64' = 'qemu-system-x86'; tshark = 'tshark'; setpriv = 'util-linux'; ss = 'iproute2'; 'afl-fuzz' = 'afl++'; sshd = 'openssh-server'; 'systemd-analyze' = 'systemd'; strace = 'strace'; iperf3 = 'iperf3' }
     $missing = @($want.Keys | Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction Ignore) } | ForEach-Object { $want[$_] } | Select-Object -Unique)
     if ($missing.Count -eq 0) { return }
     Write-Host "==> apt-get install $($missing -join ' ')"
@@ -478,10 +478,6 @@ function Invoke-Demo {
 function Invoke-Bench {
     Assert-Root
     Install-LabPackages
-    if ($BenchPart -notin 'ControlPlane', 'KernelControlPlane' -and -not (Get-Command iperf3 -CommandType Application -ErrorAction Ignore)) {
-        $env:DEBIAN_FRONTEND = 'noninteractive'
-        Invoke-Native apt-get @('install', '-y', '-qq', '--no-install-recommends', 'iperf3')
-    }
     Invoke-Build
     $extra = @{}
     # The Kernel backend's rows once more on a ReadyToRun pwsh, as Microsoft's packages ship it, where this pwsh is the

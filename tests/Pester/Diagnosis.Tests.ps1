@@ -239,7 +239,8 @@ Describe 'Watch-L2tpSession' {
         $log = Join-Path ([System.IO.Path]::GetTempPath()) ("l2tpD-iperf-{0}.json" -f [guid]::NewGuid().ToString('N').Substring(0, 8))
         $server = Start-LabBackgroundProcess -Namespace $B -FilePath iperf3 -ArgumentList @('-s', '-1', '-B', '198.51.100.2') -LogPath "$log.server"
         try {
-            Wait-LabCondition -TimeoutSeconds 5 -Condition { (Invoke-LabNs $B 'ss -ltn') -match '198\.51\.100\.2:5201' } | Should -BeTrue
+            $listening = Wait-LabCondition -TimeoutSeconds 5 -Condition { (Invoke-LabNs $B 'ss -ltn') -match '198\.51\.100\.2:5201' }
+            $listening | Should -BeTrue -Because "iperf3 -s listens on 198.51.100.2:5201 (it wrote: $(Get-Content -Raw -ErrorAction Ignore "$log.server"))"
             $client = Start-LabBackgroundProcess -Namespace $A -FilePath iperf3 -ArgumentList @('-c', '198.51.100.2', '-t', '5', '-J') -LogPath $log
             Start-Sleep -Milliseconds 1000
             $samples = @(Watch-L2tpSession -netns $A -TunnelId 3000 -SessionId 1000 -Interval 1 -Count 3 -ErrorAction Stop)
