@@ -25,7 +25,7 @@ internal static unsafe class AtomicFile
         string tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
         try
         {
-            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            using (var f = PrivateFile.Open(tmp, FileMode.Create, FileShare.None))
             {
                 write(f);
                 f.Flush(flushToDisk: true);

@@ -117,7 +117,7 @@ internal sealed class LogSink
 
     private FileStream Open()
     {
-        var f = new FileStream(_path!, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        var f = PrivateFile.Open(_path!, FileMode.Append, FileShare.ReadWrite | FileShare.Delete);
         if (_redirectStdio)
         {
             // Crash output of the runtime goes to fds 1 and 2: keep them on the current file, not the renamed one.

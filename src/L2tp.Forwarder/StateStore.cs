@@ -331,7 +331,7 @@ internal sealed class StateStore : IDisposable
     public void Append(JournalEntry entry)
     {
         var line = JsonSerializer.SerializeToUtf8Bytes(entry, Info<JournalEntry>(LineOptions));
-        _journal ??= new FileStream(JournalPath, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        _journal ??= PrivateFile.Open(JournalPath, FileMode.Append, FileShare.Read, bufferSize: 0);
         var buffer = new byte[line.Length + 1];
         line.CopyTo(buffer, 0);
         buffer[^1] = (byte)'\n';

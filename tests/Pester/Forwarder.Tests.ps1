@@ -175,6 +175,41 @@ Describe 'A state file with bad entries' {
     }
 }
 
+Describe 'The state folder''s files, which hold the cookies' {
+    BeforeAll {
+        # A session with a cookie, made and removed, so the folder has a journal beside the state, the log and netns.
+        New-L2tpSession -netns $A -TunnelId 3000 -SessionId 1003 -PeerSessionId 2003 -Cookie 0a0b0c0d -PeerCookie 01020304 -ErrorAction Stop | Out-Null
+        $script:folder = Split-Path (Get-L2tpForwarder -netns $A -ErrorAction Stop).StatePath
+        function Get-Modes { Get-ChildItem -File $folder | ForEach-Object { '{0} {1}' -f $_.Name, (& stat -c '%a' $_.FullName) } }
+    }
+    AfterAll { Remove-L2tpSession -netns $A -TunnelId 3000 -SessionId 1003 -Confirm:$false -ErrorAction Ignore }
+
+    It 'are 0600, root''s alone: state.json, the log, netns, and the journal and set-aside entries where there are any' {
+        $modes = @(Get-Modes)
+        $modes | Should -Contain 'state.json 600'
+        $modes | Should -Contain 'forwarder.log 600'
+        $modes | Should -Contain 'netns 600'
+        @($modes | Where-Object { $_ -notmatch ' 600$' }) | Should -BeNullOrEmpty
+    }
+
+    It 'keep the cookie from a user who is not root' {
+        $files = @(Get-ChildItem -File $folder -Filter 'state.json*').FullName
+        (Get-Content -Raw $files) -join '' | Should -Match '0a0b0c0d' -Because 'the state or its journal holds the new session'
+        $out = & setpriv --reuid=65534 --regid=65534 --clear-groups -- cat $files 2>&1
+        $LASTEXITCODE | Should -Not -Be 0
+        ($out -join "`n") | Should -Match 'Permission denied'
+        ($out -join "`n") | Should -Not -Match '0a0b0c0d'
+    }
+
+    It 'left readable by others (an older version''s) are narrowed to 0600 when the next forwarder starts' {
+        Stop-L2tpForwarder -netns $A -Confirm:$false -ErrorAction Stop
+        Get-ChildItem -File $folder | ForEach-Object { & chmod 0644 $_.FullName }
+        @(Get-Modes | Where-Object { $_ -match ' 644$' }).Count | Should -BeGreaterOrEqual 3
+        (Get-L2tpSession -netns $A -TunnelId 3000 -SessionId 1003 -ErrorAction Stop).Cookie | Should -Be '0a0b0c0d'
+        @(Get-Modes | Where-Object { $_ -notmatch ' 600$' }) | Should -BeNullOrEmpty
+    }
+}
+
 Describe 'l2tp-forwarder --foreground, as a supervisor runs it' {
     BeforeAll {
         Invoke-LabNs $Fg 'ip link add veth0 type veth peer name veth1 && ip addr add 192.0.2.1/24 dev veth0 && ip link set veth0 up && ip link set veth1 up' | Out-Null
