@@ -65,6 +65,32 @@ public class ConfigurationFileTests
     private static System.Text.Json.Nodes.JsonNode S0(System.Text.Json.Nodes.JsonNode n) => T0(n)["sessions"]![0]!;
 
     [Fact]
+    public void A_new_file_is_its_owners_alone_and_a_rewritten_one_keeps_the_mode_it_had()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "l2tpcfgmode-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var c = L2tpConfiguration.FromJson(Valid);
+            string file = Path.Combine(dir, "l2tp.json");
+            // A .tmp of an earlier failed write, world-readable, must not pass its mode on.
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(file + ".tmp", "");
+            File.SetUnixFileMode(file + ".tmp", (UnixFileMode)0b110_100_100);
+            c.Write(file);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            Assert.Equal(c.ToJson(), File.ReadAllText(file));
+
+            File.SetUnixFileMode(file, (UnixFileMode)0b110_100_000);
+            c.Write(file);
+            Assert.Equal((UnixFileMode)0b110_100_000, File.GetUnixFileMode(file));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_valid_file_has_no_errors() => Assert.Empty(Errors(Valid));
 
     [Fact]

@@ -80,7 +80,9 @@ public sealed class L2tpConfiguration
 
     /// <summary>
     /// Writes <see cref="ToJson"/> to <paramref name="path"/>, making its folder (/etc/l2tp) if needed, through a
-    /// temporary file so a reader never sees half; L2tp.ConfigurationWriteFailed when it cannot.
+    /// temporary file so a reader never sees half; L2tp.ConfigurationWriteFailed when it cannot. A new file is its
+    /// owner's alone (0600: it holds the cookies, which `ip l2tp show` gives root alone); a file that was there keeps
+    /// its mode, which its owner may have chosen.
     /// </summary>
     public void Write(string path)
     {
@@ -89,7 +91,15 @@ public sealed class L2tpConfiguration
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            File.WriteAllText(tmp, ToJson());
+            var mode = OperatingSystem.IsWindows() || !File.Exists(full) ? OwnerOnly : File.GetUnixFileMode(full);
+            using (var f = new FileStream(tmp, OperatingSystem.IsWindows() ? new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write }
+                       : new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
+            {
+                // A .tmp left by an earlier failed write keeps its own mode through FileMode.Create: set it.
+                if (!OperatingSystem.IsWindows())
+                    File.SetUnixFileMode(f.SafeFileHandle, mode);
+                f.Write(new UTF8Encoding(false).GetBytes(ToJson()));
+            }
             File.Move(tmp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -98,6 +108,8 @@ public sealed class L2tpConfiguration
                 $"Cannot write the configuration file '{path}': {e.Message}", e);
         }
     }
+
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     /// <summary>The namespace section named <paramref name="name"/>, or null.</summary>
     public L2tpNamespaceConfiguration? Namespace(string name) => Namespaces.FirstOrDefault(n => n.Name == name);
