@@ -1,6 +1,9 @@
 // The forwarder runs on Linux alone (TAP, netlink); marking its assembly so would mark every type the tests reach.
 #pragma warning disable CA1416
 
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
 namespace L2tp.Forwarder;
 
 /// <summary>
@@ -10,6 +13,12 @@ namespace L2tp.Forwarder;
 internal static class PrivateFile
 {
     public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Makes a state folder (and the root above it) 0755 whatever the umask: an unprivileged cmdlet may see that state exists.</summary>
+    public static void CreateFolder(string dir) => Directory.CreateDirectory(dir, Folder);
+
+    private const UnixFileMode Folder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+        UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
     private const UnixFileMode GroupOrOther = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
         UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
@@ -37,27 +46,30 @@ internal static class PrivateFile
         return f;
     }
 
-    /// <summary>Narrows every file of <paramref name="dir"/> that group or others may use to 0600 (files of older versions).</summary>
-    public static void Narrow(string dir)
+    /// <summary>
+    /// Narrows every file of every folder under <paramref name="root"/> that group or others may read to 0600: files an
+    /// older version left readable, in this namespace's folder and in those of namespaces no forwarder serves now.
+    /// </summary>
+    public static unsafe void NarrowAll(string root)
     {
         IEnumerable<string> files;
-        try { files = Directory.EnumerateFiles(dir).ToList(); }
+        try { files = Directory.EnumerateDirectories(root).SelectMany(Directory.EnumerateFiles).ToList(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
         foreach (var path in files)
         {
-            try
-            {
-                // No link is followed: a link in root's folder is none of the forwarder's files.
-                if (new FileInfo(path).LinkTarget is not null)
-                    continue;
-                var mode = File.GetUnixFileMode(path);
-                if ((mode & GroupOrOther) != 0)
-                    File.SetUnixFileMode(path, mode & ~GroupOrOther);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Log.Error($"cannot make {path} root's alone: {e.Message}");
-            }
+            // Through a descriptor opened without following a link: what is changed is what was looked at.
+            var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+            int fd;
+            fixed (byte* p = bytes)
+                fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            stat st;
+            uint mode = fstat(fd, &st) == 0 ? (uint)st.st_mode : 0;
+            const uint Type = 0xF000, Regular = 0x8000;
+            if ((mode & Type) == Regular && (mode & (uint)GroupOrOther) != 0 && fchmod(fd, (mode_t)(mode & 0x1C0 /* the owner's bits */)) != 0)
+                Log.Error($"cannot make {path} root's alone: errno {Tmds.Linux.LibC.errno}");
+            close(fd);
         }
     }
 }

@@ -23,7 +23,7 @@ internal static unsafe class Program
         }
         string key = NetNamespace.CurrentKey();
         string dir = ForwarderPaths.StateDir(key);
-        Directory.CreateDirectory(dir);
+        PrivateFile.CreateFolder(dir);
         if (daemon || detached)
             Log.ToFile(ForwarderPaths.LogFile(key));
         if (daemon)
@@ -51,7 +51,7 @@ internal static unsafe class Program
         // Held for the process's life (the kernel lets go of it however the process ends); taken once the bind has
         // made this the namespace's only forwarder.
         _ = StateFolders.Claim(dir);
-        PrivateFile.Narrow(dir);
+        PrivateFile.NarrowAll(ForwarderPaths.StateRoot);
         Sys.Check(Tmds.Linux.LibC.listen(listen, 512), "listen");
         FileLimit.Presize(listen, FileLimit.Presized);
         Log.Info($"l2tp-forwarder {typeof(Program).Assembly.GetName().Version} serving network namespace {key} (inode {NetNamespace.CurrentInode()})");

@@ -534,7 +534,7 @@ internal sealed class StateStore : IDisposable
     /// </summary>
     public void Save(List<TunnelRecord> tunnels)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
+        PrivateFile.CreateFolder(System.IO.Path.GetDirectoryName(_path)!);
         long length = 0;
         AtomicFile.Write(_path, f =>
         {

@@ -65,17 +65,13 @@ public class ConfigurationFileTests
     private static System.Text.Json.Nodes.JsonNode S0(System.Text.Json.Nodes.JsonNode n) => T0(n)["sessions"]![0]!;
 
     [Fact]
-    public void A_new_file_is_its_owners_alone_and_a_rewritten_one_keeps_the_mode_it_had()
+    public void A_new_file_is_its_owners_alone_and_a_rewritten_one_keeps_its_read_and_write_bits()
     {
         string dir = Path.Combine(Path.GetTempPath(), "l2tpcfgmode-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
             var c = L2tpConfiguration.FromJson(Valid);
             string file = Path.Combine(dir, "l2tp.json");
-            // A .tmp of an earlier failed write, world-readable, must not pass its mode on.
-            Directory.CreateDirectory(dir);
-            File.WriteAllText(file + ".tmp", "");
-            File.SetUnixFileMode(file + ".tmp", (UnixFileMode)0b110_100_100);
             c.Write(file);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
             Assert.Equal(c.ToJson(), File.ReadAllText(file));
@@ -83,6 +79,49 @@ public class ConfigurationFileTests
             File.SetUnixFileMode(file, (UnixFileMode)0b110_100_000);
             c.Write(file);
             Assert.Equal((UnixFileMode)0b110_100_000, File.GetUnixFileMode(file));
+
+            // Set-user-id and execute bits are not the file's to lend: only read and write are kept.
+            File.SetUnixFileMode(file, (UnixFileMode)0b100_111_101_101);
+            c.Write(file);
+            Assert.Equal((UnixFileMode)0b110_100_100, File.GetUnixFileMode(file));
+            Assert.Equal(new[] { file }, Directory.GetFiles(dir));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_link_or_a_file_of_another_user_at_the_path_lends_no_mode_and_its_target_is_untouched()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "l2tpcfglink-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            Directory.CreateDirectory(dir);
+            var c = L2tpConfiguration.FromJson(Valid);
+            string target = Path.Combine(dir, "elsewhere");
+            File.WriteAllText(target, "someone else's");
+            File.SetUnixFileMode(target, (UnixFileMode)0b110_110_110);
+            string file = Path.Combine(dir, "l2tp.json");
+            File.CreateSymbolicLink(file, target);
+            c.Write(file);
+            Assert.Null(new FileInfo(file).LinkTarget);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            Assert.Equal("someone else's", File.ReadAllText(target));
+            Assert.Equal((UnixFileMode)0b110_110_110, File.GetUnixFileMode(target));
+
+            if (L2tp.Native.Sys.EffectiveUid == 0)
+            {
+                // A world-writable file owned by nobody, as a local user could leave in /tmp.
+                File.Delete(file);
+                File.WriteAllText(file, "{}");
+                File.SetUnixFileMode(file, (UnixFileMode)0b110_110_110);
+                using (var chown = System.Diagnostics.Process.Start("chown", new[] { "65534", file }))
+                    chown.WaitForExit();
+                c.Write(file);
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
         }
         finally
         {

@@ -180,7 +180,11 @@ Describe 'The state folder''s files, which hold the cookies' {
         # A session with a cookie, made and removed, so the folder has a journal beside the state, the log and netns.
         New-L2tpSession -netns $A -TunnelId 3000 -SessionId 1003 -PeerSessionId 2003 -Cookie 0a0b0c0d -PeerCookie 01020304 -ErrorAction Stop | Out-Null
         $script:folder = Split-Path (Get-L2tpForwarder -netns $A -ErrorAction Stop).StatePath
-        function Get-Modes { Get-ChildItem -File $folder | ForEach-Object { '{0} {1}' -f $_.Name, (& stat -c '%a' $_.FullName) } }
+        # "name mode" of each file; one the forwarder removes meanwhile (a folded journal, a renamed temporary) is left out.
+        function Get-Modes([string] $In = $folder) {
+            $paths = @((Get-ChildItem -File -Force $In).FullName)
+            if ($paths) { & stat -c '%n %a' -- $paths 2>$null | ForEach-Object { $_.Substring($In.Length + 1) } }
+        }
     }
     AfterAll { Remove-L2tpSession -netns $A -TunnelId 3000 -SessionId 1003 -Confirm:$false -ErrorAction Ignore }
 
@@ -193,20 +197,37 @@ Describe 'The state folder''s files, which hold the cookies' {
     }
 
     It 'keep the cookie from a user who is not root' {
-        $files = @(Get-ChildItem -File $folder -Filter 'state.json*').FullName
-        (Get-Content -Raw $files) -join '' | Should -Match '0a0b0c0d' -Because 'the state or its journal holds the new session'
-        $out = & setpriv --reuid=65534 --regid=65534 --clear-groups -- cat $files 2>&1
+        # A quiet forwarder folds its journal into state.json within 200 ms: wait, so no file goes away under the reads.
+        Wait-LabCondition -TimeoutSeconds 5 -Condition { -not (Test-Path (Join-Path $folder 'state.json.journal')) } | Should -BeTrue
+        $state = Join-Path $folder 'state.json'
+        Get-Content -Raw $state | Should -Match '0a0b0c0d' -Because 'the state holds the new session'
+        $seen = & setpriv --reuid=65534 --regid=65534 --clear-groups -- stat $state 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because "the user reaches the file: what refuses it is its mode, not a folder ($seen)"
+        $out = & setpriv --reuid=65534 --regid=65534 --clear-groups -- cat $state 2>&1
         $LASTEXITCODE | Should -Not -Be 0
         ($out -join "`n") | Should -Match 'Permission denied'
         ($out -join "`n") | Should -Not -Match '0a0b0c0d'
     }
 
-    It 'left readable by others (an older version''s) are narrowed to 0600 when the next forwarder starts' {
+    It 'left readable by others (an older version''s) are narrowed to 0600 when the next forwarder starts, in every namespace''s folder; a link''s target is left alone' {
         Stop-L2tpForwarder -netns $A -Confirm:$false -ErrorAction Stop
         Get-ChildItem -File $folder | ForEach-Object { & chmod 0644 $_.FullName }
         @(Get-Modes | Where-Object { $_ -match ' 644$' }).Count | Should -BeGreaterOrEqual 3
-        (Get-L2tpSession -netns $A -TunnelId 3000 -SessionId 1003 -ErrorAction Stop).Cookie | Should -Be '0a0b0c0d'
-        @(Get-Modes | Where-Object { $_ -notmatch ' 600$' }) | Should -BeNullOrEmpty
+        # A folder of a namespace no forwarder serves, as an older version left it, and a link to a file elsewhere.
+        $other = Join-Path $StateRoot "older-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        $outside = Join-Path $StateRoot 'outside.txt'
+        New-Item -ItemType Directory $other | Out-Null
+        Set-Content (Join-Path $other 'state.json') '[]'
+        Set-Content $outside 'not the forwarder''s'
+        & chmod 0644 (Join-Path $other 'state.json') $outside
+        New-Item -ItemType SymbolicLink -Path (Join-Path $other 'link') -Target $outside | Out-Null
+        try {
+            (Get-L2tpSession -netns $A -TunnelId 3000 -SessionId 1003 -ErrorAction Stop).Cookie | Should -Be '0a0b0c0d'
+            @(Get-Modes | Where-Object { $_ -notmatch ' 600$' }) | Should -BeNullOrEmpty
+            & stat -c '%a' (Join-Path $other 'state.json') | Should -Be '600'
+            & stat -c '%a' $outside | Should -Be '644'
+        }
+        finally { Remove-Item -Recurse -Force $other, $outside -ErrorAction Ignore }
     }
 }
 

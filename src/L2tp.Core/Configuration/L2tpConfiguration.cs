@@ -82,21 +82,24 @@ public sealed class L2tpConfiguration
     /// Writes <see cref="ToJson"/> to <paramref name="path"/>, making its folder (/etc/l2tp) if needed, through a
     /// temporary file so a reader never sees half; L2tp.ConfigurationWriteFailed when it cannot. A new file is its
     /// owner's alone (0600: it holds the cookies, which `ip l2tp show` gives root alone); a file that was there keeps
-    /// its mode, which its owner may have chosen.
+    /// its read and write bits, which its owner may have chosen, when it is the caller's own regular file.
     /// </summary>
     public void Write(string path)
     {
+        if (OperatingSystem.IsWindows())
+            throw new PlatformNotSupportedException();
         string full = Path.GetFullPath(path);
-        string tmp = full + ".tmp";
+        string dir = Path.GetDirectoryName(full)!;
+        // A name nobody can guess, made with O_EXCL: in a shared folder such as /tmp no one else's file or link is
+        // written through.
+        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            var mode = OperatingSystem.IsWindows() || !File.Exists(full) ? OwnerOnly : File.GetUnixFileMode(full);
-            using (var f = new FileStream(tmp, OperatingSystem.IsWindows() ? new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write }
-                       : new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
+            Directory.CreateDirectory(dir);
+            var mode = KeptMode(full);
+            using (var f = new FileStream(tmp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
             {
-                // A .tmp left by an earlier failed write keeps its own mode through FileMode.Create: set it.
-                if (!OperatingSystem.IsWindows())
+                if (mode != OwnerOnly)
                     File.SetUnixFileMode(f.SafeFileHandle, mode);
                 f.Write(new UTF8Encoding(false).GetBytes(ToJson()));
             }
@@ -104,9 +107,20 @@ public sealed class L2tpConfiguration
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            try { File.Delete(tmp); } catch (Exception) { }
             throw new L2tpException("L2tp.ConfigurationWriteFailed", L2tpErrorKind.PermissionDenied, path,
                 $"Cannot write the configuration file '{path}': {e.Message}", e);
         }
+    }
+
+    // The mode of the file being replaced lends itself only when that file is the caller's own regular file (a file or
+    // link someone else left in /tmp must not widen who reads the cookies), and only its read and write bits.
+    private static UnixFileMode KeptMode(string full)
+    {
+        const uint S_IFMT = 0xF000, S_IFREG = 0x8000, ReadWrite = 0x1B6; // 0666
+        if (L2tp.Native.Sys.LinkStatus(full) is not { } st || (st.Mode & S_IFMT) != S_IFREG || st.Uid != L2tp.Native.Sys.EffectiveUid)
+            return OwnerOnly;
+        return (UnixFileMode)(st.Mode & ReadWrite);
     }
 
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;

@@ -162,6 +162,15 @@ internal static unsafe class Sys
             return access(p, X_OK) == 0;
     }
 
+    /// <summary>lstat(2): the mode (type and permission bits) and owner of the path itself, a link not followed; null when it is not there.</summary>
+    public static (uint Mode, uint Uid)? LinkStatus(string path)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        stat st;
+        fixed (byte* p = bytes)
+            return lstat(p, &st) == 0 ? ((uint)st.st_mode, (uint)st.st_uid) : null;
+    }
+
     public static void SetNonBlocking(int fd)
     {
         int flags = Check(fcntl(fd, F_GETFL), "fcntl(F_GETFL)");
