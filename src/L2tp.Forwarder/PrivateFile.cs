@@ -1,6 +1,7 @@
 // The forwarder runs on Linux alone (TAP, netlink); marking its assembly so would mark every type the tests reach.
 #pragma warning disable CA1416
 
+using L2tp.Native;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
@@ -48,28 +49,26 @@ internal static class PrivateFile
 
     /// <summary>
     /// Narrows every file of every folder under <paramref name="root"/> that group or others may read to 0600: files an
-    /// older version left readable, in this namespace's folder and in those of namespaces no forwarder serves now.
+    /// older version left readable, in this namespace's folder and in those of namespaces no forwarder serves now. A file
+    /// already 0600, all of them after the first start, costs one lstat.
     /// </summary>
-    public static unsafe void NarrowAll(string root)
+    public static void NarrowAll(string root)
     {
         IEnumerable<string> files;
         try { files = Directory.EnumerateDirectories(root).SelectMany(Directory.EnumerateFiles).ToList(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
         foreach (var path in files)
         {
-            // Through a descriptor opened without following a link: what is changed is what was looked at.
-            var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-            int fd;
-            fixed (byte* p = bytes)
-                fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (Sys.LinkStatus(path) is not { } seen || !Sys.IsRegularFile(seen.Mode) || (seen.Mode & (uint)GroupOrOther) == 0)
+                continue;
+            // Changed through a descriptor opened without following a link, and looked at again through it: what is
+            // changed is what was looked at, even if the path was replaced meanwhile.
+            int fd = Sys.OpenReadOnly(path, O_NOFOLLOW | O_NONBLOCK);
             if (fd < 0)
                 continue;
-            stat st;
-            uint mode = fstat(fd, &st) == 0 ? (uint)st.st_mode : 0;
-            const uint Type = 0xF000, Regular = 0x8000;
-            if ((mode & Type) == Regular && (mode & (uint)GroupOrOther) != 0 && fchmod(fd, (mode_t)(mode & 0x1C0 /* the owner's bits */)) != 0)
-                Log.Error($"cannot make {path} root's alone: errno {Tmds.Linux.LibC.errno}");
-            close(fd);
+            if (Sys.Status(fd) is { } st && Sys.IsRegularFile(st.Mode) && fchmod(fd, (mode_t)(st.Mode & 0x1C0 /* the owner's bits */)) != 0)
+                Log.Error($"cannot make {path} root's alone: errno {Sys.Errno}");
+            Sys.Close(fd);
         }
     }
 }

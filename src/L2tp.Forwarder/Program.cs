@@ -51,7 +51,6 @@ internal static unsafe class Program
         // Held for the process's life (the kernel lets go of it however the process ends); taken once the bind has
         // made this the namespace's only forwarder.
         _ = StateFolders.Claim(dir);
-        PrivateFile.NarrowAll(ForwarderPaths.StateRoot);
         Sys.Check(Tmds.Linux.LibC.listen(listen, 512), "listen");
         FileLimit.Presize(listen, FileLimit.Presized);
         Log.Info($"l2tp-forwarder {typeof(Program).Assembly.GetName().Version} serving network namespace {key} (inode {NetNamespace.CurrentInode()})");
@@ -59,6 +58,7 @@ internal static unsafe class Program
         ForwarderControl.Self = new(key, System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime(),
             typeof(Program).Assembly.GetName().Version?.ToString() ?? "", daemon || detached ? ForwarderPaths.LogFile(key) : "");
         StateFolders.CollectDead(key);
+        PrivateFile.NarrowAll(ForwarderPaths.StateRoot);
         var store = new StateStore(ForwarderPaths.StateFile(key));
         var forwarder = new Forwarder(store);
         bool empty;

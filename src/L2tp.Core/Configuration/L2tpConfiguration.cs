@@ -117,8 +117,8 @@ public sealed class L2tpConfiguration
     // link someone else left in /tmp must not widen who reads the cookies), and only its read and write bits.
     private static UnixFileMode KeptMode(string full)
     {
-        const uint S_IFMT = 0xF000, S_IFREG = 0x8000, ReadWrite = 0x1B6; // 0666
-        if (L2tp.Native.Sys.LinkStatus(full) is not { } st || (st.Mode & S_IFMT) != S_IFREG || st.Uid != L2tp.Native.Sys.EffectiveUid)
+        const uint ReadWrite = 0x1B6; // 0666
+        if (L2tp.Native.Sys.LinkStatus(full) is not { } st || !L2tp.Native.Sys.IsRegularFile(st.Mode) || st.Uid != L2tp.Native.Sys.EffectiveUid)
             return OwnerOnly;
         return (UnixFileMode)(st.Mode & ReadWrite);
     }

@@ -146,12 +146,12 @@ internal static unsafe class Sys
         Check(setsockopt(fd, SOL_SOCKET, option, tv, 16), what);
     }
 
-    /// <summary>open(path, O_RDONLY | O_CLOEXEC); -1 with errno set on failure.</summary>
-    public static int OpenReadOnly(string path)
+    /// <summary>open(path, O_RDONLY | O_CLOEXEC | <paramref name="flags"/>); -1 with errno set on failure.</summary>
+    public static int OpenReadOnly(string path, int flags = 0)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
         fixed (byte* p = bytes)
-            return open(p, O_RDONLY | O_CLOEXEC);
+            return open(p, O_RDONLY | O_CLOEXEC | flags);
     }
 
     /// <summary>Whether this process may execute the file (access(2) with X_OK: a file copied without its modes may not).</summary>
@@ -170,6 +170,16 @@ internal static unsafe class Sys
         fixed (byte* p = bytes)
             return lstat(p, &st) == 0 ? ((uint)st.st_mode, (uint)st.st_uid) : null;
     }
+
+    /// <summary>fstat(2): the mode and owner of what <paramref name="fd"/> is open on; null on failure.</summary>
+    public static (uint Mode, uint Uid)? Status(int fd)
+    {
+        stat st;
+        return fstat(fd, &st) == 0 ? ((uint)st.st_mode, (uint)st.st_uid) : null;
+    }
+
+    /// <summary>Whether a mode from <see cref="LinkStatus"/> or <see cref="Status"/> is a regular file's (S_ISREG).</summary>
+    public static bool IsRegularFile(uint mode) => (mode & 0xF000) == 0x8000;
 
     public static void SetNonBlocking(int fd)
     {
